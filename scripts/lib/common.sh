@@ -1,0 +1,54 @@
+# Sourced by the scripts in scripts/: finds a JDK 22+ and the project root.
+# shellcheck shell=bash
+
+UFFD4J_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# Prints the feature version (22, 25, ...) of the JDK in directory $1, or nothing.
+jdk_feature_version() {
+  local home=$1 v
+  [[ -x $home/bin/java && -x $home/bin/javac ]] || return 0
+  if [[ -f $home/release ]]; then
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$home/release")
+  fi
+  if [[ -z $v ]]; then
+    v=$("$home/bin/java" -XshowSettings:properties -version 2>&1 |
+        sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p')
+  fi
+  echo "$v"
+}
+
+# Sets and exports JAVA_HOME to a JDK 22 or newer: $JAVA_HOME when it is new enough, else the
+# newest one found in the usual places. Exits with what to install when there is none.
+require_jdk22() {
+  local candidates=() seen=() best="" best_v=0 dir v
+  if [[ -n ${JAVA_HOME:-} ]]; then
+    v=$(jdk_feature_version "$JAVA_HOME")
+    if [[ -n $v && $v -ge 22 ]]; then export JAVA_HOME; return 0; fi
+    seen+=("JAVA_HOME=$JAVA_HOME (${v:-not a JDK})")
+  fi
+  for dir in /usr/lib/jvm/* /usr/java/* /opt/java/* /opt/jdk* /usr/local/jdk* \
+             "$HOME"/.sdkman/candidates/java/* "$HOME"/.jdks/*; do
+    [[ -d $dir ]] && candidates+=("$dir")
+  done
+  if command -v javac >/dev/null 2>&1; then
+    candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")")
+  fi
+  for dir in "${candidates[@]}"; do
+    v=$(jdk_feature_version "$dir")
+    [[ -n $v ]] || continue
+    seen+=("$dir ($v)")
+    if (( v >= 22 && v > best_v )); then best=$dir; best_v=$v; fi
+  done
+  if [[ -z $best ]]; then
+    echo "uffd4j needs a JDK 22 or newer and found none (looked at: ${seen[*]:-nothing})." >&2
+    echo "Install one (Debian/Ubuntu: 'apt-get install openjdk-25-jdk' or Temurin's 'temurin-25-jdk') or set JAVA_HOME to it." >&2
+    exit 1
+  fi
+  export JAVA_HOME=$best
+}
+
+# Runs Maven with the JDK found above, in batch mode, from the project root.
+mvn_jdk22() {
+  require_jdk22
+  (cd "$UFFD4J_ROOT" && PATH="$JAVA_HOME/bin:$PATH" mvn -B -ntp "$@")
+}
