@@ -50,5 +50,8 @@ require_jdk22() {
 # Runs Maven with the JDK found above, in batch mode, from the project root.
 mvn_jdk22() {
   require_jdk22
-  (cd "$UFFD4J_ROOT" && PATH="$JAVA_HOME/bin:$PATH" mvn -B -ntp "$@")
+  local opts=${MAVEN_OPTS:-}
+  # Maven 3.8's bundled Guava uses sun.misc.Unsafe, which JDK 24+ warns about on every run
+  (( $(jdk_feature_version "$JAVA_HOME") >= 24 )) && opts="$opts --sun-misc-unsafe-memory-access=allow"
+  (cd "$UFFD4J_ROOT" && PATH="$JAVA_HOME/bin:$PATH" MAVEN_OPTS="$opts" mvn -B -ntp "$@")
 }

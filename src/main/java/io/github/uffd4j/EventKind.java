@@ -1,0 +1,40 @@
+package io.github.uffd4j;
+
+import io.github.uffd4j.internal.gen.UffdNative;
+
+/** The kind of a message in an {@link EventBuffer} (UFFD_EVENT_*). */
+public enum EventKind {
+    PAGEFAULT(UffdNative.UFFD_EVENT_PAGEFAULT()),
+    FORK(UffdNative.UFFD_EVENT_FORK()),
+    REMAP(UffdNative.UFFD_EVENT_REMAP()),
+    REMOVE(UffdNative.UFFD_EVENT_REMOVE()),
+    UNMAP(UffdNative.UFFD_EVENT_UNMAP());
+
+    private static final EventKind[] BY_CODE = new EventKind[256];
+
+    static {
+        for (EventKind k : values()) {
+            BY_CODE[k.code] = k;
+        }
+    }
+
+    private final int code;
+
+    EventKind(int code) {
+        this.code = code;
+    }
+
+    /** The UFFD_EVENT_* value. */
+    public int code() {
+        return code;
+    }
+
+    static EventKind of(int code) {
+        EventKind k = BY_CODE[code & 0xff];
+        if (k == null) {
+            throw new IllegalStateException("unknown userfaultfd event 0x" + Integer.toHexString(code & 0xff)
+                    + ": the kernel is newer than uffd4j's bindings");
+        }
+        return k;
+    }
+}

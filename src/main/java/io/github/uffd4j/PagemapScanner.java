@@ -1,0 +1,137 @@
+package io.github.uffd4j;
+
+import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.gen.page_region;
+import io.github.uffd4j.internal.gen.pm_scan_arg;
+import io.github.uffd4j.internal.linux.Errno;
+import io.github.uffd4j.internal.linux.Native;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7+): reads page states of a range in one
+ * call and can write-protect the pages it reports. With a range registered in WP mode on a
+ * userfaultfd opened with {@link Feature#WP_ASYNC}, writes never stop the writer: the kernel
+ * unprotects the page itself and marks it written, and {@link #collectWritten} returns and
+ * re-protects the written pages: dirty tracking without a fault round trip.
+ */
+public final class PagemapScanner implements AutoCloseable {
+
+    /** The page has asynchronous write protection enabled. */
+    public static final long PAGE_IS_WPALLOWED = UffdNative.PAGE_IS_WPALLOWED();
+    /** The page was written since it was last write-protected. */
+    public static final long PAGE_IS_WRITTEN = UffdNative.PAGE_IS_WRITTEN();
+    /** The page is file backed. */
+    public static final long PAGE_IS_FILE = UffdNative.PAGE_IS_FILE();
+    /** The page is present in memory. */
+    public static final long PAGE_IS_PRESENT = UffdNative.PAGE_IS_PRESENT();
+    /** The page is swapped out. */
+    public static final long PAGE_IS_SWAPPED = UffdNative.PAGE_IS_SWAPPED();
+    /** The page maps the zero page. */
+    public static final long PAGE_IS_PFNZERO = UffdNative.PAGE_IS_PFNZERO();
+    /** The page is a transparent or hugetlb huge page. */
+    public static final long PAGE_IS_HUGE = UffdNative.PAGE_IS_HUGE();
+    /** The page is soft-dirty. */
+    public static final long PAGE_IS_SOFT_DIRTY = UffdNative.PAGE_IS_SOFT_DIRTY();
+
+    private static final long ALL_CATEGORIES = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_FILE | PAGE_IS_PRESENT
+            | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO | PAGE_IS_HUGE | PAGE_IS_SOFT_DIRTY;
+
+    private final int fd;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment arg = arena.allocate(pm_scan_arg.layout());
+    private final MemorySegment regions;
+    private final int capacity;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private PagemapScanner(int fd, int capacity) {
+        this.fd = fd;
+        this.capacity = capacity;
+        this.regions = arena.allocate(page_region.layout(), capacity);
+    }
+
+    /** Opens /proc/self/pagemap; each ioctl returns up to 512 regions (scans continue past that). */
+    public static PagemapScanner open() {
+        Native.ensureAvailable();
+        int fd = Native.open("/proc/self/pagemap", UffdNative.O_RDONLY() | UffdNative.O_CLOEXEC());
+        if (fd < 0) {
+            throw Failures.of("open(/proc/self/pagemap)", Native.errno());
+        }
+        return new PagemapScanner(fd, 512);
+    }
+
+    /**
+     * Scans {@code range}: the runs of pages having every category in {@code categoryMask}
+     * (none: all pages), with their {@code returnMask} categories. With {@code writeProtect}, the
+     * matched pages are write-protected again in the same call (PM_SCAN_WP_MATCHING).
+     */
+    public synchronized List<PageRegion> scan(MemorySegment range, long categoryMask, long returnMask, boolean writeProtect) {
+        if (closed.get()) {
+            throw new IllegalStateException("PAGEMAP_SCAN: the scanner is closed");
+        }
+        if (!range.isNative()) {
+            throw new IllegalArgumentException("PAGEMAP_SCAN: only off-heap memory can be scanned");
+        }
+        if (((categoryMask | returnMask) & ~ALL_CATEGORIES) != 0) {
+            throw new IllegalArgumentException("PAGEMAP_SCAN: unknown category bits 0x"
+                    + Long.toHexString((categoryMask | returnMask) & ~ALL_CATEGORIES));
+        }
+        long start = range.address();
+        long end = start + range.byteSize();
+        long flags = writeProtect ? UffdNative.PM_SCAN_WP_MATCHING() | UffdNative.PM_SCAN_CHECK_WPASYNC() : 0;
+        List<PageRegion> out = new ArrayList<>();
+        while (start < end) {
+            arg.fill((byte) 0);
+            pm_scan_arg.size(arg, pm_scan_arg.layout().byteSize());
+            pm_scan_arg.flags(arg, flags);
+            pm_scan_arg.start(arg, start);
+            pm_scan_arg.end(arg, end);
+            pm_scan_arg.vec(arg, regions.address());
+            pm_scan_arg.vec_len(arg, capacity);
+            pm_scan_arg.category_mask(arg, categoryMask);
+            pm_scan_arg.return_mask(arg, returnMask == 0 ? ALL_CATEGORIES : returnMask);
+            int n = Native.ioctl(fd, UffdNative.PAGEMAP_SCAN(), arg);
+            if (n < 0) {
+                int e = Native.errno();
+                throw Failures.withHint("PAGEMAP_SCAN", e, e == Errno.ENOTTY || e == Errno.EINVAL
+                        ? "needs Linux 6.7+; with writeProtect every page must be in a WP range of a WP_ASYNC userfaultfd"
+                        : e == Errno.EPERM ? "PM_SCAN_CHECK_WPASYNC: a page in the range lacks async write protection" : "");
+            }
+            for (int i = 0; i < n; i++) {
+                MemorySegment r = page_region.asSlice(regions, i);
+                out.add(new PageRegion(page_region.start(r), page_region.end(r), page_region.categories(r)));
+            }
+            long walkEnd = pm_scan_arg.walk_end(arg);
+            if (walkEnd <= start) {
+                break;
+            }
+            start = walkEnd;
+        }
+        return out;
+    }
+
+    /**
+     * The pages of {@code range} written since they were last protected, write-protecting them
+     * again atomically: the next call returns only later writes. The range must be registered in
+     * WP mode with a {@link Feature#WP_ASYNC} userfaultfd.
+     */
+    public List<PageRegion> collectWritten(MemorySegment range) {
+        return scan(range, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, true);
+    }
+
+    /** Closes /proc/self/pagemap and frees the buffers. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            throw new IllegalStateException("PAGEMAP_SCAN scanner already closed");
+        }
+        synchronized (this) {
+            Native.close(fd);
+            arena.close();
+        }
+    }
+}

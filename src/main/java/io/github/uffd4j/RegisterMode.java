@@ -1,0 +1,45 @@
+package io.github.uffd4j;
+
+import io.github.uffd4j.internal.gen.UffdNative;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+/** What faults a registered range reports (UFFDIO_REGISTER_MODE_*); modes can be combined. */
+public enum RegisterMode {
+    /** Faults on pages that are not populated; resolve with COPY, ZEROPAGE, MOVE or POISON. */
+    MISSING(UffdNative.UFFDIO_REGISTER_MODE_MISSING()),
+    /** Writes to write-protected pages; resolve with WRITEPROTECT (unprotect). */
+    WP(UffdNative.UFFDIO_REGISTER_MODE_WP()),
+    /** Faults on shmem/hugetlbfs pages present in the page cache but not mapped; resolve with CONTINUE. */
+    MINOR(UffdNative.UFFDIO_REGISTER_MODE_MINOR());
+
+    private final long bit;
+
+    RegisterMode(long bit) {
+        this.bit = bit;
+    }
+
+    /** The UFFDIO_REGISTER_MODE_* bit. */
+    public long bit() {
+        return bit;
+    }
+
+    static long toMask(Set<RegisterMode> modes) {
+        long mask = 0;
+        for (RegisterMode m : modes) {
+            mask |= m.bit;
+        }
+        return mask;
+    }
+
+    static EnumSet<RegisterMode> fromMask(long mask) {
+        EnumSet<RegisterMode> set = EnumSet.noneOf(RegisterMode.class);
+        for (RegisterMode m : values()) {
+            if ((mask & m.bit) != 0) {
+                set.add(m);
+            }
+        }
+        return set;
+    }
+}

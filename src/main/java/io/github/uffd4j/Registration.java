@@ -1,0 +1,29 @@
+package io.github.uffd4j;
+
+import java.util.Set;
+
+/**
+ * A range registered with a userfaultfd.
+ *
+ * @param address start of the range
+ * @param length  length of the range in bytes
+ * @param modes   the modes it was registered with
+ * @param ioctls  the range ioctls the kernel allows on it (depends on the memory type and modes)
+ */
+public record Registration(long address, long length, Set<RegisterMode> modes, Set<Ioctl> ioctls) {
+
+    public Registration {
+        modes = Set.copyOf(modes);
+        ioctls = Set.copyOf(ioctls);
+    }
+
+    /** Whether {@code ioctl} may be used on this range. */
+    public boolean allows(Ioctl ioctl) {
+        return ioctls.contains(ioctl);
+    }
+
+    /** One past the last byte of the range. */
+    public long end() {
+        return address + length;
+    }
+}

@@ -1,0 +1,80 @@
+package io.github.uffd4j;
+
+import io.github.uffd4j.internal.linux.Errno;
+
+/**
+ * A system call made by uffd4j failed. The message names the call, the errno symbol and text, the
+ * address range involved and what the caller can do about it; the same facts are available as
+ * accessors.
+ *
+ * <p>Two failures that callers are expected to handle have their own types:
+ * {@link PageExistsException} (EEXIST) and {@link AddressSpaceChangedException} (EAGAIN).
+ */
+public class UffdException extends RuntimeException {
+
+    private static final long serialVersionUID = 1L;
+
+    private final String call;
+    private final int errno;
+    private final long address;
+    private final long length;
+    private final long bytesDone;
+
+    UffdException(String call, int errno, long address, long length, long bytesDone, String hint) {
+        super(message(call, errno, address, length, bytesDone, hint));
+        this.call = call;
+        this.errno = errno;
+        this.address = address;
+        this.length = length;
+        this.bytesDone = bytesDone;
+    }
+
+    private static String message(String call, int errno, long address, long length, long bytesDone, String hint) {
+        StringBuilder m = new StringBuilder(call).append(" failed: ")
+                .append(Errno.name(errno)).append(" (").append(Errno.describe(errno)).append(')');
+        if (length > 0) {
+            m.append(" on [0x").append(Long.toHexString(address))
+                    .append(", 0x").append(Long.toHexString(address + length)).append(')');
+            if (bytesDone > 0) {
+                m.append(" after ").append(bytesDone).append(" of ").append(length).append(" bytes");
+            }
+        }
+        if (hint != null && !hint.isEmpty()) {
+            m.append(": ").append(hint);
+        }
+        return m.toString();
+    }
+
+    /** The call that failed: "UFFDIO_COPY", "userfaultfd", "mmap", ... */
+    public String call() {
+        return call;
+    }
+
+    /** The errno value the kernel returned. */
+    public int errno() {
+        return errno;
+    }
+
+    /** The errno symbol: "EEXIST", "EAGAIN", ... */
+    public String errnoName() {
+        return Errno.name(errno);
+    }
+
+    /** Start of the address range the call worked on, or 0 when none. */
+    public long address() {
+        return address;
+    }
+
+    /** Length of the address range the call worked on, or 0 when none. */
+    public long length() {
+        return length;
+    }
+
+    /**
+     * Bytes the kernel completed before failing (COPY, ZEROPAGE, CONTINUE, POISON and MOVE can
+     * stop part way): the range {@code [address, address + bytesDone)} was done, the rest was not.
+     */
+    public long bytesDone() {
+        return bytesDone;
+    }
+}

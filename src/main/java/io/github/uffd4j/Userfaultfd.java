@@ -1,0 +1,947 @@
+package io.github.uffd4j;
+
+import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.gen.pollfd;
+import io.github.uffd4j.internal.gen.uffdio_api;
+import io.github.uffd4j.internal.gen.uffdio_continue;
+import io.github.uffd4j.internal.gen.uffdio_copy;
+import io.github.uffd4j.internal.gen.uffdio_move;
+import io.github.uffd4j.internal.gen.uffdio_poison;
+import io.github.uffd4j.internal.gen.uffdio_range;
+import io.github.uffd4j.internal.gen.uffdio_register;
+import io.github.uffd4j.internal.gen.uffdio_writeprotect;
+import io.github.uffd4j.internal.gen.uffdio_zeropage;
+import io.github.uffd4j.internal.linux.Errno;
+import io.github.uffd4j.internal.linux.Native;
+
+import java.io.IOException;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+
+/**
+ * A userfaultfd: an open descriptor through which this process handles page faults on the memory
+ * ranges it registers.
+ *
+ * <p>Open one with {@link #open()} or {@link #builder()}, {@link #register register} ranges of
+ * off-heap memory (never the Java heap), {@link #read(EventBuffer) read} fault events and resolve
+ * each with one of the range ioctls: {@link #copy}, {@link #zeropage}, {@link #continueRange},
+ * {@link #writeProtect}/{@link #writeUnprotect}, {@link #poison}, {@link #move}, or {@link #wake}.
+ * Each method is one ioctl; every failure is a {@link UffdException} naming the call, the errno
+ * and the range, with {@link PageExistsException} for EEXIST and
+ * {@link AddressSpaceChangedException} for EAGAIN.
+ *
+ * <p>Methods that take a mode accept {@link #DONT_WAKE}, {@link #WRITE_PROTECT} and
+ * {@link #ALLOW_SRC_HOLES} or-ed together, where the ioctl supports them.
+ *
+ * <p>All methods are thread safe. The descriptor is always opened with O_NONBLOCK so that no
+ * reader can block past {@link #close()}: blocking reads wait in poll(2) on the descriptor and on
+ * an eventfd that {@code close()} signals. Closing while application threads are blocked on
+ * registered pages makes the kernel resolve their faults itself (zero pages on anonymous memory):
+ * unregister or serve the ranges first, close last.
+ */
+public final class Userfaultfd implements AutoCloseable {
+
+    /** Mode flag: resolve the range but do not wake the waiting threads (wake them later with {@link #wake}). */
+    public static final int DONT_WAKE = 1;
+    /** Mode flag: map the pages write-protected (COPY, CONTINUE); needs a range registered with WP. */
+    public static final int WRITE_PROTECT = 2;
+    /** Mode flag for MOVE: skip unpopulated source pages instead of failing with ENOENT. */
+    public static final int ALLOW_SRC_HOLES = 4;
+
+    private static final String DEVICE = "/dev/userfaultfd";
+
+    // struct offsets of fields inside nested struct uffdio_range members
+    private static final long REG_START = offset(uffdio_register.layout(), "range", "start");
+    private static final long REG_LEN = offset(uffdio_register.layout(), "range", "len");
+    private static final long ZP_START = offset(uffdio_zeropage.layout(), "range", "start");
+    private static final long ZP_LEN = offset(uffdio_zeropage.layout(), "range", "len");
+    private static final long WP_START = offset(uffdio_writeprotect.layout(), "range", "start");
+    private static final long WP_LEN = offset(uffdio_writeprotect.layout(), "range", "len");
+    private static final long CONT_START = offset(uffdio_continue.layout(), "range", "start");
+    private static final long CONT_LEN = offset(uffdio_continue.layout(), "range", "len");
+    private static final long POISON_START = offset(uffdio_poison.layout(), "range", "start");
+    private static final long POISON_LEN = offset(uffdio_poison.layout(), "range", "len");
+
+    private static long offset(MemoryLayout layout, String member, String field) {
+        return layout.byteOffset(groupElement(member), groupElement(field));
+    }
+
+    private static final long CLOSED = Long.MIN_VALUE;
+
+    private final int fd;
+    private final int wakeFd;
+    private final Set<Feature> features;
+    private final long featureBits;
+    private final Set<Ioctl> ioctls;
+    private final CreationPath creationPath;
+    private final boolean nonBlocking;
+    private final boolean ownsRegistry;
+    private final AtomicLong state = new AtomicLong();
+    private final RangeSet registered = new RangeSet();
+
+    private Userfaultfd(int fd, Set<Feature> features, Set<Ioctl> ioctls, CreationPath path,
+                        boolean nonBlocking, boolean ownsRegistry) {
+        int wake = Native.eventfd(0, UffdNative.EFD_CLOEXEC() | UffdNative.EFD_NONBLOCK());
+        if (wake < 0) {
+            int e = Native.errno();
+            Native.close(fd);
+            throw Failures.of("eventfd", e);
+        }
+        this.fd = fd;
+        this.wakeFd = wake;
+        this.features = Collections.unmodifiableSet(EnumSet.copyOf(features.isEmpty() ? EnumSet.noneOf(Feature.class) : features));
+        this.featureBits = Feature.toMask(features);
+        this.ioctls = Collections.unmodifiableSet(ioctls.isEmpty() ? EnumSet.noneOf(Ioctl.class) : EnumSet.copyOf(ioctls));
+        this.creationPath = path;
+        this.nonBlocking = nonBlocking;
+        this.ownsRegistry = ownsRegistry;
+    }
+
+    // ---- opening ---------------------------------------------------------------------------
+
+    /** Opens a userfaultfd with no optional features, by whichever creation path works. */
+    public static Userfaultfd open() {
+        return builder().open();
+    }
+
+    /** Options for opening a userfaultfd. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Options for {@link Userfaultfd}; {@link #open()} creates the descriptor and does the handshake. */
+    public static final class Builder {
+        private final EnumSet<Feature> features = EnumSet.noneOf(Feature.class);
+        private CreationPath path = CreationPath.AUTO;
+        private boolean closeOnExec = true;
+        private boolean nonBlocking;
+        private boolean userModeOnly;
+
+        private Builder() {
+        }
+
+        /** Features to enable in the handshake; the kernel must support every one. */
+        public Builder features(Feature... wanted) {
+            features.addAll(List.of(wanted));
+            return this;
+        }
+
+        /** Features to enable in the handshake; the kernel must support every one. */
+        public Builder features(Set<Feature> wanted) {
+            features.addAll(wanted);
+            return this;
+        }
+
+        /** How to create the descriptor (default {@link CreationPath#AUTO}). */
+        public Builder creationPath(CreationPath creationPath) {
+            this.path = Objects.requireNonNull(creationPath);
+            return this;
+        }
+
+        /** O_CLOEXEC (default true): the descriptor is not inherited by exec'd programs. */
+        public Builder closeOnExec(boolean on) {
+            this.closeOnExec = on;
+            return this;
+        }
+
+        /**
+         * Whether {@link Userfaultfd#read(EventBuffer)} returns at once when no message is
+         * pending (default false: it waits). The kernel descriptor is non-blocking either way.
+         */
+        public Builder nonBlocking(boolean on) {
+            this.nonBlocking = on;
+            return this;
+        }
+
+        /**
+         * UFFD_USER_MODE_ONLY (default false): only faults taken in user mode are reported, which
+         * unprivileged processes may ask for even when {@code vm.unprivileged_userfaultfd=0}.
+         * Faults the kernel takes on the process's behalf (a read(2) into registered memory) then
+         * fail with EFAULT instead of waiting for a handler.
+         */
+        public Builder userModeOnly(boolean on) {
+            this.userModeOnly = on;
+            return this;
+        }
+
+        /** Creates the descriptor and performs the UFFDIO_API handshake. */
+        public Userfaultfd open() {
+            Native.ensureAvailable();
+            int flags = UffdNative.O_NONBLOCK()
+                    | (closeOnExec ? UffdNative.O_CLOEXEC() : 0)
+                    | (userModeOnly ? UffdNative.UFFD_USER_MODE_ONLY() : 0);
+            Created created = create(path, flags);
+            return handshake(created.fd, created.path, features, nonBlocking);
+        }
+    }
+
+    private record Created(int fd, CreationPath path) {
+    }
+
+    private static Created create(CreationPath path, int flags) {
+        int deviceErrno = 0;
+        int syscallErrno = 0;
+        if (path != CreationPath.SYSCALL) {
+            int dev = Native.open(DEVICE, UffdNative.O_RDWR() | UffdNative.O_CLOEXEC());
+            if (dev >= 0) {
+                int fd = Native.ioctl(dev, UffdNative.USERFAULTFD_IOC_NEW(), flags);
+                deviceErrno = fd < 0 ? Native.errno() : 0;
+                Native.close(dev);
+                if (fd >= 0) {
+                    return new Created(fd, CreationPath.DEVICE);
+                }
+            } else {
+                deviceErrno = Native.errno();
+            }
+        }
+        if (path != CreationPath.DEVICE) {
+            long fd = Native.syscall(UffdNative.SYS_userfaultfd(), flags);
+            if (fd >= 0) {
+                return new Created((int) fd, CreationPath.SYSCALL);
+            }
+            syscallErrno = Native.errno();
+        }
+        throw openFailure(path, flags, deviceErrno, syscallErrno);
+    }
+
+    private static UffdException openFailure(CreationPath path, int flags, int deviceErrno, int syscallErrno) {
+        List<String> reasons = new ArrayList<>();
+        if (deviceErrno != 0) {
+            reasons.add(DEVICE + ": " + Errno.name(deviceErrno) + " (" + Errno.describe(deviceErrno) + "): "
+                    + deviceAdvice(deviceErrno));
+        }
+        if (syscallErrno != 0) {
+            reasons.add("userfaultfd(2): " + Errno.name(syscallErrno) + " (" + Errno.describe(syscallErrno) + "): "
+                    + syscallAdvice(syscallErrno, (flags & UffdNative.UFFD_USER_MODE_ONLY()) != 0));
+        }
+        int errno = syscallErrno != 0 ? syscallErrno : deviceErrno;
+        return Failures.withHint("open userfaultfd (" + path + ")", errno,
+                "no creation path worked. " + String.join("; ", reasons));
+    }
+
+    private static String deviceAdvice(int errno) {
+        if (errno == Errno.ENOENT) {
+            return "the device does not exist (Linux older than 6.1, or a container started without --device /dev/userfaultfd)";
+        }
+        if (errno == Errno.EACCES || errno == Errno.EPERM) {
+            return "this user may not open it (" + describeFile(DEVICE)
+                    + "); grant access with a group or udev rule (e.g. chmod 0660 and chgrp to a group of this user)";
+        }
+        return "the device could not be used";
+    }
+
+    private static String syscallAdvice(int errno, boolean userModeOnly) {
+        if (errno == Errno.EPERM) {
+            String sysctl = readSysctl("/proc/sys/vm/unprivileged_userfaultfd");
+            return "refused: vm.unprivileged_userfaultfd is " + sysctl + " and the process lacks CAP_SYS_PTRACE"
+                    + (userModeOnly ? "" : "; set 'sysctl -w vm.unprivileged_userfaultfd=1', grant CAP_SYS_PTRACE, or open with userModeOnly(true)")
+                    + "; inside a container, the default seccomp profile also refuses it unless CAP_SYS_PTRACE is added"
+                    + " (--cap-add SYS_PTRACE, or a seccomp profile that allows userfaultfd)";
+        }
+        if (errno == Errno.ENOSYS) {
+            return "the kernel has no userfaultfd (CONFIG_USERFAULTFD is off) or a seccomp filter hides the system call";
+        }
+        if (errno == Errno.EMFILE || errno == Errno.ENFILE) {
+            return "too many open files (raise the descriptor limit)";
+        }
+        return "the system call failed";
+    }
+
+    private static String readSysctl(String file) {
+        try {
+            return Files.readString(Path.of(file)).strip();
+        } catch (IOException | RuntimeException e) {
+            return "unknown (" + file + " unreadable)";
+        }
+    }
+
+    private static String describeFile(String file) {
+        try {
+            Path p = Path.of(file);
+            return file + " is " + java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(p))
+                    + " owned by " + Files.getOwner(p).getName();
+        } catch (IOException | RuntimeException e) {
+            return file + " permissions unknown";
+        }
+    }
+
+    private static Userfaultfd handshake(int fd, CreationPath path, Set<Feature> wanted, boolean nonBlocking) {
+        MemorySegment api = Native.scratch();
+        uffdio_api.api(api, UffdNative.UFFD_API());
+        uffdio_api.features(api, Feature.toMask(wanted));
+        if (Native.ioctl(fd, UffdNative.UFFDIO_API(), api) != 0) {
+            int e = Native.errno();
+            Native.close(fd);
+            if (e == Errno.EINVAL && !wanted.isEmpty()) {
+                EnumSet<Feature> missing = EnumSet.copyOf(wanted);
+                missing.removeAll(kernelFeatures());
+                if (!missing.isEmpty()) {
+                    throw Failures.withHint("UFFDIO_API", e, "this kernel (" + System.getProperty("os.version")
+                            + ") lacks the requested features " + missing + describeSince(missing));
+                }
+            }
+            throw Failures.of("UFFDIO_API", e);
+        }
+        long ioctlBits = uffdio_api.ioctls(api);
+        return new Userfaultfd(fd, wanted, Ioctl.fromMask(ioctlBits), path, nonBlocking, true);
+    }
+
+    private static String describeSince(Set<Feature> missing) {
+        StringBuilder s = new StringBuilder(" (");
+        for (Feature f : missing) {
+            if (s.length() > 2) {
+                s.append(", ");
+            }
+            s.append(f).append(" needs Linux ").append(f.sinceKernel());
+        }
+        return s.append(')').toString();
+    }
+
+    /**
+     * Wraps a userfaultfd descriptor this process received from elsewhere (another process over a
+     * unix socket, or an inherited descriptor).
+     *
+     * @param fd        the descriptor; the returned object owns it and closes it
+     * @param features  the features the handshake enabled on it (needed to interpret events)
+     * @param handshake true to perform UFFDIO_API now (the sender did not), false if it was done
+     */
+    public static Userfaultfd adopt(int fd, Set<Feature> features, boolean handshake) {
+        Native.ensureAvailable();
+        if (fd < 0) {
+            throw new IllegalArgumentException("not a file descriptor: " + fd);
+        }
+        if (handshake) {
+            return handshake(fd, CreationPath.AUTO, features, false);
+        }
+        return new Userfaultfd(fd, features, EnumSet.allOf(Ioctl.class), CreationPath.AUTO, false, false);
+    }
+
+    Userfaultfd adoptForkChild(int childFd) {
+        return new Userfaultfd(childFd, features, ioctls, creationPath, nonBlocking, false);
+    }
+
+    // ---- what the kernel supports ---------------------------------------------------------------
+
+    private static volatile KernelProbe probe;
+
+    private record KernelProbe(Set<Feature> features, Set<Ioctl> ioctls) {
+    }
+
+    private static KernelProbe probe() {
+        KernelProbe p = probe;
+        if (p == null) {
+            synchronized (Userfaultfd.class) {
+                p = probe;
+                if (p == null) {
+                    Native.ensureAvailable();
+                    int flags = UffdNative.O_NONBLOCK() | UffdNative.O_CLOEXEC();
+                    Created created;
+                    try {
+                        created = create(CreationPath.AUTO, flags);
+                    } catch (UffdException e) {
+                        // unprivileged without the sysctl: user-mode-only still reports the features
+                        created = create(CreationPath.AUTO, flags | UffdNative.UFFD_USER_MODE_ONLY());
+                    }
+                    MemorySegment api = Native.scratch();
+                    uffdio_api.api(api, UffdNative.UFFD_API());
+                    uffdio_api.features(api, 0);
+                    int rc = Native.ioctl(created.fd, UffdNative.UFFDIO_API(), api);
+                    int e = Native.errno();
+                    long features = uffdio_api.features(api);
+                    long ioctlBits = uffdio_api.ioctls(api);
+                    Native.close(created.fd);
+                    if (rc != 0) {
+                        throw Failures.of("UFFDIO_API", e);
+                    }
+                    p = new KernelProbe(Collections.unmodifiableSet(Feature.fromMask(features)),
+                            Collections.unmodifiableSet(Ioctl.fromMask(ioctlBits)));
+                    probe = p;
+                }
+            }
+        }
+        return p;
+    }
+
+    /**
+     * Every feature the running kernel supports, probed once per JVM with a throwaway descriptor
+     * (a handshake asking for no feature reports them all).
+     */
+    public static Set<Feature> kernelFeatures() {
+        return probe().features();
+    }
+
+    /** Whether the running kernel supports {@code feature}. */
+    public static boolean isSupported(Feature feature) {
+        return probe().features().contains(feature);
+    }
+
+    // ---- accessors ---------------------------------------------------------------------------
+
+    /** The descriptor number. Do not close it yourself: {@link #close()} does. */
+    public int fd() {
+        return fd;
+    }
+
+    /** The features enabled on this descriptor. */
+    public Set<Feature> features() {
+        return features;
+    }
+
+    /** Whether {@code feature} was enabled on this descriptor. */
+    public boolean hasFeature(Feature feature) {
+        return (featureBits & feature.bit()) != 0;
+    }
+
+    /** The ioctls the handshake reported for this descriptor. */
+    public Set<Ioctl> ioctls() {
+        return ioctls;
+    }
+
+    /** How the descriptor was created ({@link CreationPath#AUTO} for adopted ones). */
+    public CreationPath creationPath() {
+        return creationPath;
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return state.get() < 0;
+    }
+
+    // ---- registration ---------------------------------------------------------------------------
+
+    /** Registers {@code range} for the given modes; see {@link #register(MemorySegment, Set)}. */
+    public Registration register(MemorySegment range, RegisterMode mode, RegisterMode... more) {
+        EnumSet<RegisterMode> modes = EnumSet.of(mode, more);
+        return register(range, modes);
+    }
+
+    /**
+     * Registers {@code range} (off-heap, page aligned, whole pages) so that faults of the given
+     * kinds on it are reported to this descriptor. Returns the ioctls the kernel allows on it.
+     */
+    public Registration register(MemorySegment range, Set<RegisterMode> modes) {
+        Objects.requireNonNull(modes, "modes");
+        if (modes.isEmpty()) {
+            throw new IllegalArgumentException("UFFDIO_REGISTER: give at least one mode (MISSING, WP, MINOR)");
+        }
+        long start = rangeStart("UFFDIO_REGISTER", range);
+        long len = range.byteSize();
+        checkPages("UFFDIO_REGISTER", start, len);
+        if (modes.contains(RegisterMode.MINOR) && !isSupported(Feature.MINOR_SHMEM) && !isSupported(Feature.MINOR_HUGETLBFS)) {
+            throw new UnsupportedOperationException("UFFDIO_REGISTER: MINOR mode needs Linux 5.13+ (MINOR_HUGETLBFS) or 5.14+ (MINOR_SHMEM)");
+        }
+        acquire();
+        try {
+            MemorySegment reg = Native.scratch();
+            reg.set(ValueLayout.JAVA_LONG, REG_START, start);
+            reg.set(ValueLayout.JAVA_LONG, REG_LEN, len);
+            uffdio_register.mode(reg, RegisterMode.toMask(modes));
+            if (Native.ioctl(fd, UffdNative.UFFDIO_REGISTER(), reg) != 0) {
+                throw Failures.of("UFFDIO_REGISTER", Native.errno(), start, len, 0);
+            }
+            registered.add(start, start + len);
+            return new Registration(start, len, modes, Ioctl.fromMask(uffdio_register.ioctls(reg)));
+        } finally {
+            release();
+        }
+    }
+
+    /** Unregisters {@code range}: faults there are no longer reported, and waiting threads are woken. */
+    public void unregister(MemorySegment range) {
+        long start = rangeStart("UFFDIO_UNREGISTER", range);
+        unregister(start, range.byteSize());
+    }
+
+    /** Unregisters {@code [address, address + length)}. */
+    public void unregister(long address, long length) {
+        checkPages("UFFDIO_UNREGISTER", address, length);
+        acquire();
+        try {
+            MemorySegment r = Native.scratch();
+            uffdio_range.start(r, address);
+            uffdio_range.len(r, length);
+            if (Native.ioctl(fd, UffdNative.UFFDIO_UNREGISTER(), r) != 0) {
+                throw Failures.of("UFFDIO_UNREGISTER", Native.errno(), address, length, 0);
+            }
+            registered.remove(address, address + length);
+        } finally {
+            release();
+        }
+    }
+
+    // ---- range ioctls -----------------------------------------------------------------------------
+
+    /**
+     * UFFDIO_COPY: atomically fills the missing pages of {@code dst} with the bytes of
+     * {@code src} and wakes the threads waiting on them. Returns the bytes copied (all of
+     * {@code dst}). Modes: {@link #DONT_WAKE}, {@link #WRITE_PROTECT}.
+     */
+    public long copy(MemorySegment dst, MemorySegment src, int mode) {
+        long d = rangeStart("UFFDIO_COPY", dst);
+        if (src.byteSize() < dst.byteSize()) {
+            throw new IllegalArgumentException("UFFDIO_COPY: source has " + src.byteSize()
+                    + " bytes, destination " + dst.byteSize());
+        }
+        return copy(d, sourceAddress("UFFDIO_COPY", src), dst.byteSize(), mode);
+    }
+
+    /** {@link #copy(MemorySegment, MemorySegment, int)} with no mode flags. */
+    public long copy(MemorySegment dst, MemorySegment src) {
+        return copy(dst, src, 0);
+    }
+
+    /** UFFDIO_COPY on raw addresses: {@code length} bytes from {@code src} to {@code dst}. */
+    public long copy(long dst, long src, long length, int mode) {
+        checkRange("UFFDIO_COPY", dst, length);
+        checkMode("UFFDIO_COPY", mode, DONT_WAKE | WRITE_PROTECT);
+        long kernelMode = ((mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_COPY_MODE_DONTWAKE() : 0)
+                | ((mode & WRITE_PROTECT) != 0 ? UffdNative.UFFDIO_COPY_MODE_WP() : 0);
+        acquire();
+        try {
+            MemorySegment a = Native.scratch();
+            uffdio_copy.dst(a, dst);
+            uffdio_copy.src(a, src);
+            uffdio_copy.len(a, length);
+            uffdio_copy.mode(a, kernelMode);
+            int rc = Native.ioctl(fd, UffdNative.UFFDIO_COPY(), a);
+            return result("UFFDIO_COPY", rc, uffdio_copy.copy(a), dst, length);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * UFFDIO_ZEROPAGE: maps zero pages over the missing pages of {@code range} (anonymous and
+     * shmem memory; not hugetlb). Returns the bytes done. Mode: {@link #DONT_WAKE}.
+     */
+    public long zeropage(MemorySegment range, int mode) {
+        return zeropage(rangeStart("UFFDIO_ZEROPAGE", range), range.byteSize(), mode);
+    }
+
+    /** UFFDIO_ZEROPAGE on {@code [address, address + length)}. */
+    public long zeropage(long address, long length, int mode) {
+        checkRange("UFFDIO_ZEROPAGE", address, length);
+        checkMode("UFFDIO_ZEROPAGE", mode, DONT_WAKE);
+        acquire();
+        try {
+            MemorySegment a = Native.scratch();
+            a.set(ValueLayout.JAVA_LONG, ZP_START, address);
+            a.set(ValueLayout.JAVA_LONG, ZP_LEN, length);
+            uffdio_zeropage.mode(a, (mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_ZEROPAGE_MODE_DONTWAKE() : 0);
+            int rc = Native.ioctl(fd, UffdNative.UFFDIO_ZEROPAGE(), a);
+            return result("UFFDIO_ZEROPAGE", rc, uffdio_zeropage.zeropage(a), address, length);
+        } finally {
+            release();
+        }
+    }
+
+    /** UFFDIO_WAKE: wakes the threads waiting on {@code range} (after a DONT_WAKE fill, or after EEXIST). */
+    public void wake(MemorySegment range) {
+        wake(rangeStart("UFFDIO_WAKE", range), range.byteSize());
+    }
+
+    /** UFFDIO_WAKE on {@code [address, address + length)}. */
+    public void wake(long address, long length) {
+        checkRange("UFFDIO_WAKE", address, length);
+        acquire();
+        try {
+            MemorySegment r = Native.scratch();
+            uffdio_range.start(r, address);
+            uffdio_range.len(r, length);
+            if (Native.ioctl(fd, UffdNative.UFFDIO_WAKE(), r) != 0) {
+                throw Failures.of("UFFDIO_WAKE", Native.errno(), address, length, 0);
+            }
+        } finally {
+            release();
+        }
+    }
+
+    /** UFFDIO_WRITEPROTECT: write-protects {@code range} (registered with WP). */
+    public void writeProtect(MemorySegment range) {
+        writeProtect(rangeStart("UFFDIO_WRITEPROTECT", range), range.byteSize(), true, 0);
+    }
+
+    /**
+     * UFFDIO_WRITEPROTECT without the WP bit: removes write protection from {@code range} and,
+     * unless {@link #DONT_WAKE}, wakes the threads waiting to write there.
+     */
+    public void writeUnprotect(MemorySegment range, int mode) {
+        writeProtect(rangeStart("UFFDIO_WRITEPROTECT", range), range.byteSize(), false, mode);
+    }
+
+    /** UFFDIO_WRITEPROTECT on {@code [address, address + length)}: protect or unprotect. Mode: {@link #DONT_WAKE}. */
+    public void writeProtect(long address, long length, boolean protect, int mode) {
+        checkRange("UFFDIO_WRITEPROTECT", address, length);
+        checkMode("UFFDIO_WRITEPROTECT", mode, DONT_WAKE);
+        long kernelMode = (protect ? UffdNative.UFFDIO_WRITEPROTECT_MODE_WP() : 0)
+                | ((mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_WRITEPROTECT_MODE_DONTWAKE() : 0);
+        acquire();
+        try {
+            MemorySegment a = Native.scratch();
+            a.set(ValueLayout.JAVA_LONG, WP_START, address);
+            a.set(ValueLayout.JAVA_LONG, WP_LEN, length);
+            uffdio_writeprotect.mode(a, kernelMode);
+            if (Native.ioctl(fd, UffdNative.UFFDIO_WRITEPROTECT(), a) != 0) {
+                throw Failures.of("UFFDIO_WRITEPROTECT", Native.errno(), address, length, 0);
+            }
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * UFFDIO_CONTINUE: maps the pages of {@code range} (registered with MINOR) from the page
+     * cache, where they were written through another mapping, and wakes the waiting threads.
+     * Modes: {@link #DONT_WAKE}, {@link #WRITE_PROTECT}.
+     */
+    public long continueRange(MemorySegment range, int mode) {
+        return continueRange(rangeStart("UFFDIO_CONTINUE", range), range.byteSize(), mode);
+    }
+
+    /** UFFDIO_CONTINUE on {@code [address, address + length)}. */
+    public long continueRange(long address, long length, int mode) {
+        checkRange("UFFDIO_CONTINUE", address, length);
+        checkMode("UFFDIO_CONTINUE", mode, DONT_WAKE | WRITE_PROTECT);
+        long kernelMode = ((mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_CONTINUE_MODE_DONTWAKE() : 0)
+                | ((mode & WRITE_PROTECT) != 0 ? UffdNative.UFFDIO_CONTINUE_MODE_WP() : 0);
+        acquire();
+        try {
+            MemorySegment a = Native.scratch();
+            a.set(ValueLayout.JAVA_LONG, CONT_START, address);
+            a.set(ValueLayout.JAVA_LONG, CONT_LEN, length);
+            uffdio_continue.mode(a, kernelMode);
+            int rc = Native.ioctl(fd, UffdNative.UFFDIO_CONTINUE(), a);
+            return result("UFFDIO_CONTINUE", rc, uffdio_continue.mapped(a), address, length);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * UFFDIO_POISON (Linux 6.6+): marks the missing pages of {@code range} so that touching them
+     * raises SIGBUS in the touching thread, and wakes the waiting threads (which then take the
+     * SIGBUS). Mode: {@link #DONT_WAKE}.
+     */
+    public long poison(MemorySegment range, int mode) {
+        return poison(rangeStart("UFFDIO_POISON", range), range.byteSize(), mode);
+    }
+
+    /** UFFDIO_POISON on {@code [address, address + length)}. */
+    public long poison(long address, long length, int mode) {
+        checkRange("UFFDIO_POISON", address, length);
+        checkMode("UFFDIO_POISON", mode, DONT_WAKE);
+        requireFeatureSupport(Feature.POISON, "UFFDIO_POISON");
+        acquire();
+        try {
+            MemorySegment a = Native.scratch();
+            a.set(ValueLayout.JAVA_LONG, POISON_START, address);
+            a.set(ValueLayout.JAVA_LONG, POISON_LEN, length);
+            uffdio_poison.mode(a, (mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_POISON_MODE_DONTWAKE() : 0);
+            int rc = Native.ioctl(fd, UffdNative.UFFDIO_POISON(), a);
+            return result("UFFDIO_POISON", rc, uffdio_poison.updated(a), address, length);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * UFFDIO_MOVE (Linux 6.8+, anonymous private memory): moves the pages of {@code src} into the
+     * missing pages of {@code dst} without copying; {@code src} becomes unpopulated. Returns the
+     * bytes moved. Modes: {@link #DONT_WAKE}, {@link #ALLOW_SRC_HOLES}.
+     */
+    public long move(MemorySegment dst, MemorySegment src, int mode) {
+        long d = rangeStart("UFFDIO_MOVE", dst);
+        if (src.byteSize() < dst.byteSize()) {
+            throw new IllegalArgumentException("UFFDIO_MOVE: source has " + src.byteSize()
+                    + " bytes, destination " + dst.byteSize());
+        }
+        return move(d, sourceAddress("UFFDIO_MOVE", src), dst.byteSize(), mode);
+    }
+
+    /** UFFDIO_MOVE on raw addresses. */
+    public long move(long dst, long src, long length, int mode) {
+        checkRange("UFFDIO_MOVE", dst, length);
+        checkPages("UFFDIO_MOVE", src, length);
+        checkMode("UFFDIO_MOVE", mode, DONT_WAKE | ALLOW_SRC_HOLES);
+        if (!hasFeature(Feature.MOVE)) {
+            requireFeatureSupport(Feature.MOVE, "UFFDIO_MOVE");
+            throw new IllegalStateException("UFFDIO_MOVE: open the Userfaultfd with Feature.MOVE to use move()");
+        }
+        long kernelMode = ((mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_MOVE_MODE_DONTWAKE() : 0)
+                | ((mode & ALLOW_SRC_HOLES) != 0 ? UffdNative.UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES() : 0);
+        acquire();
+        try {
+            MemorySegment a = Native.scratch();
+            uffdio_move.dst(a, dst);
+            uffdio_move.src(a, src);
+            uffdio_move.len(a, length);
+            uffdio_move.mode(a, kernelMode);
+            int rc = Native.ioctl(fd, UffdNative.UFFDIO_MOVE(), a);
+            return result("UFFDIO_MOVE", rc, uffdio_move.move(a), dst, length);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Turns an ioctl's return code and the signed count it wrote into the bytes done, or the
+     * exception. A negative count is a negated errno; a positive one on failure is a partial
+     * operation, reported in the exception.
+     */
+    private static long result(String call, int rc, long count, long address, long length) {
+        if (rc == 0) {
+            return count;
+        }
+        int e = Native.errno();
+        throw Failures.of(call, e, address, length, Math.max(count, 0));
+    }
+
+    // ---- events -------------------------------------------------------------------------------------
+
+    /**
+     * Reads pending messages into {@code buffer} (as many as fit, in one read(2)) and returns how
+     * many. Waits for at least one unless the descriptor was opened non-blocking, in which case
+     * it returns 0 when none is pending.
+     *
+     * @throws IllegalStateException if this userfaultfd is closed, also while waiting
+     */
+    public int read(EventBuffer buffer) {
+        return read(buffer, nonBlocking ? 0L : -1L);
+    }
+
+    /**
+     * Like {@link #read(EventBuffer)} but waits at most {@code timeout} (zero: do not wait);
+     * returns 0 when no message arrived in time.
+     */
+    public int read(EventBuffer buffer, Duration timeout) {
+        long nanos = timeout.toNanos();
+        if (nanos < 0) {
+            throw new IllegalArgumentException("negative timeout " + timeout);
+        }
+        return read(buffer, nanos);
+    }
+
+    private int read(EventBuffer buffer, long timeoutNanos) {
+        Objects.requireNonNull(buffer, "buffer");
+        long deadline = timeoutNanos > 0 ? System.nanoTime() + timeoutNanos : 0;
+        acquire();
+        try {
+            for (;;) {
+                long n = Native.read(fd, buffer.messages(), buffer.capacity() * EventBuffer.MESSAGE_BYTES);
+                if (n > 0) {
+                    int count = (int) (n / EventBuffer.MESSAGE_BYTES);
+                    buffer.filled(count, this);
+                    track(buffer, count);
+                    return count;
+                }
+                int e = n < 0 ? Native.errno() : Errno.EAGAIN;
+                if (e == Errno.EINTR) {
+                    continue;
+                }
+                if (e != Errno.EAGAIN) {
+                    throw Failures.of("read", e);
+                }
+                int waitMillis;
+                if (timeoutNanos == 0) {
+                    buffer.filled(0, this);
+                    return 0;
+                } else if (timeoutNanos < 0) {
+                    waitMillis = -1;
+                } else {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        buffer.filled(0, this);
+                        return 0;
+                    }
+                    waitMillis = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
+                }
+                awaitReadable(waitMillis);
+            }
+        } finally {
+            release();
+        }
+    }
+
+    /** Reads at most one event, waiting at most {@code timeout}. */
+    public Optional<UffdEvent> nextEvent(Duration timeout) {
+        List<UffdEvent> events = readEvents(1, timeout);
+        return events.isEmpty() ? Optional.empty() : Optional.of(events.getFirst());
+    }
+
+    /** Reads up to {@code max} events in one read, waiting at most {@code timeout} for the first. */
+    public List<UffdEvent> readEvents(int max, Duration timeout) {
+        try (EventBuffer buffer = EventBuffer.allocate(max)) {
+            int n = read(buffer, timeout);
+            List<UffdEvent> events = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                events.add(buffer.event(i));
+            }
+            return events;
+        }
+    }
+
+    /** Waits in poll(2) until the descriptor is readable, the timeout passes, or close() is called. */
+    private void awaitReadable(int timeoutMillis) {
+        MemorySegment fds = Native.scratch();
+        long size = pollfd.sizeof();
+        MemorySegment first = fds.asSlice(0, size);
+        MemorySegment second = fds.asSlice(size, size);
+        pollfd.fd(first, fd);
+        pollfd.events(first, (short) UffdNative.POLLIN());
+        pollfd.fd(second, wakeFd);
+        pollfd.events(second, (short) UffdNative.POLLIN());
+        int rc = Native.poll(fds, 2, timeoutMillis);
+        if (rc < 0) {
+            int e = Native.errno();
+            if (e == Errno.EINTR) {
+                return;
+            }
+            throw Failures.of("poll", e);
+        }
+        if (pollfd.revents(second) != 0 || state.get() < 0) {
+            throw new IllegalStateException("userfaultfd " + fd + " was closed while reading events");
+        }
+        short revents = pollfd.revents(first);
+        if ((revents & (UffdNative.POLLERR() | UffdNative.POLLNVAL())) != 0) {
+            throw Failures.withHint("poll", Errno.EBADF, "the userfaultfd reported POLLERR/POLLNVAL (revents 0x"
+                    + Integer.toHexString(revents & 0xffff) + "): the handshake was not done, or the descriptor is gone");
+        }
+    }
+
+    /** Keeps the registered-range bookkeeping in step with UNMAP and REMAP events. */
+    private void track(EventBuffer buffer, int count) {
+        for (int i = 0; i < count; i++) {
+            switch (buffer.kind(i)) {
+                case UNMAP -> registered.remove(buffer.rangeStart(i), buffer.rangeEnd(i));
+                case REMAP -> {
+                    long from = buffer.remapFrom(i);
+                    long len = buffer.remapLength(i);
+                    if (registered.overlaps(from, from + len)) {
+                        registered.remove(from, from + len);
+                        registered.add(buffer.remapTo(i), buffer.remapTo(i) + len);
+                    }
+                }
+                default -> {
+                }
+            }
+        }
+    }
+
+    // ---- closing ----------------------------------------------------------------------------------
+
+    /**
+     * Closes the descriptor. Threads waiting in {@link #read} return with an
+     * {@link IllegalStateException}; calls that are running finish first (for at most a few
+     * seconds). Faults still pending on registered ranges are then resolved by the kernel itself.
+     *
+     * @throws IllegalStateException if already closed
+     */
+    @Override
+    public void close() {
+        long s;
+        do {
+            s = state.get();
+            if (s < 0) {
+                throw new IllegalStateException("userfaultfd " + fd + " is already closed");
+            }
+        } while (!state.compareAndSet(s, s | CLOSED));
+        signalWake();
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while ((state.get() & ~CLOSED) != 0 && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(100_000);
+        }
+        Native.close(fd);
+        Native.close(wakeFd);
+    }
+
+    private void signalWake() {
+        MemorySegment one = Native.scratch();
+        one.set(ValueLayout.JAVA_LONG, 0, 1L);
+        Native.write(wakeFd, one, 8);
+    }
+
+    private void acquire() {
+        if (state.incrementAndGet() < 0) {
+            state.decrementAndGet();
+            throw new IllegalStateException("userfaultfd " + fd + " is closed");
+        }
+    }
+
+    private void release() {
+        state.decrementAndGet();
+    }
+
+    // ---- argument checks ------------------------------------------------------------------------
+
+    private static long rangeStart(String call, MemorySegment range) {
+        Objects.requireNonNull(range, "range");
+        if (!range.isNative()) {
+            throw new IllegalArgumentException(call + ": only off-heap memory can be used (never the Java heap); got " + range);
+        }
+        return range.address();
+    }
+
+    private static long sourceAddress(String call, MemorySegment src) {
+        Objects.requireNonNull(src, "src");
+        if (!src.isNative()) {
+            throw new IllegalArgumentException(call + ": the source must be off-heap memory; got " + src);
+        }
+        return src.address();
+    }
+
+    private static void checkPages(String call, long address, long length) {
+        long page = Memory.pageSize();
+        if (length <= 0) {
+            throw new IllegalArgumentException(call + ": length must be positive, not " + length);
+        }
+        if ((address & (page - 1)) != 0 || (length & (page - 1)) != 0) {
+            throw new IllegalArgumentException(call + ": address 0x" + Long.toHexString(address) + " and length "
+                    + length + " must be multiples of the page size (" + page + ")");
+        }
+    }
+
+    private void checkRange(String call, long address, long length) {
+        checkPages(call, address, length);
+        if (ownsRegistry && !registered.contains(address, address + length)) {
+            throw new IllegalArgumentException(call + ": [0x" + Long.toHexString(address) + ", 0x"
+                    + Long.toHexString(address + length) + ") is not inside a range registered with this userfaultfd"
+                    + " (registered: " + registered + ")");
+        }
+    }
+
+    private static void checkMode(String call, int mode, int allowed) {
+        if ((mode & ~allowed) != 0) {
+            throw new IllegalArgumentException(call + " does not take mode flags 0x" + Integer.toHexString(mode & ~allowed)
+                    + " (allowed:" + ((allowed & DONT_WAKE) != 0 ? " DONT_WAKE" : "")
+                    + ((allowed & WRITE_PROTECT) != 0 ? " WRITE_PROTECT" : "")
+                    + ((allowed & ALLOW_SRC_HOLES) != 0 ? " ALLOW_SRC_HOLES" : "") + ")");
+        }
+    }
+
+    private static void requireFeatureSupport(Feature feature, String call) {
+        if (!isSupported(feature)) {
+            throw new UnsupportedOperationException(call + " needs Linux " + feature.sinceKernel()
+                    + "; this kernel is " + System.getProperty("os.version"));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Userfaultfd[fd=" + fd + ", " + creationPath + ", features=" + features + (isClosed() ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,432 @@
+package io.github.uffd4j.internal.linux;
+
+import io.github.uffd4j.internal.gen.UffdNative;
+
+import java.lang.foreign.AddressLayout;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.function.Consumer;
+
+/**
+ * Every native call uffd4j makes, and the only class that uses restricted FFM methods.
+ *
+ * <p>The downcall handles are built from the addresses and descriptors jextract generated in
+ * {@link UffdNative}, adding {@code Linker.Option.captureCallState("errno")} (jextract does not
+ * capture errno) and, for the variadic {@code ioctl}, {@code syscall}, {@code open} and
+ * {@code mremap}, the exact variadic argument layouts. Each wrapper returns what the C function
+ * returns; after a failure {@link #errno()} gives the errno of the calling thread's last call.
+ * Nothing here allocates on the Java heap after a thread's first call: the errno capture buffer
+ * and a small scratch buffer for ioctl arguments are kept per thread.
+ */
+@SuppressWarnings("restricted")
+public final class Native {
+
+    /** Size of the per-thread scratch buffer handed out by {@link #scratch()}. */
+    public static final int SCRATCH_BYTES = 256;
+
+    private Native() {
+    }
+
+    // ---- availability ------------------------------------------------------------------
+
+    private static final String UNAVAILABLE = probeAvailability();
+
+    private static String probeAvailability() {
+        String os = System.getProperty("os.name", "");
+        if (!os.toLowerCase(java.util.Locale.ROOT).startsWith("linux")) {
+            return "userfaultfd exists only on Linux; this is " + os;
+        }
+        String arch = System.getProperty("os.arch", "");
+        if (!arch.equals("amd64") && !arch.equals("x86_64") && !arch.equals("aarch64")) {
+            return "uffd4j's generated bindings are for x86_64 and aarch64 Linux; this is " + arch;
+        }
+        Module module = Native.class.getModule();
+        if (!module.isNativeAccessEnabled()) {
+            String flag = module.isNamed()
+                    ? "--enable-native-access=" + module.getName()
+                    : "--enable-native-access=ALL-UNNAMED";
+            return "uffd4j calls native code and needs native access: start java with " + flag
+                    + " (or add 'Enable-Native-Access: ALL-UNNAMED' to an executable jar's manifest)";
+        }
+        return null;
+    }
+
+    /** Whether native calls can be made in this JVM. */
+    public static boolean isAvailable() {
+        return UNAVAILABLE == null;
+    }
+
+    /** Why native calls cannot be made, or {@code null} when they can. */
+    public static String unavailableReason() {
+        return UNAVAILABLE;
+    }
+
+    /**
+     * Throws an {@link UnsupportedOperationException} that says what to change when native calls
+     * cannot be made (wrong OS, or the JVM was started without native access for uffd4j).
+     */
+    public static void ensureAvailable() {
+        if (UNAVAILABLE != null) {
+            throw new UnsupportedOperationException(UNAVAILABLE);
+        }
+    }
+
+    // ---- per-thread errno capture and scratch ---------------------------------------------
+
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    private static final class ThreadBuffers {
+        final MemorySegment capture;
+        final MemorySegment scratch;
+
+        ThreadBuffers() {
+            Arena arena = Arena.ofAuto();
+            capture = arena.allocate(CAPTURE_LAYOUT);
+            scratch = arena.allocate(SCRATCH_BYTES, 16);
+        }
+    }
+
+    private static final ThreadLocal<ThreadBuffers> BUFFERS = ThreadLocal.withInitial(ThreadBuffers::new);
+
+    private static MemorySegment capture() {
+        return BUFFERS.get().capture;
+    }
+
+    /** The errno left by the calling thread's last failed call through this class. */
+    public static int errno() {
+        return (int) ERRNO.get(capture(), 0L);
+    }
+
+    /**
+     * A zero-filled buffer of {@link #SCRATCH_BYTES} bytes owned by the calling thread, for ioctl
+     * arguments. It is reused by the next call to this method on the same thread.
+     */
+    public static MemorySegment scratch() {
+        MemorySegment s = BUFFERS.get().scratch;
+        s.fill((byte) 0);
+        return s;
+    }
+
+    // ---- downcall handles -------------------------------------------------------------------
+
+    private static final class Handles {
+        static final Linker LINKER = Linker.nativeLinker();
+        static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
+        static final AddressLayout PTR = UffdNative.C_POINTER;
+
+        static MethodHandle plain(MemorySegment address, FunctionDescriptor descriptor) {
+            return LINKER.downcallHandle(address, descriptor, ERRNO);
+        }
+
+        static MethodHandle variadic(MemorySegment address, FunctionDescriptor descriptor, int firstVariadic) {
+            return LINKER.downcallHandle(address, descriptor, ERRNO, Linker.Option.firstVariadicArg(firstVariadic));
+        }
+
+        static final MethodHandle IOCTL_PTR = variadic(UffdNative.ioctl.address(),
+                UffdNative.ioctl.makeInvoker(PTR).descriptor(), 2);
+        static final MethodHandle IOCTL_INT = variadic(UffdNative.ioctl.address(),
+                UffdNative.ioctl.makeInvoker(UffdNative.C_INT).descriptor(), 2);
+        static final MethodHandle SYSCALL_INT = variadic(UffdNative.syscall.address(),
+                UffdNative.syscall.makeInvoker(UffdNative.C_INT).descriptor(), 1);
+        static final MethodHandle OPEN = variadic(UffdNative.open.address(),
+                UffdNative.open.makeInvoker(UffdNative.C_INT).descriptor(), 2);
+        static final MethodHandle MREMAP = variadic(UffdNative.mremap.address(),
+                UffdNative.mremap.makeInvoker(PTR).descriptor(), 4);
+        static final MethodHandle CLOSE = plain(UffdNative.close$address(), UffdNative.close$descriptor());
+        static final MethodHandle READ = plain(UffdNative.read$address(), UffdNative.read$descriptor());
+        static final MethodHandle WRITE = plain(UffdNative.write$address(), UffdNative.write$descriptor());
+        static final MethodHandle POLL = plain(UffdNative.poll$address(), UffdNative.poll$descriptor());
+        static final MethodHandle EVENTFD = plain(UffdNative.eventfd$address(), UffdNative.eventfd$descriptor());
+        static final MethodHandle MMAP = plain(UffdNative.mmap$address(), UffdNative.mmap$descriptor());
+        static final MethodHandle MUNMAP = plain(UffdNative.munmap$address(), UffdNative.munmap$descriptor());
+        static final MethodHandle MADVISE = plain(UffdNative.madvise$address(), UffdNative.madvise$descriptor());
+        static final MethodHandle MEMFD_CREATE = plain(UffdNative.memfd_create$address(), UffdNative.memfd_create$descriptor());
+        static final MethodHandle FTRUNCATE = plain(UffdNative.ftruncate$address(), UffdNative.ftruncate$descriptor());
+        static final MethodHandle FALLOCATE = plain(UffdNative.fallocate$address(), UffdNative.fallocate$descriptor());
+        static final MethodHandle SYSCONF = plain(UffdNative.sysconf$address(), UffdNative.sysconf$descriptor());
+        static final MethodHandle GETPID = plain(UffdNative.getpid$address(), UffdNative.getpid$descriptor());
+        static final MethodHandle GETTID = plain(UffdNative.gettid$address(), UffdNative.gettid$descriptor());
+        static final MethodHandle FORK = plain(UffdNative.fork$address(), UffdNative.fork$descriptor());
+        static final MethodHandle EXIT = plain(UffdNative._exit$address(), UffdNative._exit$descriptor());
+        static final MethodHandle WAITPID = plain(UffdNative.waitpid$address(), UffdNative.waitpid$descriptor());
+        static final MethodHandle KILL = plain(UffdNative.kill$address(), UffdNative.kill$descriptor());
+        static final MethodHandle SOCKETPAIR = plain(UffdNative.socketpair$address(), UffdNative.socketpair$descriptor());
+        static final MethodHandle SENDMSG = plain(UffdNative.sendmsg$address(), UffdNative.sendmsg$descriptor());
+        static final MethodHandle RECVMSG = plain(UffdNative.recvmsg$address(), UffdNative.recvmsg$descriptor());
+        static final MethodHandle STRERROR = LINKER.downcallHandle(UffdNative.strerror$address(), UffdNative.strerror$descriptor());
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException("native call failed", t);
+    }
+
+    // ---- wrappers: each returns the C return value; on -1 see errno() ----------------------
+
+    /** {@code ioctl(fd, request, arg)} with a pointer argument. */
+    public static int ioctl(int fd, long request, MemorySegment arg) {
+        try {
+            return (int) Handles.IOCTL_PTR.invokeExact(capture(), fd, request, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code ioctl(fd, request, value)} with an int argument. */
+    public static int ioctl(int fd, long request, int value) {
+        try {
+            return (int) Handles.IOCTL_INT.invokeExact(capture(), fd, request, value);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code syscall(number, arg)} with one int argument. */
+    public static long syscall(long number, int arg) {
+        try {
+            return (long) Handles.SYSCALL_INT.invokeExact(capture(), number, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code open(path, flags, 0)}. */
+    public static int open(String path, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) Handles.OPEN.invokeExact(capture(), arena.allocateFrom(path), flags, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int close(int fd) {
+        try {
+            return (int) Handles.CLOSE.invokeExact(capture(), fd);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static long read(int fd, MemorySegment buffer, long count) {
+        try {
+            return (long) Handles.READ.invokeExact(capture(), fd, buffer, count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static long write(int fd, MemorySegment buffer, long count) {
+        try {
+            return (long) Handles.WRITE.invokeExact(capture(), fd, buffer, count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int poll(MemorySegment pollfds, long count, int timeoutMillis) {
+        try {
+            return (int) Handles.POLL.invokeExact(capture(), pollfds, count, timeoutMillis);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int eventfd(int initial, int flags) {
+        try {
+            return (int) Handles.EVENTFD.invokeExact(capture(), initial, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code mmap}; returns the address, or -1 on failure (MAP_FAILED). */
+    public static long mmap(long address, long length, int prot, int flags, int fd, long offset) {
+        try {
+            MemorySegment r = (MemorySegment) Handles.MMAP.invokeExact(capture(),
+                    MemorySegment.ofAddress(address), length, prot, flags, fd, offset);
+            return r.address();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int munmap(long address, long length) {
+        try {
+            return (int) Handles.MUNMAP.invokeExact(capture(), MemorySegment.ofAddress(address), length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code mremap(old, oldSize, newSize, flags, newAddress)}; returns the address or -1. */
+    public static long mremap(long oldAddress, long oldSize, long newSize, int flags, long newAddress) {
+        try {
+            MemorySegment r = (MemorySegment) Handles.MREMAP.invokeExact(capture(),
+                    MemorySegment.ofAddress(oldAddress), oldSize, newSize, flags, MemorySegment.ofAddress(newAddress));
+            return r.address();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int madvise(long address, long length, int advice) {
+        try {
+            return (int) Handles.MADVISE.invokeExact(capture(), MemorySegment.ofAddress(address), length, advice);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int memfdCreate(String name, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) Handles.MEMFD_CREATE.invokeExact(capture(), arena.allocateFrom(name), flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int ftruncate(int fd, long length) {
+        try {
+            return (int) Handles.FTRUNCATE.invokeExact(capture(), fd, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int fallocate(int fd, int mode, long offset, long length) {
+        try {
+            return (int) Handles.FALLOCATE.invokeExact(capture(), fd, mode, offset, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static long sysconf(int name) {
+        try {
+            return (long) Handles.SYSCONF.invokeExact(capture(), name);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int getpid() {
+        try {
+            return (int) Handles.GETPID.invokeExact(capture());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The kernel thread id of the calling thread (what UFFD_FEATURE_THREAD_ID reports). */
+    public static int gettid() {
+        try {
+            return (int) Handles.GETTID.invokeExact(capture());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code fork()}. In the child only the calling thread exists: it must do nothing but plain
+     * memory accesses and {@link #exitImmediately(int)}.
+     */
+    public static int fork() {
+        try {
+            return (int) Handles.FORK.invokeExact(capture());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code _exit(status)}: ends the process at once, running no Java shutdown code. */
+    public static void exitImmediately(int status) {
+        try {
+            Handles.EXIT.invokeExact(capture(), status);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code waitpid(pid, status, options)}; {@code status} receives an int. */
+    public static int waitpid(int pid, MemorySegment status, int options) {
+        try {
+            return (int) Handles.WAITPID.invokeExact(capture(), pid, status, options);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int kill(int pid, int signal) {
+        try {
+            return (int) Handles.KILL.invokeExact(capture(), pid, signal);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code socketpair(domain, type, protocol, fds)}; {@code fds} receives two ints. */
+    public static int socketpair(int domain, int type, int protocol, MemorySegment fds) {
+        try {
+            return (int) Handles.SOCKETPAIR.invokeExact(capture(), domain, type, protocol, fds);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static long sendmsg(int fd, MemorySegment msghdr, int flags) {
+        try {
+            return (long) Handles.SENDMSG.invokeExact(capture(), fd, msghdr, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static long recvmsg(int fd, MemorySegment msghdr, int flags) {
+        try {
+            return (long) Handles.RECVMSG.invokeExact(capture(), fd, msghdr, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The C library's text for an errno value. */
+    public static String strerror(int errno) {
+        try {
+            MemorySegment s = (MemorySegment) Handles.STRERROR.invokeExact(errno);
+            return s.equals(MemorySegment.NULL) ? "errno " + errno : s.reinterpret(1024).getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    // ---- memory at raw addresses ------------------------------------------------------------
+
+    /**
+     * A segment over {@code size} bytes at {@code address}, valid while {@code arena} is open;
+     * {@code cleanup} runs when the arena closes.
+     */
+    public static MemorySegment segment(long address, long size, Arena arena, Consumer<MemorySegment> cleanup) {
+        return MemorySegment.ofAddress(address).reinterpret(size, arena, cleanup);
+    }
+
+    /** A segment over {@code size} bytes at {@code address} that is always accessible. */
+    public static MemorySegment segment(long address, long size) {
+        return MemorySegment.ofAddress(address).reinterpret(size);
+    }
+
+    /** The size of a native {@code int}, for callers that lay out arrays of them. */
+    public static final long INT_BYTES = ValueLayout.JAVA_INT.byteSize();
+}

@@ -1,0 +1,7 @@
+/**
+ * uffd4j: Linux userfaultfd through the Foreign Function and Memory API. Run with
+ * {@code --enable-native-access=io.github.uffd4j}.
+ */
+module io.github.uffd4j {
+    exports io.github.uffd4j;
+}
