@@ -1,14 +1,12 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.gen.uffd_msg;
+import io.github.uffd4j.internal.linux.Native;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
-
-import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 
 /**
  * Native memory that {@link Userfaultfd#read(EventBuffer)} fills with up to {@link #capacity()}
@@ -20,25 +18,30 @@ import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 public final class EventBuffer implements AutoCloseable {
 
     /** Size of one message (struct uffd_msg). */
-    public static final long MESSAGE_BYTES = uffd_msg.layout().byteSize();
+    public static final long MESSAGE_BYTES = Native.constant(() -> uffd_msg.layout().byteSize());
 
-    private static final long EVENT = offset(groupElement("event"));
-    private static final long PF_FLAGS = offset(groupElement("arg"), groupElement("pagefault"), groupElement("flags"));
-    private static final long PF_ADDRESS = offset(groupElement("arg"), groupElement("pagefault"), groupElement("address"));
-    private static final long PF_PTID = offset(groupElement("arg"), groupElement("pagefault"), groupElement("feat"), groupElement("ptid"));
-    private static final long FORK_UFD = offset(groupElement("arg"), groupElement("fork"), groupElement("ufd"));
-    private static final long REMAP_FROM = offset(groupElement("arg"), groupElement("remap"), groupElement("from"));
-    private static final long REMAP_TO = offset(groupElement("arg"), groupElement("remap"), groupElement("to"));
-    private static final long REMAP_LEN = offset(groupElement("arg"), groupElement("remap"), groupElement("len"));
-    private static final long REMOVE_START = offset(groupElement("arg"), groupElement("remove"), groupElement("start"));
-    private static final long REMOVE_END = offset(groupElement("arg"), groupElement("remove"), groupElement("end"));
+    // uffd_msg.arg's members are anonymous structs: offsets add up through jextract's nested classes.
+    // Read lazily (Offsets is initialized by the first accessor call), never in a JVM without native access.
+    private static final class Offsets {
+    private static final long EVENT = uffd_msg.event$offset();
+    private static final long ARG = uffd_msg.arg$offset();
+    private static final long PAGEFAULT = ARG + uffd_msg.arg.pagefault$offset();
+    private static final long PF_FLAGS = PAGEFAULT + uffd_msg.arg.pagefault.flags$offset();
+    private static final long PF_ADDRESS = PAGEFAULT + uffd_msg.arg.pagefault.address$offset();
+    private static final long PF_PTID = PAGEFAULT + uffd_msg.arg.pagefault.feat$offset()
+            + uffd_msg.arg.pagefault.feat.ptid$offset();
+    private static final long FORK_UFD = ARG + uffd_msg.arg.fork$offset() + uffd_msg.arg.fork.ufd$offset();
+    private static final long REMAP = ARG + uffd_msg.arg.remap$offset();
+    private static final long REMAP_FROM = REMAP + uffd_msg.arg.remap.from$offset();
+    private static final long REMAP_TO = REMAP + uffd_msg.arg.remap.to$offset();
+    private static final long REMAP_LEN = REMAP + uffd_msg.arg.remap.len$offset();
+    private static final long REMOVE = ARG + uffd_msg.arg.remove$offset();
+    private static final long REMOVE_START = REMOVE + uffd_msg.arg.remove.start$offset();
+    private static final long REMOVE_END = REMOVE + uffd_msg.arg.remove.end$offset();
+    }
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
-
-    private static long offset(PathElement... path) {
-        return uffd_msg.layout().byteOffset(path);
-    }
 
     private final Arena arena;
     private final MemorySegment messages;
@@ -55,6 +58,7 @@ public final class EventBuffer implements AutoCloseable {
 
     /** A buffer for up to {@code capacity} messages per read. */
     public static EventBuffer allocate(int capacity) {
+        Native.ensureAvailable();
         if (capacity < 1 || capacity > 1 << 16) {
             throw new IllegalArgumentException("capacity must be 1..65536 messages, not " + capacity);
         }
@@ -84,7 +88,7 @@ public final class EventBuffer implements AutoCloseable {
     void filled(int n, Userfaultfd source) {
         count = n;
         for (int i = 0; i < n; i++) {
-            forks[i] = kind(i) == EventKind.FORK ? source.adoptForkChild(messages.get(U32, base(i) + FORK_UFD)) : null;
+            forks[i] = kind(i) == EventKind.FORK ? source.adoptForkChild(messages.get(U32, base(i) + Offsets.FORK_UFD)) : null;
         }
     }
 
@@ -95,47 +99,47 @@ public final class EventBuffer implements AutoCloseable {
 
     /** The kind of message {@code i}. */
     public EventKind kind(int i) {
-        return EventKind.of(messages.get(ValueLayout.JAVA_BYTE, base(i) + EVENT));
+        return EventKind.of(messages.get(ValueLayout.JAVA_BYTE, base(i) + Offsets.EVENT));
     }
 
     /** Page fault {@code i}: the faulting address. */
     public long faultAddress(int i) {
-        return messages.get(U64, base(i) + PF_ADDRESS);
+        return messages.get(U64, base(i) + Offsets.PF_ADDRESS);
     }
 
     /** Page fault {@code i}: the UFFD_PAGEFAULT_FLAG_* bits. */
     public long faultFlags(int i) {
-        return messages.get(U64, base(i) + PF_FLAGS);
+        return messages.get(U64, base(i) + Offsets.PF_FLAGS);
     }
 
     /** Page fault {@code i}: the faulting thread's id (with {@link Feature#THREAD_ID}), else 0. */
     public int faultThreadId(int i) {
-        return messages.get(U32, base(i) + PF_PTID);
+        return messages.get(U32, base(i) + Offsets.PF_PTID);
     }
 
     /** REMOVE or UNMAP {@code i}: start of the range. */
     public long rangeStart(int i) {
-        return messages.get(U64, base(i) + REMOVE_START);
+        return messages.get(U64, base(i) + Offsets.REMOVE_START);
     }
 
     /** REMOVE or UNMAP {@code i}: end of the range (exclusive). */
     public long rangeEnd(int i) {
-        return messages.get(U64, base(i) + REMOVE_END);
+        return messages.get(U64, base(i) + Offsets.REMOVE_END);
     }
 
     /** REMAP {@code i}: old address. */
     public long remapFrom(int i) {
-        return messages.get(U64, base(i) + REMAP_FROM);
+        return messages.get(U64, base(i) + Offsets.REMAP_FROM);
     }
 
     /** REMAP {@code i}: new address. */
     public long remapTo(int i) {
-        return messages.get(U64, base(i) + REMAP_TO);
+        return messages.get(U64, base(i) + Offsets.REMAP_TO);
     }
 
     /** REMAP {@code i}: length. */
     public long remapLength(int i) {
-        return messages.get(U64, base(i) + REMAP_LEN);
+        return messages.get(U64, base(i) + Offsets.REMAP_LEN);
     }
 
     /** FORK {@code i}: the child's userfaultfd, already wrapped (close it when done). */

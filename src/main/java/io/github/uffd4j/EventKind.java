@@ -1,14 +1,15 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Native;
 
 /** The kind of a message in an {@link EventBuffer} (UFFD_EVENT_*). */
 public enum EventKind {
-    PAGEFAULT(UffdNative.UFFD_EVENT_PAGEFAULT()),
-    FORK(UffdNative.UFFD_EVENT_FORK()),
-    REMAP(UffdNative.UFFD_EVENT_REMAP()),
-    REMOVE(UffdNative.UFFD_EVENT_REMOVE()),
-    UNMAP(UffdNative.UFFD_EVENT_UNMAP());
+    PAGEFAULT(Native.constant(UffdNative::UFFD_EVENT_PAGEFAULT)),
+    FORK(Native.constant(UffdNative::UFFD_EVENT_FORK)),
+    REMAP(Native.constant(UffdNative::UFFD_EVENT_REMAP)),
+    REMOVE(Native.constant(UffdNative::UFFD_EVENT_REMOVE)),
+    UNMAP(Native.constant(UffdNative::UFFD_EVENT_UNMAP));
 
     private static final EventKind[] BY_CODE = new EventKind[256];
 

@@ -1,6 +1,7 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Native;
 
 import java.util.EnumSet;
 
@@ -10,16 +11,16 @@ import java.util.EnumSet;
  * ({@link Registration#ioctls()}).
  */
 public enum Ioctl {
-    REGISTER(UffdNative._UFFDIO_REGISTER()),
-    UNREGISTER(UffdNative._UFFDIO_UNREGISTER()),
-    WAKE(UffdNative._UFFDIO_WAKE()),
-    COPY(UffdNative._UFFDIO_COPY()),
-    ZEROPAGE(UffdNative._UFFDIO_ZEROPAGE()),
-    MOVE(UffdNative._UFFDIO_MOVE()),
-    WRITEPROTECT(UffdNative._UFFDIO_WRITEPROTECT()),
-    CONTINUE(UffdNative._UFFDIO_CONTINUE()),
-    POISON(UffdNative._UFFDIO_POISON()),
-    API(UffdNative._UFFDIO_API());
+    REGISTER(Native.constant(UffdNative::_UFFDIO_REGISTER)),
+    UNREGISTER(Native.constant(UffdNative::_UFFDIO_UNREGISTER)),
+    WAKE(Native.constant(UffdNative::_UFFDIO_WAKE)),
+    COPY(Native.constant(UffdNative::_UFFDIO_COPY)),
+    ZEROPAGE(Native.constant(UffdNative::_UFFDIO_ZEROPAGE)),
+    MOVE(Native.constant(UffdNative::_UFFDIO_MOVE)),
+    WRITEPROTECT(Native.constant(UffdNative::_UFFDIO_WRITEPROTECT)),
+    CONTINUE(Native.constant(UffdNative::_UFFDIO_CONTINUE)),
+    POISON(Native.constant(UffdNative::_UFFDIO_POISON)),
+    API(Native.constant(UffdNative::_UFFDIO_API));
 
     private final int number;
 

@@ -22,21 +22,21 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class PagemapScanner implements AutoCloseable {
 
     /** The page has asynchronous write protection enabled. */
-    public static final long PAGE_IS_WPALLOWED = UffdNative.PAGE_IS_WPALLOWED();
+    public static final long PAGE_IS_WPALLOWED = Native.constant(UffdNative::PAGE_IS_WPALLOWED);
     /** The page was written since it was last write-protected. */
-    public static final long PAGE_IS_WRITTEN = UffdNative.PAGE_IS_WRITTEN();
+    public static final long PAGE_IS_WRITTEN = Native.constant(UffdNative::PAGE_IS_WRITTEN);
     /** The page is file backed. */
-    public static final long PAGE_IS_FILE = UffdNative.PAGE_IS_FILE();
+    public static final long PAGE_IS_FILE = Native.constant(UffdNative::PAGE_IS_FILE);
     /** The page is present in memory. */
-    public static final long PAGE_IS_PRESENT = UffdNative.PAGE_IS_PRESENT();
+    public static final long PAGE_IS_PRESENT = Native.constant(UffdNative::PAGE_IS_PRESENT);
     /** The page is swapped out. */
-    public static final long PAGE_IS_SWAPPED = UffdNative.PAGE_IS_SWAPPED();
+    public static final long PAGE_IS_SWAPPED = Native.constant(UffdNative::PAGE_IS_SWAPPED);
     /** The page maps the zero page. */
-    public static final long PAGE_IS_PFNZERO = UffdNative.PAGE_IS_PFNZERO();
+    public static final long PAGE_IS_PFNZERO = Native.constant(UffdNative::PAGE_IS_PFNZERO);
     /** The page is a transparent or hugetlb huge page. */
-    public static final long PAGE_IS_HUGE = UffdNative.PAGE_IS_HUGE();
+    public static final long PAGE_IS_HUGE = Native.constant(UffdNative::PAGE_IS_HUGE);
     /** The page is soft-dirty. */
-    public static final long PAGE_IS_SOFT_DIRTY = UffdNative.PAGE_IS_SOFT_DIRTY();
+    public static final long PAGE_IS_SOFT_DIRTY = Native.constant(UffdNative::PAGE_IS_SOFT_DIRTY);
 
     private static final long ALL_CATEGORIES = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_FILE | PAGE_IS_PRESENT
             | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO | PAGE_IS_HUGE | PAGE_IS_SOFT_DIRTY;

@@ -1,6 +1,7 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Native;
 
 import java.util.EnumSet;
 import java.util.Set;
@@ -8,11 +9,11 @@ import java.util.Set;
 /** What faults a registered range reports (UFFDIO_REGISTER_MODE_*); modes can be combined. */
 public enum RegisterMode {
     /** Faults on pages that are not populated; resolve with COPY, ZEROPAGE, MOVE or POISON. */
-    MISSING(UffdNative.UFFDIO_REGISTER_MODE_MISSING()),
+    MISSING(Native.constant(UffdNative::UFFDIO_REGISTER_MODE_MISSING)),
     /** Writes to write-protected pages; resolve with WRITEPROTECT (unprotect). */
-    WP(UffdNative.UFFDIO_REGISTER_MODE_WP()),
+    WP(Native.constant(UffdNative::UFFDIO_REGISTER_MODE_WP)),
     /** Faults on shmem/hugetlbfs pages present in the page cache but not mapped; resolve with CONTINUE. */
-    MINOR(UffdNative.UFFDIO_REGISTER_MODE_MINOR());
+    MINOR(Native.constant(UffdNative::UFFDIO_REGISTER_MODE_MINOR));
 
     private final long bit;
 

@@ -12,11 +12,11 @@ package io.github.uffd4j;
 public sealed interface UffdEvent {
 
     /** The UFFD_PAGEFAULT_FLAG_WRITE bit of {@link PageFault#flags()}. */
-    long FLAG_WRITE = io.github.uffd4j.internal.gen.UffdNative.UFFD_PAGEFAULT_FLAG_WRITE();
+    long FLAG_WRITE = io.github.uffd4j.internal.linux.Native.constant(io.github.uffd4j.internal.gen.UffdNative::UFFD_PAGEFAULT_FLAG_WRITE);
     /** The UFFD_PAGEFAULT_FLAG_WP bit of {@link PageFault#flags()}. */
-    long FLAG_WP = io.github.uffd4j.internal.gen.UffdNative.UFFD_PAGEFAULT_FLAG_WP();
+    long FLAG_WP = io.github.uffd4j.internal.linux.Native.constant(io.github.uffd4j.internal.gen.UffdNative::UFFD_PAGEFAULT_FLAG_WP);
     /** The UFFD_PAGEFAULT_FLAG_MINOR bit of {@link PageFault#flags()}. */
-    long FLAG_MINOR = io.github.uffd4j.internal.gen.UffdNative.UFFD_PAGEFAULT_FLAG_MINOR();
+    long FLAG_MINOR = io.github.uffd4j.internal.linux.Native.constant(io.github.uffd4j.internal.gen.UffdNative::UFFD_PAGEFAULT_FLAG_MINOR);
 
     /**
      * A thread touched a registered page and sleeps until the fault is resolved.

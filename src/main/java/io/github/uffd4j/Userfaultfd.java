@@ -65,20 +65,22 @@ public final class Userfaultfd implements AutoCloseable {
 
     private static final String DEVICE = "/dev/userfaultfd";
 
-    // struct offsets of fields inside nested struct uffdio_range members
-    private static final long REG_START = offset(uffdio_register.layout(), "range", "start");
-    private static final long REG_LEN = offset(uffdio_register.layout(), "range", "len");
-    private static final long ZP_START = offset(uffdio_zeropage.layout(), "range", "start");
-    private static final long ZP_LEN = offset(uffdio_zeropage.layout(), "range", "len");
-    private static final long WP_START = offset(uffdio_writeprotect.layout(), "range", "start");
-    private static final long WP_LEN = offset(uffdio_writeprotect.layout(), "range", "len");
-    private static final long CONT_START = offset(uffdio_continue.layout(), "range", "start");
-    private static final long CONT_LEN = offset(uffdio_continue.layout(), "range", "len");
-    private static final long POISON_START = offset(uffdio_poison.layout(), "range", "start");
-    private static final long POISON_LEN = offset(uffdio_poison.layout(), "range", "len");
+    /** Offsets of the uffdio_range fields nested in the ioctl structs (initialized on first use). */
+    private static final class Off {
+        private static final long REG_START = offset(uffdio_register.layout(), "range", "start");
+        private static final long REG_LEN = offset(uffdio_register.layout(), "range", "len");
+        private static final long ZP_START = offset(uffdio_zeropage.layout(), "range", "start");
+        private static final long ZP_LEN = offset(uffdio_zeropage.layout(), "range", "len");
+        private static final long WP_START = offset(uffdio_writeprotect.layout(), "range", "start");
+        private static final long WP_LEN = offset(uffdio_writeprotect.layout(), "range", "len");
+        private static final long CONT_START = offset(uffdio_continue.layout(), "range", "start");
+        private static final long CONT_LEN = offset(uffdio_continue.layout(), "range", "len");
+        private static final long POISON_START = offset(uffdio_poison.layout(), "range", "start");
+        private static final long POISON_LEN = offset(uffdio_poison.layout(), "range", "len");
 
-    private static long offset(MemoryLayout layout, String member, String field) {
-        return layout.byteOffset(groupElement(member), groupElement(field));
+        private static long offset(MemoryLayout layout, String member, String field) {
+            return layout.byteOffset(groupElement(member), groupElement(field));
+        }
     }
 
     private static final long CLOSED = Long.MIN_VALUE;
@@ -448,8 +450,8 @@ public final class Userfaultfd implements AutoCloseable {
         acquire();
         try {
             MemorySegment reg = Native.scratch();
-            reg.set(ValueLayout.JAVA_LONG, REG_START, start);
-            reg.set(ValueLayout.JAVA_LONG, REG_LEN, len);
+            reg.set(ValueLayout.JAVA_LONG, Off.REG_START, start);
+            reg.set(ValueLayout.JAVA_LONG, Off.REG_LEN, len);
             uffdio_register.mode(reg, RegisterMode.toMask(modes));
             if (Native.ioctl(fd, UffdNative.UFFDIO_REGISTER(), reg) != 0) {
                 throw Failures.of("UFFDIO_REGISTER", Native.errno(), start, len, 0);
@@ -540,8 +542,8 @@ public final class Userfaultfd implements AutoCloseable {
         acquire();
         try {
             MemorySegment a = Native.scratch();
-            a.set(ValueLayout.JAVA_LONG, ZP_START, address);
-            a.set(ValueLayout.JAVA_LONG, ZP_LEN, length);
+            a.set(ValueLayout.JAVA_LONG, Off.ZP_START, address);
+            a.set(ValueLayout.JAVA_LONG, Off.ZP_LEN, length);
             uffdio_zeropage.mode(a, (mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_ZEROPAGE_MODE_DONTWAKE() : 0);
             int rc = Native.ioctl(fd, UffdNative.UFFDIO_ZEROPAGE(), a);
             return result("UFFDIO_ZEROPAGE", rc, uffdio_zeropage.zeropage(a), address, length);
@@ -593,8 +595,8 @@ public final class Userfaultfd implements AutoCloseable {
         acquire();
         try {
             MemorySegment a = Native.scratch();
-            a.set(ValueLayout.JAVA_LONG, WP_START, address);
-            a.set(ValueLayout.JAVA_LONG, WP_LEN, length);
+            a.set(ValueLayout.JAVA_LONG, Off.WP_START, address);
+            a.set(ValueLayout.JAVA_LONG, Off.WP_LEN, length);
             uffdio_writeprotect.mode(a, kernelMode);
             if (Native.ioctl(fd, UffdNative.UFFDIO_WRITEPROTECT(), a) != 0) {
                 throw Failures.of("UFFDIO_WRITEPROTECT", Native.errno(), address, length, 0);
@@ -622,8 +624,8 @@ public final class Userfaultfd implements AutoCloseable {
         acquire();
         try {
             MemorySegment a = Native.scratch();
-            a.set(ValueLayout.JAVA_LONG, CONT_START, address);
-            a.set(ValueLayout.JAVA_LONG, CONT_LEN, length);
+            a.set(ValueLayout.JAVA_LONG, Off.CONT_START, address);
+            a.set(ValueLayout.JAVA_LONG, Off.CONT_LEN, length);
             uffdio_continue.mode(a, kernelMode);
             int rc = Native.ioctl(fd, UffdNative.UFFDIO_CONTINUE(), a);
             return result("UFFDIO_CONTINUE", rc, uffdio_continue.mapped(a), address, length);
@@ -649,8 +651,8 @@ public final class Userfaultfd implements AutoCloseable {
         acquire();
         try {
             MemorySegment a = Native.scratch();
-            a.set(ValueLayout.JAVA_LONG, POISON_START, address);
-            a.set(ValueLayout.JAVA_LONG, POISON_LEN, length);
+            a.set(ValueLayout.JAVA_LONG, Off.POISON_START, address);
+            a.set(ValueLayout.JAVA_LONG, Off.POISON_LEN, length);
             uffdio_poison.mode(a, (mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_POISON_MODE_DONTWAKE() : 0);
             int rc = Native.ioctl(fd, UffdNative.UFFDIO_POISON(), a);
             return result("UFFDIO_POISON", rc, uffdio_poison.updated(a), address, length);

@@ -1049,6 +1049,64 @@ public class UffdNative {
         }
     }
 
+    private static class dup {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("dup");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int dup(int __fd)
+     * }
+     */
+    public static FunctionDescriptor dup$descriptor() {
+        return dup.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int dup(int __fd)
+     * }
+     */
+    public static MethodHandle dup$handle() {
+        return dup.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int dup(int __fd)
+     * }
+     */
+    public static MemorySegment dup$address() {
+        return dup.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int dup(int __fd)
+     * }
+     */
+    public static int dup(int __fd) {
+        var mh$ = dup.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dup", __fd);
+            }
+            return (int)mh$.invokeExact(__fd);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class _exit {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             UffdNative.C_INT

@@ -69,6 +69,20 @@ public final class Native {
     }
 
     /**
+     * A constant from the generated bindings, or 0 when native access is not available: lets
+     * classes read C constants in static initializers without touching the generated classes
+     * (whose initialization calls restricted methods) in a JVM that denies native access.
+     */
+    public static long constant(java.util.function.LongSupplier value) {
+        return UNAVAILABLE == null ? value.getAsLong() : 0;
+    }
+
+    /** Like {@link #constant(java.util.function.LongSupplier)}, for int constants. */
+    public static int constant(java.util.function.IntSupplier value) {
+        return UNAVAILABLE == null ? value.getAsInt() : 0;
+    }
+
+    /**
      * Throws an {@link UnsupportedOperationException} that says what to change when native calls
      * cannot be made (wrong OS, or the JVM was started without native access for uffd4j).
      */
@@ -141,6 +155,7 @@ public final class Native {
         static final MethodHandle MREMAP = variadic(UffdNative.mremap.address(),
                 UffdNative.mremap.makeInvoker(PTR).descriptor(), 4);
         static final MethodHandle CLOSE = plain(UffdNative.close$address(), UffdNative.close$descriptor());
+        static final MethodHandle DUP = plain(UffdNative.dup$address(), UffdNative.dup$descriptor());
         static final MethodHandle READ = plain(UffdNative.read$address(), UffdNative.read$descriptor());
         static final MethodHandle WRITE = plain(UffdNative.write$address(), UffdNative.write$descriptor());
         static final MethodHandle POLL = plain(UffdNative.poll$address(), UffdNative.poll$descriptor());
@@ -215,6 +230,15 @@ public final class Native {
     public static int close(int fd) {
         try {
             return (int) Handles.CLOSE.invokeExact(capture(), fd);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code dup(fd)}: a new descriptor for the same open file. */
+    public static int dup(int fd) {
+        try {
+            return (int) Handles.DUP.invokeExact(capture(), fd);
         } catch (Throwable t) {
             throw rethrow(t);
         }
