@@ -13,7 +13,10 @@ import java.util.Objects;
  * messages in one read(2). The accessors read fields in place, so a handler loop that uses them
  * allocates nothing; {@link #event(int)} decodes a message into a {@link UffdEvent} record.
  *
- * <p>An EventBuffer may be used by one thread at a time. Close it to free its memory.
+ * <p>An EventBuffer belongs to the thread that allocated it (its memory is in a confined arena):
+ * only that thread may read into it, use it and close it. Confinement keeps {@link #close()}
+ * free of the thread handshake a shared arena needs, which could not complete while another
+ * thread of this JVM is blocked in a userfaultfd fault taken in Java code.
  */
 public final class EventBuffer implements AutoCloseable {
 
@@ -50,7 +53,7 @@ public final class EventBuffer implements AutoCloseable {
     private int count;
 
     private EventBuffer(int capacity) {
-        this.arena = Arena.ofShared();
+        this.arena = Arena.ofConfined();
         this.messages = arena.allocate(MESSAGE_BYTES * capacity, 8);
         this.capacity = capacity;
         this.forks = new Userfaultfd[capacity];

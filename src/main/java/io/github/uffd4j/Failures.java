@@ -9,7 +9,10 @@ final class Failures {
     }
 
     static UffdException of(String call, int errno, long address, long length, long bytesDone) {
-        String hint = hint(call, errno);
+        String hint = errno == Errno.EAGAIN && bytesDone > 0
+                ? "the kernel stopped after " + bytesDone + " bytes (a page further on is already present, or the address "
+                  + "space is changing) and woke the threads on the part done: retry from 0x" + Long.toHexString(address + bytesDone)
+                : hint(call, errno);
         if (errno == Errno.EEXIST) {
             return new PageExistsException(call, errno, address, length, bytesDone, hint);
         }

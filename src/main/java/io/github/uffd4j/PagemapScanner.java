@@ -42,7 +42,8 @@ public final class PagemapScanner implements AutoCloseable {
             | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO | PAGE_IS_HUGE | PAGE_IS_SOFT_DIRTY;
 
     private final int fd;
-    private final Arena arena = Arena.ofShared();
+    // GC-managed: closing a shared arena would need a handshake with every thread
+    private final Arena arena = Arena.ofAuto();
     private final MemorySegment arg = arena.allocate(pm_scan_arg.layout());
     private final MemorySegment regions;
     private final int capacity;
@@ -131,7 +132,6 @@ public final class PagemapScanner implements AutoCloseable {
         }
         synchronized (this) {
             Native.close(fd);
-            arena.close();
         }
     }
 }

@@ -110,9 +110,53 @@ final class TestSupport {
         }
     }
 
-    /** Reads the byte at {@code offset} (a plain memory access that may fault). */
+    /*
+     * Faults on registered memory are taken in native code here, never by a Java load or store:
+     * a thread blocked in a fault in Java state stops every JVM safepoint (and shared-arena
+     * handshake) until the fault is served, and the handler thread then stops at that safepoint
+     * too: the JVM deadlocks. JvmSafepointHazardTest pins that down; the tests use these.
+     */
+
+    /** Faults the pages of {@code [address, address + length)} in for reading, from native code: madvise(MADV_POPULATE_READ). */
+    static void touchRead(long address, long length) {
+        long start = address & -PAGE;
+        long len = Memory.roundUp(address + length, PAGE) - start;
+        if (io.github.uffd4j.internal.linux.Native.madvise(start, len, io.github.uffd4j.internal.gen.UffdNative.MADV_POPULATE_READ()) != 0) {
+            throw new IllegalStateException("madvise(MADV_POPULATE_READ) at 0x" + Long.toHexString(start) + ": "
+                    + io.github.uffd4j.internal.linux.Errno.name(io.github.uffd4j.internal.linux.Native.errno()));
+        }
+    }
+
+    /**
+     * Stores {@code value} (non-zero) at {@code address} from native code: read(2) of an eventfd's
+     * 8-byte counter into the memory, which the kernel writes (a write fault).
+     */
+    static void touchWrite(long address, long value) {
+        int efd = io.github.uffd4j.internal.linux.Native.eventfd(0, io.github.uffd4j.internal.gen.UffdNative.EFD_CLOEXEC());
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment v = arena.allocate(8);
+            v.set(ValueLayout.JAVA_LONG, 0, value);
+            io.github.uffd4j.internal.linux.Native.write(efd, v, 8);
+            long r = io.github.uffd4j.internal.linux.Native.read(efd, io.github.uffd4j.internal.linux.Native.segment(address, 8), 8);
+            if (r != 8) {
+                throw new IllegalStateException("read(eventfd) into 0x" + Long.toHexString(address) + ": "
+                        + io.github.uffd4j.internal.linux.Errno.name(io.github.uffd4j.internal.linux.Native.errno()));
+            }
+        } finally {
+            io.github.uffd4j.internal.linux.Native.close(efd);
+        }
+    }
+
+    /** Faults the byte at {@code offset} in from native code, then reads it. */
     static byte readByte(MemorySegment s, long offset) {
+        touchRead(s.address() + offset, 1);
         return s.get(ValueLayout.JAVA_BYTE, offset);
+    }
+
+    /** Faults the long at {@code offset} in from native code, then reads it. */
+    static long readLong(MemorySegment s, long offset) {
+        touchRead(s.address() + offset, 8);
+        return s.get(ValueLayout.JAVA_LONG, offset);
     }
 
     /** A page of native memory filled with {@code value}. */
