@@ -428,6 +428,15 @@ public class UffdNative {
     public static int SIGKILL() {
         return SIGKILL;
     }
+    private static final int SIGCHLD = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * #define SIGCHLD 17
+     * }
+     */
+    public static int SIGCHLD() {
+        return SIGCHLD;
+    }
     private static final int MAP_NORESERVE = (int)16384L;
     /**
      * {@snippet lang=c :
@@ -1280,62 +1289,6 @@ public class UffdNative {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("getpid");
-            }
-            return (int)mh$.invokeExact();
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class fork {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            UffdNative.C_INT    );
-
-        public static final MemorySegment ADDR = UffdNative.findOrThrow("fork");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern __pid_t fork(void)
-     * }
-     */
-    public static FunctionDescriptor fork$descriptor() {
-        return fork.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern __pid_t fork(void)
-     * }
-     */
-    public static MethodHandle fork$handle() {
-        return fork.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern __pid_t fork(void)
-     * }
-     */
-    public static MemorySegment fork$address() {
-        return fork.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern __pid_t fork(void)
-     * }
-     */
-    public static int fork() {
-        var mh$ = fork.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("fork");
             }
             return (int)mh$.invokeExact();
         } catch (Throwable ex$) {
@@ -2977,6 +2930,15 @@ public class UffdNative {
      */
     public static int AF_UNIX() {
         return AF_UNIX;
+    }
+    private static final int SYS_clone = (int)56L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_clone 56
+     * }
+     */
+    public static int SYS_clone() {
+        return SYS_clone;
     }
     private static final int SYS_userfaultfd = (int)323L;
     /**

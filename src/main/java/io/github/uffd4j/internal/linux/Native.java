@@ -150,6 +150,9 @@ public final class Native {
                 UffdNative.ioctl.makeInvoker(UffdNative.C_INT).descriptor(), 2);
         static final MethodHandle SYSCALL_INT = variadic(UffdNative.syscall.address(),
                 UffdNative.syscall.makeInvoker(UffdNative.C_INT).descriptor(), 1);
+        static final MethodHandle SYSCALL_5 = variadic(UffdNative.syscall.address(),
+                UffdNative.syscall.makeInvoker(UffdNative.C_LONG, UffdNative.C_LONG, UffdNative.C_LONG,
+                        UffdNative.C_LONG, UffdNative.C_LONG).descriptor(), 1);
         static final MethodHandle OPEN = variadic(UffdNative.open.address(),
                 UffdNative.open.makeInvoker(UffdNative.C_INT).descriptor(), 2);
         static final MethodHandle MREMAP = variadic(UffdNative.mremap.address(),
@@ -169,7 +172,6 @@ public final class Native {
         static final MethodHandle SYSCONF = plain(UffdNative.sysconf$address(), UffdNative.sysconf$descriptor());
         static final MethodHandle GETPID = plain(UffdNative.getpid$address(), UffdNative.getpid$descriptor());
         static final MethodHandle GETTID = plain(UffdNative.gettid$address(), UffdNative.gettid$descriptor());
-        static final MethodHandle FORK = plain(UffdNative.fork$address(), UffdNative.fork$descriptor());
         static final MethodHandle EXIT = plain(UffdNative._exit$address(), UffdNative._exit$descriptor());
         static final MethodHandle WAITPID = plain(UffdNative.waitpid$address(), UffdNative.waitpid$descriptor());
         static final MethodHandle KILL = plain(UffdNative.kill$address(), UffdNative.kill$descriptor());
@@ -363,16 +365,25 @@ public final class Native {
         }
     }
 
-    /**
-     * {@code fork()}. In the child only the calling thread exists: it must do nothing but plain
-     * memory accesses and {@link #exitImmediately(int)}.
-     */
-    public static int fork() {
+    /** {@code syscall(number, a1, a2, a3, a4, a5)}. */
+    public static long syscall(long number, long a1, long a2, long a3, long a4, long a5) {
         try {
-            return (int) Handles.FORK.invokeExact(capture());
+            return (long) Handles.SYSCALL_5.invokeExact(capture(), number, a1, a2, a3, a4, a5);
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /**
+     * Forks the process with the raw clone system call (flags SIGCHLD), not glibc's fork().
+     * glibc's fork() holds the malloc locks across the system call, and with
+     * UFFD_FEATURE_EVENT_FORK the kernel keeps that call waiting until the FORK event is read:
+     * a JVM thread reading it will malloc (class loading, native memory) and the process
+     * deadlocks. In the child only the calling thread exists: it must do nothing but memory
+     * accesses, system calls and {@link #exitImmediately(int)}.
+     */
+    public static int forkRaw() {
+        return (int) syscall(UffdNative.SYS_clone(), UffdNative.SIGCHLD(), 0, 0, 0, 0);
     }
 
     /** {@code _exit(status)}: ends the process at once, running no Java shutdown code. */

@@ -1,0 +1,263 @@
+package io.github.uffd4j;
+
+import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Native;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Future;
+
+import static io.github.uffd4j.TestSupport.PAGE;
+import static io.github.uffd4j.TestSupport.await;
+import static io.github.uffd4j.TestSupport.inThread;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Reading and decoding events: the non-cooperative events, batching, blocking, and the fault details. */
+class EventsTest {
+
+    private static UffdEvent next(Userfaultfd uffd) {
+        return uffd.nextEvent(TestSupport.WAIT).orElseThrow(() -> new AssertionError("no event within " + TestSupport.WAIT));
+    }
+
+    @Test
+    void removeEventOnMadviseDontneed() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.EVENT_REMOVE).open();
+             Mapping m = Memory.anonymous(4 * PAGE); Arena arena = Arena.ofConfined()) {
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            uffd.copy(m.segment(), TestSupport.pageOf(arena, 4 * PAGE, (byte) 1));
+            Future<Void> zap = inThread("madvise", () -> {
+                m.dontNeed(PAGE, 2 * PAGE);
+                return null;
+            });
+            UffdEvent.Remove remove = assertInstanceOf(UffdEvent.Remove.class, next(uffd));
+            assertEquals(m.address() + PAGE, remove.start());
+            assertEquals(m.address() + 3 * PAGE, remove.end());
+            await(zap);
+            // the range stays registered: the next touch faults as missing again
+            Future<Byte> r = inThread("reader", () -> TestSupport.readByte(m.segment(), PAGE));
+            UffdEvent.PageFault pf = assertInstanceOf(UffdEvent.PageFault.class, next(uffd));
+            assertEquals(m.address() + PAGE, pf.address());
+            uffd.copy(m.slice(PAGE, PAGE), TestSupport.pageOf(arena, PAGE, (byte) 2));
+            assertEquals((byte) 2, await(r));
+        }
+    }
+
+    @Test
+    void unmapEventEndsTheRegistration() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.EVENT_UNMAP).open()) {
+            Mapping m = Memory.anonymous(2 * PAGE);
+            long address = m.address();
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            Future<Void> unmap = inThread("munmap", () -> {
+                m.close();
+                return null;
+            });
+            UffdEvent.Unmap ev = assertInstanceOf(UffdEvent.Unmap.class, next(uffd));
+            assertEquals(address, ev.start());
+            assertEquals(address + 2 * PAGE, ev.end());
+            await(unmap);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> uffd.wake(address, PAGE));
+            assertTrue(e.getMessage().contains("registered: none"), e.getMessage());
+        }
+    }
+
+    @Test
+    void remapEventFollowsTheMovedRange() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.EVENT_REMAP).open(); Arena arena = Arena.ofConfined()) {
+            Mapping m = Memory.anonymous(2 * PAGE);
+            // a range reserved as the destination; MREMAP_FIXED replaces it, so it is never closed here
+            Mapping reserved = Memory.anonymous(2 * PAGE);
+            long from = m.address();
+            long to = reserved.address();
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            Future<Mapping> moved = inThread("mremap", () -> m.remap(2 * PAGE, to));
+            UffdEvent.Remap remap = assertInstanceOf(UffdEvent.Remap.class, next(uffd));
+            Mapping after = await(moved);
+            try {
+                assertEquals(from, remap.from());
+                assertEquals(to, remap.to());
+                assertEquals(2 * PAGE, remap.length());
+                assertEquals(to, after.address());
+                assertTrue(!m.isOpen(), "the old Mapping is closed by remap");
+                // the registration moved: faults at the new address are reported, COPY is accepted there
+                Future<Byte> r = inThread("reader", () -> TestSupport.readByte(after.segment(), 0));
+                UffdEvent.PageFault pf = assertInstanceOf(UffdEvent.PageFault.class, next(uffd));
+                assertEquals(to, pf.address());
+                uffd.copy(after.slice(0, PAGE), TestSupport.pageOf(arena, PAGE, (byte) 3));
+                assertEquals((byte) 3, await(r));
+                assertThrows(IllegalArgumentException.class, () -> uffd.wake(from, PAGE), "the old range is no longer registered");
+            } finally {
+                after.close();
+            }
+        }
+    }
+
+    @Test
+    void forkEventGivesAUserfaultfdForTheChild() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.EVENT_FORK).open();
+             Mapping m = Memory.anonymous(PAGE); Arena arena = Arena.ofConfined()) {
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            long address = m.address();
+            // fork() blocks until its FORK event is read, so the parent reads on another thread
+            Future<UffdEvent> forkEvent = inThread("fork-reader", () -> next(uffd));
+            int pid = Native.forkRaw();
+            if (pid == 0) {
+                // the child: only this thread exists. Fault the page in natively, exit with its byte.
+                int rc = Native.madvise(address, PAGE, UffdNative.MADV_POPULATE_READ());
+                Native.exitImmediately(rc == 0 ? m.segment().get(ValueLayout.JAVA_BYTE, 0) : 99);
+            }
+            assertTrue(pid > 0, "fork failed");
+            try (Userfaultfd child = assertInstanceOf(UffdEvent.Fork.class, await(forkEvent)).child()) {
+                assertTrue(child.fd() != uffd.fd());
+                assertEquals(uffd.features(), child.features());
+                UffdEvent.PageFault pf = assertInstanceOf(UffdEvent.PageFault.class,
+                        child.nextEvent(TestSupport.WAIT).orElseThrow(() -> new AssertionError("the child's fault")));
+                assertEquals(address, pf.address());
+                assertEquals(PAGE, child.copy(m.segment(), TestSupport.pageOf(arena, PAGE, (byte) 42)));
+                assertEquals(42, waitForExit(pid), "the child read the page its userfaultfd served");
+            }
+            // the parent's page is its own and still missing
+            uffd.zeropage(m.segment(), 0);
+            assertEquals((byte) 0, TestSupport.readByte(m.segment(), 0));
+        }
+    }
+
+    private static int waitForExit(int pid) throws InterruptedException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment status = arena.allocate(ValueLayout.JAVA_INT);
+            long deadline = System.nanoTime() + TestSupport.WAIT.toNanos();
+            while (System.nanoTime() < deadline) {
+                int r = Native.waitpid(pid, status, UffdNative.WNOHANG());
+                if (r == pid) {
+                    int s = status.get(ValueLayout.JAVA_INT, 0);
+                    return (s & 0x7f) == 0 ? (s >> 8) & 0xff : -(s & 0x7f);
+                }
+                Thread.sleep(10);
+            }
+            Native.kill(pid, UffdNative.SIGKILL());
+            Native.waitpid(pid, status, 0);
+            throw new AssertionError("child " + pid + " did not exit");
+        }
+    }
+
+    @Test
+    void oneReadReturnsManyFaults() throws Exception {
+        int threads = 4;
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.THREAD_ID).open();
+             Mapping m = Memory.anonymous(threads * PAGE);
+             EventBuffer events = EventBuffer.allocate(16)) {
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            List<Future<Integer>> touchers = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                long offset = i * PAGE;
+                touchers.add(inThread("toucher-" + i, () -> {
+                    int tid = Native.gettid();
+                    TestSupport.touchRead(m.address() + offset, 1);
+                    return tid;
+                }));
+            }
+            Set<Long> seen = new HashSet<>();
+            Set<Integer> tids = new HashSet<>();
+            int maxBatch = 0;
+            long deadline = System.nanoTime() + TestSupport.WAIT.toNanos();
+            while (seen.size() < threads && System.nanoTime() < deadline) {
+                Thread.sleep(50); // let the faults queue up
+                int n = uffd.read(events, Duration.ofSeconds(1));
+                maxBatch = Math.max(maxBatch, n);
+                for (int i = 0; i < n; i++) {
+                    assertEquals(EventKind.PAGEFAULT, events.kind(i));
+                    seen.add(events.faultAddress(i));
+                    tids.add(events.faultThreadId(i));
+                }
+            }
+            assertEquals(threads, seen.size());
+            uffd.zeropage(m.segment(), 0);
+            Set<Integer> expected = new HashSet<>();
+            for (Future<Integer> t : touchers) {
+                expected.add(await(t));
+            }
+            assertEquals(expected, tids, "THREAD_ID reports each faulting thread");
+            assertTrue(maxBatch > 1, "several faults came back from one read (max batch " + maxBatch + ")");
+        }
+    }
+
+    @Test
+    void exactAddressKeepsTheOffsetInThePage() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.EXACT_ADDRESS).open(); Mapping m = Memory.anonymous(PAGE)) {
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            Future<Void> w = inThread("writer", () -> {
+                TestSupport.touchWrite(m.address() + 128, 5);
+                return null;
+            });
+            UffdEvent.PageFault pf = assertInstanceOf(UffdEvent.PageFault.class, next(uffd));
+            assertEquals(m.address() + 128, pf.address());
+            assertTrue(pf.isWrite());
+            uffd.zeropage(m.segment(), 0);
+            await(w);
+        }
+    }
+
+    @Test
+    void withoutExactAddressTheFaultIsPageAligned() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.open(); Mapping m = Memory.anonymous(PAGE)) {
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            Future<Void> w = inThread("writer", () -> {
+                TestSupport.touchWrite(m.address() + 128, 5);
+                return null;
+            });
+            UffdEvent.PageFault pf = assertInstanceOf(UffdEvent.PageFault.class, next(uffd));
+            assertEquals(m.address(), pf.address());
+            assertEquals(0, pf.threadId(), "no THREAD_ID feature: no thread id");
+            uffd.zeropage(m.segment(), 0);
+            await(w);
+        }
+    }
+
+    @Test
+    void closeWakesABlockedReader() throws Exception {
+        Userfaultfd uffd = Userfaultfd.open();
+        Future<Integer> reader = inThread("blocked-reader", () -> {
+            try (EventBuffer events = EventBuffer.allocate(1)) {
+                return uffd.read(events);
+            }
+        });
+        assertTrue(TestSupport.stillBlocked(reader, 200), "read waits for an event");
+        uffd.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> await(reader));
+        assertTrue(e.getMessage().contains("closed while reading"), e.getMessage());
+    }
+
+    @Test
+    void nonBlockingReadsReturnZeroAndTimeoutsAreHonoured() {
+        try (Userfaultfd nb = Userfaultfd.builder().nonBlocking(true).open(); Userfaultfd b = Userfaultfd.open();
+             EventBuffer events = EventBuffer.allocate(2)) {
+            assertEquals(0, nb.read(events));
+            assertEquals(0, events.count());
+            long t0 = System.nanoTime();
+            assertEquals(0, b.read(events, Duration.ofMillis(200)));
+            long waited = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(waited >= 150, "waited " + waited + " ms");
+            assertThrows(IllegalArgumentException.class, () -> b.read(events, Duration.ofMillis(-1)));
+            assertThrows(IndexOutOfBoundsException.class, () -> events.kind(0));
+        }
+    }
+
+    @Test
+    void eventBufferBelongsToItsThread() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.builder().nonBlocking(true).open(); EventBuffer events = EventBuffer.allocate(1)) {
+            Exception e = assertThrows(Exception.class, () -> await(inThread("other", () -> uffd.read(events))));
+            assertInstanceOf(WrongThreadException.class, e);
+        }
+        assertThrows(IllegalArgumentException.class, () -> EventBuffer.allocate(0));
+    }
+}
