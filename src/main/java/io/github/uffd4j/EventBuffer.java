@@ -25,22 +25,22 @@ public final class EventBuffer implements AutoCloseable {
 
     // uffd_msg.arg's members are anonymous structs: offsets add up through jextract's nested classes.
     // Read lazily (Offsets is initialized by the first accessor call), never in a JVM without native access.
-    private static final class Offsets {
-    private static final long EVENT = uffd_msg.event$offset();
-    private static final long ARG = uffd_msg.arg$offset();
-    private static final long PAGEFAULT = ARG + uffd_msg.arg.pagefault$offset();
-    private static final long PF_FLAGS = PAGEFAULT + uffd_msg.arg.pagefault.flags$offset();
-    private static final long PF_ADDRESS = PAGEFAULT + uffd_msg.arg.pagefault.address$offset();
-    private static final long PF_PTID = PAGEFAULT + uffd_msg.arg.pagefault.feat$offset()
-            + uffd_msg.arg.pagefault.feat.ptid$offset();
-    private static final long FORK_UFD = ARG + uffd_msg.arg.fork$offset() + uffd_msg.arg.fork.ufd$offset();
-    private static final long REMAP = ARG + uffd_msg.arg.remap$offset();
-    private static final long REMAP_FROM = REMAP + uffd_msg.arg.remap.from$offset();
-    private static final long REMAP_TO = REMAP + uffd_msg.arg.remap.to$offset();
-    private static final long REMAP_LEN = REMAP + uffd_msg.arg.remap.len$offset();
-    private static final long REMOVE = ARG + uffd_msg.arg.remove$offset();
-    private static final long REMOVE_START = REMOVE + uffd_msg.arg.remove.start$offset();
-    private static final long REMOVE_END = REMOVE + uffd_msg.arg.remove.end$offset();
+    static final class Offsets {
+        static final long EVENT = uffd_msg.event$offset();
+        static final long ARG = uffd_msg.arg$offset();
+        static final long PAGEFAULT = ARG + uffd_msg.arg.pagefault$offset();
+        static final long PF_FLAGS = PAGEFAULT + uffd_msg.arg.pagefault.flags$offset();
+        static final long PF_ADDRESS = PAGEFAULT + uffd_msg.arg.pagefault.address$offset();
+        static final long PF_PTID = PAGEFAULT + uffd_msg.arg.pagefault.feat$offset()
+                + uffd_msg.arg.pagefault.feat.ptid$offset();
+        static final long FORK_UFD = ARG + uffd_msg.arg.fork$offset() + uffd_msg.arg.fork.ufd$offset();
+        static final long REMAP = ARG + uffd_msg.arg.remap$offset();
+        static final long REMAP_FROM = REMAP + uffd_msg.arg.remap.from$offset();
+        static final long REMAP_TO = REMAP + uffd_msg.arg.remap.to$offset();
+        static final long REMAP_LEN = REMAP + uffd_msg.arg.remap.len$offset();
+        static final long REMOVE = ARG + uffd_msg.arg.remove$offset();
+        static final long REMOVE_START = REMOVE + uffd_msg.arg.remove.start$offset();
+        static final long REMOVE_END = REMOVE + uffd_msg.arg.remove.end$offset();
     }
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;

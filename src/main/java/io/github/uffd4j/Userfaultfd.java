@@ -66,17 +66,17 @@ public final class Userfaultfd implements AutoCloseable {
     private static final String DEVICE = "/dev/userfaultfd";
 
     /** Offsets of the uffdio_range fields nested in the ioctl structs (initialized on first use). */
-    private static final class Off {
-        private static final long REG_START = offset(uffdio_register.layout(), "range", "start");
-        private static final long REG_LEN = offset(uffdio_register.layout(), "range", "len");
-        private static final long ZP_START = offset(uffdio_zeropage.layout(), "range", "start");
-        private static final long ZP_LEN = offset(uffdio_zeropage.layout(), "range", "len");
-        private static final long WP_START = offset(uffdio_writeprotect.layout(), "range", "start");
-        private static final long WP_LEN = offset(uffdio_writeprotect.layout(), "range", "len");
-        private static final long CONT_START = offset(uffdio_continue.layout(), "range", "start");
-        private static final long CONT_LEN = offset(uffdio_continue.layout(), "range", "len");
-        private static final long POISON_START = offset(uffdio_poison.layout(), "range", "start");
-        private static final long POISON_LEN = offset(uffdio_poison.layout(), "range", "len");
+    static final class Off {
+        static final long REG_START = offset(uffdio_register.layout(), "range", "start");
+        static final long REG_LEN = offset(uffdio_register.layout(), "range", "len");
+        static final long ZP_START = offset(uffdio_zeropage.layout(), "range", "start");
+        static final long ZP_LEN = offset(uffdio_zeropage.layout(), "range", "len");
+        static final long WP_START = offset(uffdio_writeprotect.layout(), "range", "start");
+        static final long WP_LEN = offset(uffdio_writeprotect.layout(), "range", "len");
+        static final long CONT_START = offset(uffdio_continue.layout(), "range", "start");
+        static final long CONT_LEN = offset(uffdio_continue.layout(), "range", "len");
+        static final long POISON_START = offset(uffdio_poison.layout(), "range", "start");
+        static final long POISON_LEN = offset(uffdio_poison.layout(), "range", "len");
 
         private static long offset(MemoryLayout layout, String member, String field) {
             return layout.byteOffset(groupElement(member), groupElement(field));

@@ -1,0 +1,183 @@
+package io.github.uffd4j;
+
+import io.github.uffd4j.internal.gen.UffdNative;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.GroupLayout;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+import java.lang.reflect.Method;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Compiles a C program with the same headers jextract read (native-headers/uffd4j.h) and checks
+ * every constant of the argfile, every struct size and field offset of the generated bindings,
+ * and the offsets uffd4j computes itself, against what the C compiler says.
+ */
+class AbiCrossCheckTest {
+
+    private static final Path HEADERS = Path.of("native-headers");
+    private static final Map<String, Long> C = new LinkedHashMap<>();
+    private static final List<String> CONSTANTS = new ArrayList<>();
+    private static final List<String> STRUCTS = new ArrayList<>();
+
+    /** C expressions of the offsets uffd4j computes from the layouts, by the Java value they must equal. */
+    private static final Map<String, Long> OWN_OFFSETS = new LinkedHashMap<>();
+
+    @BeforeAll
+    static void compileAndRun(@TempDir Path dir) throws Exception {
+        for (String line : Files.readAllLines(HEADERS.resolve("jextract.args"))) {
+            String[] w = line.strip().split("\\s+");
+            if (w.length == 2 && w[0].equals("--include-constant")) {
+                CONSTANTS.add(w[1]);
+            } else if (w.length == 2 && w[0].equals("--include-struct")) {
+                STRUCTS.add(w[1]);
+            }
+        }
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, event)", EventBuffer.Offsets.EVENT);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.flags)", EventBuffer.Offsets.PF_FLAGS);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.address)", EventBuffer.Offsets.PF_ADDRESS);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.feat.ptid)", EventBuffer.Offsets.PF_PTID);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.fork.ufd)", EventBuffer.Offsets.FORK_UFD);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.from)", EventBuffer.Offsets.REMAP_FROM);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.to)", EventBuffer.Offsets.REMAP_TO);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.len)", EventBuffer.Offsets.REMAP_LEN);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remove.start)", EventBuffer.Offsets.REMOVE_START);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remove.end)", EventBuffer.Offsets.REMOVE_END);
+        OWN_OFFSETS.put("sizeof(struct uffd_msg)", EventBuffer.MESSAGE_BYTES);
+        OWN_OFFSETS.put("offsetof(struct uffdio_register, range.start)", Userfaultfd.Off.REG_START);
+        OWN_OFFSETS.put("offsetof(struct uffdio_register, range.len)", Userfaultfd.Off.REG_LEN);
+        OWN_OFFSETS.put("offsetof(struct uffdio_zeropage, range.start)", Userfaultfd.Off.ZP_START);
+        OWN_OFFSETS.put("offsetof(struct uffdio_zeropage, range.len)", Userfaultfd.Off.ZP_LEN);
+        OWN_OFFSETS.put("offsetof(struct uffdio_writeprotect, range.start)", Userfaultfd.Off.WP_START);
+        OWN_OFFSETS.put("offsetof(struct uffdio_writeprotect, range.len)", Userfaultfd.Off.WP_LEN);
+        OWN_OFFSETS.put("offsetof(struct uffdio_continue, range.start)", Userfaultfd.Off.CONT_START);
+        OWN_OFFSETS.put("offsetof(struct uffdio_continue, range.len)", Userfaultfd.Off.CONT_LEN);
+        OWN_OFFSETS.put("offsetof(struct uffdio_poison, range.start)", Userfaultfd.Off.POISON_START);
+        OWN_OFFSETS.put("offsetof(struct uffdio_poison, range.len)", Userfaultfd.Off.POISON_LEN);
+
+        StringBuilder c = new StringBuilder("#include \"uffd4j.h\"\n#include <stddef.h>\n#include <stdio.h>\n")
+                .append("#define P(name, expr) printf(\"%s %lld\\n\", name, (long long) (expr))\nint main(void) {\n");
+        for (String k : CONSTANTS) {
+            c.append("  P(\"").append(k).append("\", ").append(k).append(");\n");
+        }
+        for (String s : STRUCTS) {
+            c.append("  P(\"sizeof ").append(s).append("\", sizeof(struct ").append(s).append("));\n");
+            for (String field : fields(s)) {
+                c.append("  P(\"").append(s).append('.').append(field).append("\", offsetof(struct ").append(s)
+                        .append(", ").append(field).append("));\n");
+            }
+        }
+        for (String expr : OWN_OFFSETS.keySet()) {
+            c.append("  P(\"").append(expr).append("\", ").append(expr).append(");\n");
+        }
+        c.append("  return 0;\n}\n");
+        Path src = dir.resolve("abi.c");
+        Files.writeString(src, c);
+        Path exe = dir.resolve("abi");
+        String cc = compiler();
+        Assumptions.assumeTrue(cc != null, () -> {
+            System.out.println("SKIPPED: no C compiler (cc, gcc or clang) on PATH: install gcc to cross-check the ABI");
+            return "no C compiler on PATH";
+        });
+        String out = run(List.of(cc, "-std=gnu11", "-Wall", "-Werror", "-I", HEADERS.toAbsolutePath().toString(),
+                "-o", exe.toString(), src.toString()));
+        for (String line : run(List.of(exe.toString())).split("\n")) {
+            int sp = line.lastIndexOf(' ');
+            C.put(line.substring(0, sp), Long.parseLong(line.substring(sp + 1)));
+        }
+        assertTrue(out.isBlank(), "compiler output: " + out);
+    }
+
+    private static String compiler() {
+        for (String cc : List.of("cc", "gcc", "clang")) {
+            for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
+                if (Files.isExecutable(Path.of(dir, cc))) {
+                    return cc;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static String run(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "timed out: " + cmd);
+        assertEquals(0, p.exitValue(), cmd + "\n" + out);
+        return out;
+    }
+
+    private static GroupLayout layout(String struct) throws Exception {
+        Class<?> k = Class.forName("io.github.uffd4j.internal.gen." + struct);
+        return (GroupLayout) k.getMethod("layout").invoke(null);
+    }
+
+    /** The named top-level fields jextract laid out for {@code struct}. */
+    private static List<String> fields(String struct) throws Exception {
+        List<String> names = new ArrayList<>();
+        for (MemoryLayout m : layout(struct).memberLayouts()) {
+            m.name().ifPresent(names::add);
+        }
+        return names;
+    }
+
+    @Test
+    void everyConstantMatchesTheCHeaders() throws Exception {
+        assertTrue(CONSTANTS.size() > 100, "argfile constants: " + CONSTANTS.size());
+        for (String k : CONSTANTS) {
+            Method m = UffdNative.class.getMethod(k);
+            Object v = m.invoke(null);
+            long java = v instanceof Integer i ? i : (Long) v;
+            long c = C.get(k);
+            boolean same = java == c || (v instanceof Integer && (java & 0xffff_ffffL) == c);
+            assertTrue(same, k + ": Java " + java + ", C " + c);
+        }
+    }
+
+    @Test
+    void everyStructSizeAndOffsetMatches() throws Exception {
+        for (String s : STRUCTS) {
+            GroupLayout l = layout(s);
+            assertEquals(C.get("sizeof " + s), l.byteSize(), "sizeof " + s);
+            assertTrue(l instanceof StructLayout, s);
+            for (String f : fields(s)) {
+                assertEquals(C.get(s + '.' + f), l.byteOffset(MemoryLayout.PathElement.groupElement(f)), s + '.' + f);
+            }
+        }
+    }
+
+    @Test
+    void offsetsUffd4jComputesMatch() {
+        OWN_OFFSETS.forEach((expr, java) -> assertEquals(C.get(expr), java, expr));
+    }
+
+    @Test
+    void enumsCarryTheHeaderValues() {
+        for (Feature f : Feature.values()) {
+            assertEquals(C.get("UFFD_FEATURE_" + f.name()), f.bit(), f.name());
+        }
+        for (RegisterMode m : RegisterMode.values()) {
+            assertEquals(C.get("UFFDIO_REGISTER_MODE_" + m.name()), m.bit(), m.name());
+        }
+        for (Ioctl i : Ioctl.values()) {
+            assertEquals(C.get("_UFFDIO_" + i.name()), i.number(), i.name());
+        }
+        for (EventKind k : EventKind.values()) {
+            assertEquals(C.get("UFFD_EVENT_" + k.name()), k.code(), k.name());
+        }
+    }
+}
