@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <unistd.h>
 #include <linux/mman.h>
 #include <linux/memfd.h>

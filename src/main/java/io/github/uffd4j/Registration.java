@@ -1,5 +1,7 @@
 package io.github.uffd4j;
 
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.Set;
 
 /**
@@ -13,8 +15,8 @@ import java.util.Set;
 public record Registration(long address, long length, Set<RegisterMode> modes, Set<Ioctl> ioctls) {
 
     public Registration {
-        modes = Set.copyOf(modes);
-        ioctls = Set.copyOf(ioctls);
+        modes = Collections.unmodifiableSet(modes.isEmpty() ? EnumSet.noneOf(RegisterMode.class) : EnumSet.copyOf(modes));
+        ioctls = Collections.unmodifiableSet(ioctls.isEmpty() ? EnumSet.noneOf(Ioctl.class) : EnumSet.copyOf(ioctls));
     }
 
     /** Whether {@code ioctl} may be used on this range. */

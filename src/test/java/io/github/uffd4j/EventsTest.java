@@ -108,22 +108,22 @@ class EventsTest {
              Mapping m = Memory.anonymous(PAGE); Arena arena = Arena.ofConfined()) {
             uffd.register(m.segment(), RegisterMode.MISSING);
             long address = m.address();
-            // fork() blocks until its FORK event is read, so the parent reads on another thread
+            // the child runs strlen(address) in C and exits with the length: it faults on the page,
+            // which the parent serves through the child's userfaultfd (Native.cloneCalling says why C)
+            MemorySegment stack = arena.allocate(64 * 1024, 16);
+            // clone() blocks until its FORK event is read, so the parent reads on another thread
             Future<UffdEvent> forkEvent = inThread("fork-reader", () -> next(uffd));
-            int pid = Native.forkRaw();
-            if (pid == 0) {
-                // the child: only this thread exists. Fault the page in natively, exit with its byte.
-                int rc = Native.madvise(address, PAGE, UffdNative.MADV_POPULATE_READ());
-                Native.exitImmediately(rc == 0 ? m.segment().get(ValueLayout.JAVA_BYTE, 0) : 99);
-            }
-            assertTrue(pid > 0, "fork failed");
+            int pid = Native.cloneCalling(Native.strlenAddress(), stack.asSlice(stack.byteSize()), address);
+            assertTrue(pid > 0, "clone failed: " + io.github.uffd4j.internal.linux.Errno.name(Native.errno()));
             try (Userfaultfd child = assertInstanceOf(UffdEvent.Fork.class, await(forkEvent)).child()) {
                 assertTrue(child.fd() != uffd.fd());
                 assertEquals(uffd.features(), child.features());
                 UffdEvent.PageFault pf = assertInstanceOf(UffdEvent.PageFault.class,
                         child.nextEvent(TestSupport.WAIT).orElseThrow(() -> new AssertionError("the child's fault")));
                 assertEquals(address, pf.address());
-                assertEquals(PAGE, child.copy(m.segment(), TestSupport.pageOf(arena, PAGE, (byte) 42)));
+                MemorySegment contents = TestSupport.pageOf(arena, PAGE, (byte) 'x');
+                contents.set(ValueLayout.JAVA_BYTE, 42, (byte) 0); // a 42-character C string
+                assertEquals(PAGE, child.copy(m.segment(), contents));
                 assertEquals(42, waitForExit(pid), "the child read the page its userfaultfd served");
             }
             // the parent's page is its own and still missing

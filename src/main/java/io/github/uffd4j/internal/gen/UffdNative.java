@@ -1483,6 +1483,64 @@ public class UffdNative {
         }
     }
 
+    private static class strlen {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_LONG,
+            UffdNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("strlen");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern unsigned long strlen(const char *__s)
+     * }
+     */
+    public static FunctionDescriptor strlen$descriptor() {
+        return strlen.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern unsigned long strlen(const char *__s)
+     * }
+     */
+    public static MethodHandle strlen$handle() {
+        return strlen.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern unsigned long strlen(const char *__s)
+     * }
+     */
+    public static MemorySegment strlen$address() {
+        return strlen.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern unsigned long strlen(const char *__s)
+     * }
+     */
+    public static long strlen(MemorySegment __s) {
+        var mh$ = strlen.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("strlen", __s);
+            }
+            return (long)mh$.invokeExact(__s);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class strerror {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             UffdNative.C_POINTER,
@@ -2292,6 +2350,81 @@ public class UffdNative {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    /**
+     * Variadic invoker class for:
+     * {@snippet lang=c :
+     * extern int clone(int (*__fn)(void *), void *__child_stack, int __flags, void *__arg, ...)
+     * }
+     */
+    public static class clone {
+        private static final FunctionDescriptor BASE_DESC = FunctionDescriptor.of(
+                UffdNative.C_INT,
+                UffdNative.C_POINTER,
+                UffdNative.C_POINTER,
+                UffdNative.C_INT,
+                UffdNative.C_POINTER
+            );
+        private static final MemorySegment ADDR = UffdNative.findOrThrow("clone");
+
+        private final MethodHandle handle;
+        private final FunctionDescriptor descriptor;
+        private final MethodHandle spreader;
+
+        private clone(MethodHandle handle, FunctionDescriptor descriptor, MethodHandle spreader) {
+            this.handle = handle;
+            this.descriptor = descriptor;
+            this.spreader = spreader;
+        }
+
+        /**
+         * Variadic invoker factory for:
+         * {@snippet lang=c :
+         * extern int clone(int (*__fn)(void *), void *__child_stack, int __flags, void *__arg, ...)
+         * }
+         */
+        public static clone makeInvoker(MemoryLayout... layouts) {
+            FunctionDescriptor desc$ = BASE_DESC.appendArgumentLayouts(layouts);
+            Linker.Option fva$ = Linker.Option.firstVariadicArg(BASE_DESC.argumentLayouts().size());
+            var mh$ = Linker.nativeLinker().downcallHandle(ADDR, desc$, fva$);
+            var spreader$ = mh$.asSpreader(Object[].class, layouts.length);
+            return new clone(mh$, desc$, spreader$);
+        }
+
+        /**
+         * {@return the address}
+         */
+        public static MemorySegment address() {
+            return ADDR;
+        }
+
+        /**
+         * {@return the specialized method handle}
+         */
+        public MethodHandle handle() {
+            return handle;
+        }
+
+        /**
+         * {@return the specialized descriptor}
+         */
+        public FunctionDescriptor descriptor() {
+            return descriptor;
+        }
+
+        public int apply(MemorySegment __fn, MemorySegment __child_stack, int __flags, MemorySegment __arg, Object... x4) {
+            try {
+                if (TRACE_DOWNCALLS) {
+                    traceDowncall("clone", __fn, __child_stack, __flags, __arg, x4);
+                }
+                return (int) spreader.invokeExact(__fn, __child_stack, __flags, __arg, x4);
+            } catch(IllegalArgumentException | ClassCastException ex$)  {
+                throw ex$; // rethrow IAE from passing wrong number/type of args
+            } catch (Throwable ex$) {
+               throw new AssertionError("should not reach here", ex$);
+            }
+        }
+    }
     private static final int USERFAULTFD_IOC_NEW = (int)43520L;
     /**
      * {@snippet lang=c :
@@ -2930,15 +3063,6 @@ public class UffdNative {
      */
     public static int AF_UNIX() {
         return AF_UNIX;
-    }
-    private static final int SYS_clone = (int)56L;
-    /**
-     * {@snippet lang=c :
-     * #define SYS_clone 56
-     * }
-     */
-    public static int SYS_clone() {
-        return SYS_clone;
     }
     private static final int SYS_userfaultfd = (int)323L;
     /**

@@ -150,9 +150,8 @@ public final class Native {
                 UffdNative.ioctl.makeInvoker(UffdNative.C_INT).descriptor(), 2);
         static final MethodHandle SYSCALL_INT = variadic(UffdNative.syscall.address(),
                 UffdNative.syscall.makeInvoker(UffdNative.C_INT).descriptor(), 1);
-        static final MethodHandle SYSCALL_5 = variadic(UffdNative.syscall.address(),
-                UffdNative.syscall.makeInvoker(UffdNative.C_LONG, UffdNative.C_LONG, UffdNative.C_LONG,
-                        UffdNative.C_LONG, UffdNative.C_LONG).descriptor(), 1);
+        static final MethodHandle CLONE = variadic(UffdNative.clone.address(),
+                UffdNative.clone.makeInvoker().descriptor(), 4);
         static final MethodHandle OPEN = variadic(UffdNative.open.address(),
                 UffdNative.open.makeInvoker(UffdNative.C_INT).descriptor(), 2);
         static final MethodHandle MREMAP = variadic(UffdNative.mremap.address(),
@@ -365,25 +364,26 @@ public final class Native {
         }
     }
 
-    /** {@code syscall(number, a1, a2, a3, a4, a5)}. */
-    public static long syscall(long number, long a1, long a2, long a3, long a4, long a5) {
+    /**
+     * Starts a child process (a copy of this one, like fork) that runs the C function
+     * {@code fn(arg)} on {@code stack} and exits with its return value: glibc's
+     * {@code clone(fn, stackTop, SIGCHLD, arg)}. The child never runs Java code. A JVM forked
+     * with fork() continues in Java in the child, where it can block forever on a safepoint the
+     * parent had started (the child has no VM thread to end it); and glibc's fork() holds the
+     * malloc locks while the kernel waits for a UFFD_FEATURE_EVENT_FORK event to be read, which a
+     * JVM thread cannot do without malloc. Returns the child's pid, or -1.
+     */
+    public static int cloneCalling(MemorySegment fn, MemorySegment stackTop, long arg) {
         try {
-            return (long) Handles.SYSCALL_5.invokeExact(capture(), number, a1, a2, a3, a4, a5);
+            return (int) Handles.CLONE.invokeExact(capture(), fn, stackTop, UffdNative.SIGCHLD(), MemorySegment.ofAddress(arg));
         } catch (Throwable t) {
             throw rethrow(t);
         }
     }
 
-    /**
-     * Forks the process with the raw clone system call (flags SIGCHLD), not glibc's fork().
-     * glibc's fork() holds the malloc locks across the system call, and with
-     * UFFD_FEATURE_EVENT_FORK the kernel keeps that call waiting until the FORK event is read:
-     * a JVM thread reading it will malloc (class loading, native memory) and the process
-     * deadlocks. In the child only the calling thread exists: it must do nothing but memory
-     * accesses, system calls and {@link #exitImmediately(int)}.
-     */
-    public static int forkRaw() {
-        return (int) syscall(UffdNative.SYS_clone(), UffdNative.SIGCHLD(), 0, 0, 0, 0);
+    /** The address of the C library's {@code strlen}, a function a cloned child can run. */
+    public static MemorySegment strlenAddress() {
+        return UffdNative.strlen$address();
     }
 
     /** {@code _exit(status)}: ends the process at once, running no Java shutdown code. */

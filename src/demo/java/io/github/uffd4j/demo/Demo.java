@@ -1,0 +1,167 @@
+package io.github.uffd4j.demo;
+
+import io.github.uffd4j.CreationPath;
+import io.github.uffd4j.EventBuffer;
+import io.github.uffd4j.Feature;
+import io.github.uffd4j.HugePageSize;
+import io.github.uffd4j.Mapping;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.RegisterMode;
+import io.github.uffd4j.Registration;
+import io.github.uffd4j.SharedMemory;
+import io.github.uffd4j.UffdEvent;
+import io.github.uffd4j.UffdException;
+import io.github.uffd4j.Userfaultfd;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The main job of scripts/demo: what this kernel's userfaultfd can do, and one real page fault
+ * served end to end.
+ */
+public final class Demo {
+
+    private Demo() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0) {
+            System.out.println("usage: scripts/demo\n  Prints the kernel's userfaultfd capabilities (features, creation paths,"
+                    + " register modes per memory type) and serves one real page fault end to end.");
+            System.exit(args[0].equals("--help") || args[0].equals("-h") ? 0 : 2);
+        }
+        System.out.printf("uffd4j on Linux %s (%s), Java %s%n%n", System.getProperty("os.version"),
+                System.getProperty("os.arch"), Runtime.version());
+        features();
+        creationPaths();
+        modes();
+        serveOneFault();
+    }
+
+    private static void features() {
+        Set<Feature> supported = Userfaultfd.kernelFeatures();
+        System.out.printf("Features (%d of %d):%n", supported.size(), Feature.values().length);
+        for (Feature f : Feature.values()) {
+            System.out.printf("  %-3s %-20s since Linux %s%n", supported.contains(f) ? "yes" : "NO", f, f.sinceKernel());
+        }
+        System.out.println();
+    }
+
+    private static void creationPaths() {
+        System.out.println("Creation paths:");
+        path("/dev/userfaultfd", () -> Userfaultfd.builder().creationPath(CreationPath.DEVICE).open());
+        path("userfaultfd(2)", () -> Userfaultfd.builder().creationPath(CreationPath.SYSCALL).open());
+        path("userfaultfd(2), user mode only", () -> Userfaultfd.builder().creationPath(CreationPath.SYSCALL).userModeOnly(true).open());
+        System.out.println();
+    }
+
+    private static void path(String name, Supplier<Userfaultfd> open) {
+        try (Userfaultfd u = open.get()) {
+            System.out.printf("  %-32s works (ioctls %s)%n", name, u.ioctls());
+        } catch (UffdException e) {
+            System.out.printf("  %-32s refused: %s%n", name, e.getMessage());
+        }
+    }
+
+    private static void modes() throws IOException {
+        List<Set<RegisterMode>> combos = List.of(EnumSet.of(RegisterMode.MISSING), EnumSet.of(RegisterMode.WP),
+                EnumSet.of(RegisterMode.MINOR), EnumSet.allOf(RegisterMode.class));
+        System.out.println("Register modes per memory type (ioctls allowed on the range, or why not):");
+        try (Mapping anon = Memory.anonymous(Memory.pageSize())) {
+            modes("anonymous", anon.segment(), combos);
+        }
+        try (SharedMemory shm = Memory.shared(Memory.pageSize())) {
+            modes("shmem (memfd)", shm.view().segment(), combos);
+        }
+        HugePageSize huge = HugePageSize.SIZE_2MB;
+        boolean reserved = false;
+        long before = Memory.totalHugePages(huge);
+        if (Memory.freeHugePages(huge) < 1) {
+            try {
+                reserved = Memory.reserveHugePages(huge, 1);
+            } catch (IOException e) {
+                reserved = false;
+            }
+        }
+        if (Memory.freeHugePages(huge) < 1) {
+            System.out.printf("  %-15s no free 2 MiB huge page (as root: echo 1 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)%n", "hugetlb");
+        } else {
+            try (Mapping h = Memory.hugetlb(huge.bytes(), huge)) {
+                modes("hugetlb 2 MiB", h.segment(), combos);
+            }
+        }
+        if (reserved) {
+            java.nio.file.Files.writeString(java.nio.file.Path.of("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"),
+                    Long.toString(before));
+        }
+        System.out.println();
+    }
+
+    private static void modes(String type, MemorySegment memory, List<Set<RegisterMode>> combos) {
+        for (Set<RegisterMode> modes : combos) {
+            try (Userfaultfd u = Userfaultfd.open()) {
+                Registration r = u.register(memory, modes);
+                System.out.printf("  %-15s %-22s %s%n", type, modes, r.ioctls());
+            } catch (UffdException e) {
+                System.out.printf("  %-15s %-22s refused: %s%n", type, modes, e.errnoName());
+            }
+        }
+    }
+
+    /**
+     * A handler thread waits for faults; an application thread touches a registered page (taking
+     * the fault in a native call, which keeps the JVM's safepoints free to proceed); the handler
+     * fills the page with UFFDIO_COPY and the application thread reads what was served.
+     */
+    private static void serveOneFault() throws Exception {
+        System.out.println("Serving one page fault:");
+        long page = Memory.pageSize();
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.THREAD_ID).open();
+             Mapping region = Memory.anonymous(16 * page)) {
+            uffd.register(region.segment(), RegisterMode.MISSING);
+            CompletableFuture<UffdEvent.PageFault> served = new CompletableFuture<>();
+            Thread handler = Thread.ofPlatform().name("uffd4j-demo-handler").start(() -> {
+                try (EventBuffer events = EventBuffer.allocate(8); Arena arena = Arena.ofConfined()) {
+                    MemorySegment staging = arena.allocate(page, page);
+                    if (uffd.read(events, Duration.ofSeconds(10)) == 0) {
+                        throw new IllegalStateException("no fault arrived within 10 s");
+                    }
+                    UffdEvent.PageFault fault = (UffdEvent.PageFault) events.event(0);
+                    long pageStart = fault.address() & -page;
+                    staging.fill((byte) 0x5a);
+                    staging.set(ValueLayout.JAVA_LONG, 0, pageStart);
+                    uffd.copy(pageStart, staging.address(), page, 0);
+                    served.complete(fault);
+                } catch (Throwable t) {
+                    served.completeExceptionally(t);
+                }
+            });
+            long offset = 5 * page;
+            long t0 = System.nanoTime();
+            region.populateRead(offset, page); // the application touches the page: it faults, waits, resumes
+            long waitedNanos = System.nanoTime() - t0;
+            UffdEvent.PageFault fault = served.get(10, TimeUnit.SECONDS);
+            handler.join();
+            long first = region.segment().get(ValueLayout.JAVA_LONG, offset);
+            byte filler = region.segment().get(ValueLayout.JAVA_BYTE, offset + page - 1);
+            boolean ok = first == region.address() + offset && filler == 0x5a;
+            System.out.printf("  fault        %s%n", fault);
+            System.out.printf("  resolved by  UFFDIO_COPY of %d bytes from the handler thread%n", page);
+            System.out.printf("  the touching thread waited %.1f us and read back %s%n", waitedNanos / 1000.0,
+                    ok ? "exactly the served contents" : "WRONG CONTENTS");
+            if (!ok) {
+                System.exit(1);
+            }
+        }
+    }
+}
