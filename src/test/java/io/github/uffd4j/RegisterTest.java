@@ -24,10 +24,10 @@ class RegisterTest {
     enum MemoryType { ANONYMOUS, SHMEM, HUGETLB, SHARED_HUGETLB }
 
     /** A registrable mapping of each type, with whatever owns it. */
-    record Region(Mapping mapping, AutoCloseable owner) implements AutoCloseable {
+    record Region(Mapping mapping, Runnable closer) implements AutoCloseable {
         @Override
-        public void close() throws Exception {
-            owner.close();
+        public void close() {
+            closer.run();
         }
     }
 
@@ -35,21 +35,21 @@ class RegisterTest {
         return switch (type) {
             case ANONYMOUS -> {
                 Mapping m = Memory.anonymous(pages * PAGE);
-                yield new Region(m, m);
+                yield new Region(m, m::close);
             }
             case SHMEM -> {
                 SharedMemory s = Memory.shared(pages * PAGE);
-                yield new Region(s.view(), s);
+                yield new Region(s.view(), s::close);
             }
             case HUGETLB -> {
                 TestSupport.assumeHugePages(HugePageSize.SIZE_2MB, pages);
                 Mapping m = Memory.hugetlb(pages * HugePageSize.SIZE_2MB.bytes(), HugePageSize.SIZE_2MB);
-                yield new Region(m, m);
+                yield new Region(m, m::close);
             }
             case SHARED_HUGETLB -> {
                 TestSupport.assumeHugePages(HugePageSize.SIZE_2MB, pages);
                 SharedMemory s = Memory.sharedHugetlb(pages * HugePageSize.SIZE_2MB.bytes(), HugePageSize.SIZE_2MB);
-                yield new Region(s.view(), s);
+                yield new Region(s.view(), s::close);
             }
         };
     }

@@ -48,6 +48,7 @@ final class TestSupport {
         boolean ok = Memory.freeHugePages(size) >= pages;
         String why = "";
         if (!ok && isRoot()) {
+            restoreOnExit(size);
             try {
                 ok = Memory.reserveHugePages(size, pages);
                 why = ok ? "" : "could reserve only " + Memory.freeHugePages(size) + " free " + size + " pages";
@@ -63,6 +64,22 @@ final class TestSupport {
         }
         String reason = why;
         Assumptions.assumeTrue(ok, () -> reason);
+    }
+
+    private static final java.util.Set<HugePageSize> RESTORE = java.util.EnumSet.noneOf(HugePageSize.class);
+
+    /** Gives the pool of {@code size} back its current size when the test JVM exits. */
+    private static synchronized void restoreOnExit(HugePageSize size) {
+        if (RESTORE.add(size)) {
+            long before = Memory.totalHugePages(size);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    Files.writeString(Path.of(size.sysfsDir(), "nr_hugepages"), Long.toString(before));
+                } catch (IOException e) {
+                    System.err.println("could not restore " + size + " huge pages to " + before + ": " + e);
+                }
+            }));
+        }
     }
 
     /** Runs {@code task} on a new platform thread (which may block in a page fault). */
