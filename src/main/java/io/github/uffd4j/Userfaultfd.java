@@ -65,22 +65,43 @@ public final class Userfaultfd implements AutoCloseable {
 
     private static final String DEVICE = "/dev/userfaultfd";
 
-    /** Offsets of the uffdio_range fields nested in the ioctl structs (initialized on first use). */
-    static final class Off {
-        static final long REG_START = offset(uffdio_register.layout(), "range", "start");
-        static final long REG_LEN = offset(uffdio_register.layout(), "range", "len");
-        static final long ZP_START = offset(uffdio_zeropage.layout(), "range", "start");
-        static final long ZP_LEN = offset(uffdio_zeropage.layout(), "range", "len");
-        static final long WP_START = offset(uffdio_writeprotect.layout(), "range", "start");
-        static final long WP_LEN = offset(uffdio_writeprotect.layout(), "range", "len");
-        static final long CONT_START = offset(uffdio_continue.layout(), "range", "start");
-        static final long CONT_LEN = offset(uffdio_continue.layout(), "range", "len");
-        static final long POISON_START = offset(uffdio_poison.layout(), "range", "start");
-        static final long POISON_LEN = offset(uffdio_poison.layout(), "range", "len");
+    /**
+     * Where an ioctl struct keeps its fields: the range (start and len, or dst/src/len), the mode
+     * and the signed count the kernel writes back; -1 where the struct has no such field.
+     */
+    record Struct(long start, long src, long len, long mode, long result) {
 
-        private static long offset(MemoryLayout layout, String member, String field) {
-            return layout.byteOffset(groupElement(member), groupElement(field));
+        /** A struct that embeds {@code struct uffdio_range range}, then {@code mode} and {@code result}. */
+        static Struct ranged(MemoryLayout layout, String mode, String result) {
+            return new Struct(offset(layout, "range", "start"), -1, offset(layout, "range", "len"),
+                    mode == null ? -1 : offset(layout, mode), result == null ? -1 : offset(layout, result));
         }
+
+        /** A struct with {@code dst, src, len, mode} and the count field {@code result}. */
+        static Struct transfer(MemoryLayout layout, String result) {
+            return new Struct(offset(layout, "dst"), offset(layout, "src"), offset(layout, "len"),
+                    offset(layout, "mode"), offset(layout, result));
+        }
+
+        private static long offset(MemoryLayout layout, String... path) {
+            MemoryLayout.PathElement[] elements = new MemoryLayout.PathElement[path.length];
+            for (int i = 0; i < path.length; i++) {
+                elements[i] = groupElement(path[i]);
+            }
+            return layout.byteOffset(elements);
+        }
+    }
+
+    /** The ioctl structs, read from jextract's layouts on first use. */
+    static final class Off {
+        static final Struct RANGE = new Struct(uffdio_range.start$offset(), -1, uffdio_range.len$offset(), -1, -1);
+        static final Struct ZEROPAGE = Struct.ranged(uffdio_zeropage.layout(), "mode", "zeropage");
+        static final Struct WRITEPROTECT = Struct.ranged(uffdio_writeprotect.layout(), "mode", null);
+        static final Struct CONTINUE = Struct.ranged(uffdio_continue.layout(), "mode", "mapped");
+        static final Struct POISON = Struct.ranged(uffdio_poison.layout(), "mode", "updated");
+        static final Struct REGISTER = Struct.ranged(uffdio_register.layout(), "mode", null);
+        static final Struct COPY = Struct.transfer(uffdio_copy.layout(), "copy");
+        static final Struct MOVE = Struct.transfer(uffdio_move.layout(), "move");
     }
 
     private static final long CLOSED = Long.MIN_VALUE;
@@ -450,9 +471,9 @@ public final class Userfaultfd implements AutoCloseable {
         acquire();
         try {
             MemorySegment reg = Native.scratch();
-            reg.set(ValueLayout.JAVA_LONG, Off.REG_START, start);
-            reg.set(ValueLayout.JAVA_LONG, Off.REG_LEN, len);
-            uffdio_register.mode(reg, RegisterMode.toMask(modes));
+            reg.set(ValueLayout.JAVA_LONG, Off.REGISTER.start(), start);
+            reg.set(ValueLayout.JAVA_LONG, Off.REGISTER.len(), len);
+            reg.set(ValueLayout.JAVA_LONG, Off.REGISTER.mode(), RegisterMode.toMask(modes));
             if (Native.ioctl(fd, UffdNative.UFFDIO_REGISTER(), reg) != 0) {
                 throw Failures.of("UFFDIO_REGISTER", Native.errno(), start, len, 0);
             }
@@ -472,18 +493,8 @@ public final class Userfaultfd implements AutoCloseable {
     /** Unregisters {@code [address, address + length)}. */
     public void unregister(long address, long length) {
         checkPages("UFFDIO_UNREGISTER", address, length);
-        acquire();
-        try {
-            MemorySegment r = Native.scratch();
-            uffdio_range.start(r, address);
-            uffdio_range.len(r, length);
-            if (Native.ioctl(fd, UffdNative.UFFDIO_UNREGISTER(), r) != 0) {
-                throw Failures.of("UFFDIO_UNREGISTER", Native.errno(), address, length, 0);
-            }
-            registered.remove(address, address + length);
-        } finally {
-            release();
-        }
+        rangeIoctl("UFFDIO_UNREGISTER", UffdNative.UFFDIO_UNREGISTER(), Off.RANGE, address, length, 0);
+        registered.remove(address, address + length);
     }
 
     // ---- range ioctls -----------------------------------------------------------------------------
@@ -513,18 +524,7 @@ public final class Userfaultfd implements AutoCloseable {
         checkMode("UFFDIO_COPY", mode, DONT_WAKE | WRITE_PROTECT);
         long kernelMode = ((mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_COPY_MODE_DONTWAKE() : 0)
                 | ((mode & WRITE_PROTECT) != 0 ? UffdNative.UFFDIO_COPY_MODE_WP() : 0);
-        acquire();
-        try {
-            MemorySegment a = Native.scratch();
-            uffdio_copy.dst(a, dst);
-            uffdio_copy.src(a, src);
-            uffdio_copy.len(a, length);
-            uffdio_copy.mode(a, kernelMode);
-            int rc = Native.ioctl(fd, UffdNative.UFFDIO_COPY(), a);
-            return result("UFFDIO_COPY", rc, uffdio_copy.copy(a), dst, length);
-        } finally {
-            release();
-        }
+        return transferIoctl("UFFDIO_COPY", UffdNative.UFFDIO_COPY(), Off.COPY, dst, src, length, kernelMode);
     }
 
     /**
@@ -539,17 +539,8 @@ public final class Userfaultfd implements AutoCloseable {
     public long zeropage(long address, long length, int mode) {
         checkRange("UFFDIO_ZEROPAGE", address, length);
         checkMode("UFFDIO_ZEROPAGE", mode, DONT_WAKE);
-        acquire();
-        try {
-            MemorySegment a = Native.scratch();
-            a.set(ValueLayout.JAVA_LONG, Off.ZP_START, address);
-            a.set(ValueLayout.JAVA_LONG, Off.ZP_LEN, length);
-            uffdio_zeropage.mode(a, (mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_ZEROPAGE_MODE_DONTWAKE() : 0);
-            int rc = Native.ioctl(fd, UffdNative.UFFDIO_ZEROPAGE(), a);
-            return result("UFFDIO_ZEROPAGE", rc, uffdio_zeropage.zeropage(a), address, length);
-        } finally {
-            release();
-        }
+        long kernelMode = (mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_ZEROPAGE_MODE_DONTWAKE() : 0;
+        return rangeIoctl("UFFDIO_ZEROPAGE", UffdNative.UFFDIO_ZEROPAGE(), Off.ZEROPAGE, address, length, kernelMode);
     }
 
     /** UFFDIO_WAKE: wakes the threads waiting on {@code range} (after a DONT_WAKE fill, or after EEXIST). */
@@ -560,17 +551,7 @@ public final class Userfaultfd implements AutoCloseable {
     /** UFFDIO_WAKE on {@code [address, address + length)}. */
     public void wake(long address, long length) {
         checkRange("UFFDIO_WAKE", address, length);
-        acquire();
-        try {
-            MemorySegment r = Native.scratch();
-            uffdio_range.start(r, address);
-            uffdio_range.len(r, length);
-            if (Native.ioctl(fd, UffdNative.UFFDIO_WAKE(), r) != 0) {
-                throw Failures.of("UFFDIO_WAKE", Native.errno(), address, length, 0);
-            }
-        } finally {
-            release();
-        }
+        rangeIoctl("UFFDIO_WAKE", UffdNative.UFFDIO_WAKE(), Off.RANGE, address, length, 0);
     }
 
     /** UFFDIO_WRITEPROTECT: write-protects {@code range} (registered with WP). */
@@ -592,18 +573,7 @@ public final class Userfaultfd implements AutoCloseable {
         checkMode("UFFDIO_WRITEPROTECT", mode, DONT_WAKE);
         long kernelMode = (protect ? UffdNative.UFFDIO_WRITEPROTECT_MODE_WP() : 0)
                 | ((mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_WRITEPROTECT_MODE_DONTWAKE() : 0);
-        acquire();
-        try {
-            MemorySegment a = Native.scratch();
-            a.set(ValueLayout.JAVA_LONG, Off.WP_START, address);
-            a.set(ValueLayout.JAVA_LONG, Off.WP_LEN, length);
-            uffdio_writeprotect.mode(a, kernelMode);
-            if (Native.ioctl(fd, UffdNative.UFFDIO_WRITEPROTECT(), a) != 0) {
-                throw Failures.of("UFFDIO_WRITEPROTECT", Native.errno(), address, length, 0);
-            }
-        } finally {
-            release();
-        }
+        rangeIoctl("UFFDIO_WRITEPROTECT", UffdNative.UFFDIO_WRITEPROTECT(), Off.WRITEPROTECT, address, length, kernelMode);
     }
 
     /**
@@ -621,17 +591,7 @@ public final class Userfaultfd implements AutoCloseable {
         checkMode("UFFDIO_CONTINUE", mode, DONT_WAKE | WRITE_PROTECT);
         long kernelMode = ((mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_CONTINUE_MODE_DONTWAKE() : 0)
                 | ((mode & WRITE_PROTECT) != 0 ? UffdNative.UFFDIO_CONTINUE_MODE_WP() : 0);
-        acquire();
-        try {
-            MemorySegment a = Native.scratch();
-            a.set(ValueLayout.JAVA_LONG, Off.CONT_START, address);
-            a.set(ValueLayout.JAVA_LONG, Off.CONT_LEN, length);
-            uffdio_continue.mode(a, kernelMode);
-            int rc = Native.ioctl(fd, UffdNative.UFFDIO_CONTINUE(), a);
-            return result("UFFDIO_CONTINUE", rc, uffdio_continue.mapped(a), address, length);
-        } finally {
-            release();
-        }
+        return rangeIoctl("UFFDIO_CONTINUE", UffdNative.UFFDIO_CONTINUE(), Off.CONTINUE, address, length, kernelMode);
     }
 
     /**
@@ -648,17 +608,8 @@ public final class Userfaultfd implements AutoCloseable {
         checkRange("UFFDIO_POISON", address, length);
         checkMode("UFFDIO_POISON", mode, DONT_WAKE);
         requireFeatureSupport(Feature.POISON, "UFFDIO_POISON");
-        acquire();
-        try {
-            MemorySegment a = Native.scratch();
-            a.set(ValueLayout.JAVA_LONG, Off.POISON_START, address);
-            a.set(ValueLayout.JAVA_LONG, Off.POISON_LEN, length);
-            uffdio_poison.mode(a, (mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_POISON_MODE_DONTWAKE() : 0);
-            int rc = Native.ioctl(fd, UffdNative.UFFDIO_POISON(), a);
-            return result("UFFDIO_POISON", rc, uffdio_poison.updated(a), address, length);
-        } finally {
-            release();
-        }
+        long kernelMode = (mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_POISON_MODE_DONTWAKE() : 0;
+        return rangeIoctl("UFFDIO_POISON", UffdNative.UFFDIO_POISON(), Off.POISON, address, length, kernelMode);
     }
 
     /**
@@ -686,31 +637,54 @@ public final class Userfaultfd implements AutoCloseable {
         }
         long kernelMode = ((mode & DONT_WAKE) != 0 ? UffdNative.UFFDIO_MOVE_MODE_DONTWAKE() : 0)
                 | ((mode & ALLOW_SRC_HOLES) != 0 ? UffdNative.UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES() : 0);
+        return transferIoctl("UFFDIO_MOVE", UffdNative.UFFDIO_MOVE(), Off.MOVE, dst, src, length, kernelMode);
+    }
+
+    /**
+     * One ioctl on a struct that embeds a uffdio_range: fills the range and mode into the thread's
+     * scratch buffer, calls it, and turns the outcome into bytes done or an exception.
+     */
+    private long rangeIoctl(String call, long request, Struct struct, long address, long length, long kernelMode) {
         acquire();
         try {
             MemorySegment a = Native.scratch();
-            uffdio_move.dst(a, dst);
-            uffdio_move.src(a, src);
-            uffdio_move.len(a, length);
-            uffdio_move.mode(a, kernelMode);
-            int rc = Native.ioctl(fd, UffdNative.UFFDIO_MOVE(), a);
-            return result("UFFDIO_MOVE", rc, uffdio_move.move(a), dst, length);
+            a.set(ValueLayout.JAVA_LONG, struct.start(), address);
+            a.set(ValueLayout.JAVA_LONG, struct.len(), length);
+            if (struct.mode() >= 0) {
+                a.set(ValueLayout.JAVA_LONG, struct.mode(), kernelMode);
+            }
+            return outcome(call, Native.ioctl(fd, request, a), a, struct, address, length);
+        } finally {
+            release();
+        }
+    }
+
+    /** COPY and MOVE: {@code length} bytes from {@code src} into {@code dst}. */
+    private long transferIoctl(String call, long request, Struct struct, long dst, long src, long length, long kernelMode) {
+        acquire();
+        try {
+            MemorySegment a = Native.scratch();
+            a.set(ValueLayout.JAVA_LONG, struct.start(), dst);
+            a.set(ValueLayout.JAVA_LONG, struct.src(), src);
+            a.set(ValueLayout.JAVA_LONG, struct.len(), length);
+            a.set(ValueLayout.JAVA_LONG, struct.mode(), kernelMode);
+            return outcome(call, Native.ioctl(fd, request, a), a, struct, dst, length);
         } finally {
             release();
         }
     }
 
     /**
-     * Turns an ioctl's return code and the signed count it wrote into the bytes done, or the
-     * exception. A negative count is a negated errno; a positive one on failure is a partial
-     * operation, reported in the exception.
+     * Bytes done, or the exception. Where the struct has a signed count, a negative one is a
+     * negated errno and a positive one on failure is a partial operation, reported in the
+     * exception's {@code bytesDone}; it is never taken as a length blindly.
      */
-    private static long result(String call, int rc, long count, long address, long length) {
+    private static long outcome(String call, int rc, MemorySegment arg, Struct struct, long address, long length) {
+        long count = struct.result() >= 0 ? arg.get(ValueLayout.JAVA_LONG, struct.result()) : length;
         if (rc == 0) {
             return count;
         }
-        int e = Native.errno();
-        throw Failures.of(call, e, address, length, Math.max(count, 0));
+        throw Failures.of(call, Native.errno(), address, length, Math.max(count, 0));
     }
 
     // ---- events -------------------------------------------------------------------------------------

@@ -58,16 +58,14 @@ class AbiCrossCheckTest {
         OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remove.start)", EventBuffer.Offsets.REMOVE_START);
         OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remove.end)", EventBuffer.Offsets.REMOVE_END);
         OWN_OFFSETS.put("sizeof(struct uffd_msg)", EventBuffer.MESSAGE_BYTES);
-        OWN_OFFSETS.put("offsetof(struct uffdio_register, range.start)", Userfaultfd.Off.REG_START);
-        OWN_OFFSETS.put("offsetof(struct uffdio_register, range.len)", Userfaultfd.Off.REG_LEN);
-        OWN_OFFSETS.put("offsetof(struct uffdio_zeropage, range.start)", Userfaultfd.Off.ZP_START);
-        OWN_OFFSETS.put("offsetof(struct uffdio_zeropage, range.len)", Userfaultfd.Off.ZP_LEN);
-        OWN_OFFSETS.put("offsetof(struct uffdio_writeprotect, range.start)", Userfaultfd.Off.WP_START);
-        OWN_OFFSETS.put("offsetof(struct uffdio_writeprotect, range.len)", Userfaultfd.Off.WP_LEN);
-        OWN_OFFSETS.put("offsetof(struct uffdio_continue, range.start)", Userfaultfd.Off.CONT_START);
-        OWN_OFFSETS.put("offsetof(struct uffdio_continue, range.len)", Userfaultfd.Off.CONT_LEN);
-        OWN_OFFSETS.put("offsetof(struct uffdio_poison, range.start)", Userfaultfd.Off.POISON_START);
-        OWN_OFFSETS.put("offsetof(struct uffdio_poison, range.len)", Userfaultfd.Off.POISON_LEN);
+        ownStruct("uffdio_range", Userfaultfd.Off.RANGE, "start", null, "len", null, null);
+        ownStruct("uffdio_register", Userfaultfd.Off.REGISTER, "range.start", null, "range.len", "mode", null);
+        ownStruct("uffdio_zeropage", Userfaultfd.Off.ZEROPAGE, "range.start", null, "range.len", "mode", "zeropage");
+        ownStruct("uffdio_writeprotect", Userfaultfd.Off.WRITEPROTECT, "range.start", null, "range.len", "mode", null);
+        ownStruct("uffdio_continue", Userfaultfd.Off.CONTINUE, "range.start", null, "range.len", "mode", "mapped");
+        ownStruct("uffdio_poison", Userfaultfd.Off.POISON, "range.start", null, "range.len", "mode", "updated");
+        ownStruct("uffdio_copy", Userfaultfd.Off.COPY, "dst", "src", "len", "mode", "copy");
+        ownStruct("uffdio_move", Userfaultfd.Off.MOVE, "dst", "src", "len", "mode", "move");
 
         StringBuilder c = new StringBuilder("#include \"uffd4j.h\"\n#include <stddef.h>\n#include <stdio.h>\n")
                 .append("#define P(name, expr) printf(\"%s %lld\\n\", name, (long long) (expr))\nint main(void) {\n");
@@ -100,6 +98,19 @@ class AbiCrossCheckTest {
             C.put(line.substring(0, sp), Long.parseLong(line.substring(sp + 1)));
         }
         assertTrue(out.isBlank(), "compiler output: " + out);
+    }
+
+    private static void ownStruct(String struct, Userfaultfd.Struct java, String start, String src, String len,
+                                  String mode, String result) {
+        String[] fields = {start, src, len, mode, result};
+        long[] offsets = {java.start(), java.src(), java.len(), java.mode(), java.result()};
+        for (int i = 0; i < fields.length; i++) {
+            if (fields[i] == null) {
+                assertEquals(-1, offsets[i], struct + " field " + i + " should be absent");
+            } else {
+                OWN_OFFSETS.put("offsetof(struct " + struct + ", " + fields[i] + ")", offsets[i]);
+            }
+        }
     }
 
     private static String compiler() {
