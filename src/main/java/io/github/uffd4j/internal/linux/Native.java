@@ -9,7 +9,6 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.util.function.Consumer;
@@ -167,16 +166,10 @@ public final class Native {
         static final MethodHandle MADVISE = plain(UffdNative.madvise$address(), UffdNative.madvise$descriptor());
         static final MethodHandle MEMFD_CREATE = plain(UffdNative.memfd_create$address(), UffdNative.memfd_create$descriptor());
         static final MethodHandle FTRUNCATE = plain(UffdNative.ftruncate$address(), UffdNative.ftruncate$descriptor());
-        static final MethodHandle FALLOCATE = plain(UffdNative.fallocate$address(), UffdNative.fallocate$descriptor());
         static final MethodHandle SYSCONF = plain(UffdNative.sysconf$address(), UffdNative.sysconf$descriptor());
-        static final MethodHandle GETPID = plain(UffdNative.getpid$address(), UffdNative.getpid$descriptor());
         static final MethodHandle GETTID = plain(UffdNative.gettid$address(), UffdNative.gettid$descriptor());
-        static final MethodHandle EXIT = plain(UffdNative._exit$address(), UffdNative._exit$descriptor());
         static final MethodHandle WAITPID = plain(UffdNative.waitpid$address(), UffdNative.waitpid$descriptor());
         static final MethodHandle KILL = plain(UffdNative.kill$address(), UffdNative.kill$descriptor());
-        static final MethodHandle SOCKETPAIR = plain(UffdNative.socketpair$address(), UffdNative.socketpair$descriptor());
-        static final MethodHandle SENDMSG = plain(UffdNative.sendmsg$address(), UffdNative.sendmsg$descriptor());
-        static final MethodHandle RECVMSG = plain(UffdNative.recvmsg$address(), UffdNative.recvmsg$descriptor());
         static final MethodHandle STRERROR = LINKER.downcallHandle(UffdNative.strerror$address(), UffdNative.strerror$descriptor());
     }
 
@@ -331,25 +324,9 @@ public final class Native {
         }
     }
 
-    public static int fallocate(int fd, int mode, long offset, long length) {
-        try {
-            return (int) Handles.FALLOCATE.invokeExact(capture(), fd, mode, offset, length);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     public static long sysconf(int name) {
         try {
             return (long) Handles.SYSCONF.invokeExact(capture(), name);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    public static int getpid() {
-        try {
-            return (int) Handles.GETPID.invokeExact(capture());
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -386,15 +363,6 @@ public final class Native {
         return UffdNative.strlen$address();
     }
 
-    /** {@code _exit(status)}: ends the process at once, running no Java shutdown code. */
-    public static void exitImmediately(int status) {
-        try {
-            Handles.EXIT.invokeExact(capture(), status);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     /** {@code waitpid(pid, status, options)}; {@code status} receives an int. */
     public static int waitpid(int pid, MemorySegment status, int options) {
         try {
@@ -407,31 +375,6 @@ public final class Native {
     public static int kill(int pid, int signal) {
         try {
             return (int) Handles.KILL.invokeExact(capture(), pid, signal);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** {@code socketpair(domain, type, protocol, fds)}; {@code fds} receives two ints. */
-    public static int socketpair(int domain, int type, int protocol, MemorySegment fds) {
-        try {
-            return (int) Handles.SOCKETPAIR.invokeExact(capture(), domain, type, protocol, fds);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    public static long sendmsg(int fd, MemorySegment msghdr, int flags) {
-        try {
-            return (long) Handles.SENDMSG.invokeExact(capture(), fd, msghdr, flags);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    public static long recvmsg(int fd, MemorySegment msghdr, int flags) {
-        try {
-            return (long) Handles.RECVMSG.invokeExact(capture(), fd, msghdr, flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -461,7 +404,4 @@ public final class Native {
     public static MemorySegment segment(long address, long size) {
         return MemorySegment.ofAddress(address).reinterpret(size);
     }
-
-    /** The size of a native {@code int}, for callers that lay out arrays of them. */
-    public static final long INT_BYTES = ValueLayout.JAVA_INT.byteSize();
 }
