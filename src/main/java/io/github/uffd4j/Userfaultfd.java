@@ -303,11 +303,20 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
-    private static Userfaultfd handshake(int fd, CreationPath path, Set<Feature> wanted, boolean nonBlocking) {
+    /**
+     * UFFDIO_API asking for {@code features}: returns the thread's scratch struct holding the
+     * kernel's answer, or null when the ioctl failed (see {@link Native#errno()}).
+     */
+    private static MemorySegment api(int fd, long features) {
         MemorySegment api = Native.scratch();
         uffdio_api.api(api, UffdNative.UFFD_API());
-        uffdio_api.features(api, Feature.toMask(wanted));
-        if (Native.ioctl(fd, UffdNative.UFFDIO_API(), api) != 0) {
+        uffdio_api.features(api, features);
+        return Native.ioctl(fd, UffdNative.UFFDIO_API(), api) == 0 ? api : null;
+    }
+
+    private static Userfaultfd handshake(int fd, CreationPath path, Set<Feature> wanted, boolean nonBlocking) {
+        MemorySegment api = api(fd, Feature.toMask(wanted));
+        if (api == null) {
             int e = Native.errno();
             Native.close(fd);
             if (e == Errno.EINVAL && !wanted.isEmpty()) {
@@ -320,8 +329,7 @@ public final class Userfaultfd implements AutoCloseable {
             }
             throw Failures.of("UFFDIO_API", e);
         }
-        long ioctlBits = uffdio_api.ioctls(api);
-        return new Userfaultfd(fd, wanted, Ioctl.fromMask(ioctlBits), path, nonBlocking, true);
+        return new Userfaultfd(fd, wanted, Ioctl.fromMask(uffdio_api.ioctls(api)), path, nonBlocking, true);
     }
 
     private static String describeSince(Set<Feature> missing) {
@@ -360,17 +368,14 @@ public final class Userfaultfd implements AutoCloseable {
 
     // ---- what the kernel supports ---------------------------------------------------------------
 
-    private static volatile KernelProbe probe;
+    private static volatile Set<Feature> kernelFeatures;
 
-    private record KernelProbe(Set<Feature> features, Set<Ioctl> ioctls) {
-    }
-
-    private static KernelProbe probe() {
-        KernelProbe p = probe;
-        if (p == null) {
+    private static Set<Feature> probe() {
+        Set<Feature> f = kernelFeatures;
+        if (f == null) {
             synchronized (Userfaultfd.class) {
-                p = probe;
-                if (p == null) {
+                f = kernelFeatures;
+                if (f == null) {
                     Native.ensureAvailable();
                     int flags = UffdNative.O_NONBLOCK() | UffdNative.O_CLOEXEC();
                     Created created;
@@ -380,24 +385,18 @@ public final class Userfaultfd implements AutoCloseable {
                         // unprivileged without the sysctl: user-mode-only still reports the features
                         created = create(CreationPath.AUTO, flags | UffdNative.UFFD_USER_MODE_ONLY());
                     }
-                    MemorySegment api = Native.scratch();
-                    uffdio_api.api(api, UffdNative.UFFD_API());
-                    uffdio_api.features(api, 0);
-                    int rc = Native.ioctl(created.fd, UffdNative.UFFDIO_API(), api);
+                    MemorySegment api = api(created.fd, 0);
                     int e = Native.errno();
-                    long features = uffdio_api.features(api);
-                    long ioctlBits = uffdio_api.ioctls(api);
                     Native.close(created.fd);
-                    if (rc != 0) {
+                    if (api == null) {
                         throw Failures.of("UFFDIO_API", e);
                     }
-                    p = new KernelProbe(Collections.unmodifiableSet(Feature.fromMask(features)),
-                            Collections.unmodifiableSet(Ioctl.fromMask(ioctlBits)));
-                    probe = p;
+                    f = Collections.unmodifiableSet(Feature.fromMask(uffdio_api.features(api)));
+                    kernelFeatures = f;
                 }
             }
         }
-        return p;
+        return f;
     }
 
     /**
@@ -405,12 +404,12 @@ public final class Userfaultfd implements AutoCloseable {
      * (a handshake asking for no feature reports them all).
      */
     public static Set<Feature> kernelFeatures() {
-        return probe().features();
+        return probe();
     }
 
     /** Whether the running kernel supports {@code feature}. */
     public static boolean isSupported(Feature feature) {
-        return probe().features().contains(feature);
+        return probe().contains(feature);
     }
 
     // ---- accessors ---------------------------------------------------------------------------
@@ -505,12 +504,7 @@ public final class Userfaultfd implements AutoCloseable {
      * {@code dst}). Modes: {@link #DONT_WAKE}, {@link #WRITE_PROTECT}.
      */
     public long copy(MemorySegment dst, MemorySegment src, int mode) {
-        long d = rangeStart("UFFDIO_COPY", dst);
-        if (src.byteSize() < dst.byteSize()) {
-            throw new IllegalArgumentException("UFFDIO_COPY: source has " + src.byteSize()
-                    + " bytes, destination " + dst.byteSize());
-        }
-        return copy(d, sourceAddress("UFFDIO_COPY", src), dst.byteSize(), mode);
+        return copy(rangeStart("UFFDIO_COPY", dst), sourceAddress("UFFDIO_COPY", src, dst), dst.byteSize(), mode);
     }
 
     /** {@link #copy(MemorySegment, MemorySegment, int)} with no mode flags. */
@@ -618,12 +612,7 @@ public final class Userfaultfd implements AutoCloseable {
      * bytes moved. Modes: {@link #DONT_WAKE}, {@link #ALLOW_SRC_HOLES}.
      */
     public long move(MemorySegment dst, MemorySegment src, int mode) {
-        long d = rangeStart("UFFDIO_MOVE", dst);
-        if (src.byteSize() < dst.byteSize()) {
-            throw new IllegalArgumentException("UFFDIO_MOVE: source has " + src.byteSize()
-                    + " bytes, destination " + dst.byteSize());
-        }
-        return move(d, sourceAddress("UFFDIO_MOVE", src), dst.byteSize(), mode);
+        return move(rangeStart("UFFDIO_MOVE", dst), sourceAddress("UFFDIO_MOVE", src, dst), dst.byteSize(), mode);
     }
 
     /** UFFDIO_MOVE on raw addresses. */
@@ -872,10 +861,14 @@ public final class Userfaultfd implements AutoCloseable {
         return range.address();
     }
 
-    private static long sourceAddress(String call, MemorySegment src) {
+    /** The address of {@code src}, which must be off-heap and at least as long as {@code dst}. */
+    private static long sourceAddress(String call, MemorySegment src, MemorySegment dst) {
         Objects.requireNonNull(src, "src");
         if (!src.isNative()) {
             throw new IllegalArgumentException(call + ": the source must be off-heap memory; got " + src);
+        }
+        if (src.byteSize() < dst.byteSize()) {
+            throw new IllegalArgumentException(call + ": source has " + src.byteSize() + " bytes, destination " + dst.byteSize());
         }
         return src.address();
     }
