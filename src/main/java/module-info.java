@@ -3,5 +3,8 @@
  * {@code --enable-native-access=io.github.uffd4j}.
  */
 module io.github.uffd4j {
+    requires jdk.jfr;
+
     exports io.github.uffd4j;
+    exports io.github.uffd4j.handler;
 }

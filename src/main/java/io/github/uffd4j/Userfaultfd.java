@@ -686,7 +686,7 @@ public final class Userfaultfd implements AutoCloseable {
      * @throws IllegalStateException if this userfaultfd is closed, also while waiting
      */
     public int read(EventBuffer buffer) {
-        return read(buffer, nonBlocking ? 0L : -1L);
+        return read(buffer, nonBlocking ? 0L : -1L, null);
     }
 
     /**
@@ -698,10 +698,43 @@ public final class Userfaultfd implements AutoCloseable {
         if (nanos < 0) {
             throw new IllegalArgumentException("negative timeout " + timeout);
         }
-        return read(buffer, nanos);
+        return read(buffer, nanos, null);
     }
 
-    private int read(EventBuffer buffer, long timeoutNanos) {
+    /**
+     * Like {@link #read(EventBuffer, Duration)} but also returns 0 as soon as {@code doorbell}
+     * rings: the way a handler thread waits for faults and for its stop signal at once. A rung
+     * doorbell stays rung, so every thread waiting on it returns. Allocates nothing.
+     */
+    public int read(EventBuffer buffer, Duration timeout, Doorbell doorbell) {
+        Objects.requireNonNull(doorbell, "doorbell");
+        long nanos = timeout.toNanos();
+        if (nanos < 0) {
+            throw new IllegalArgumentException("negative timeout " + timeout);
+        }
+        return read(buffer, nanos, doorbell);
+    }
+
+    /**
+     * Whether a message is waiting to be read right now (poll(2) with no wait). Reads nothing.
+     */
+    public boolean hasPendingMessages() {
+        acquire();
+        try {
+            MemorySegment fds = Native.scratch();
+            pollfd.fd(fds, fd);
+            pollfd.events(fds, (short) UffdNative.POLLIN());
+            int rc = Native.poll(fds, 1, 0);
+            if (rc < 0) {
+                throw Failures.of("poll", Native.errno());
+            }
+            return (pollfd.revents(fds) & UffdNative.POLLIN()) != 0;
+        } finally {
+            release();
+        }
+    }
+
+    private int read(EventBuffer buffer, long timeoutNanos, Doorbell doorbell) {
         Objects.requireNonNull(buffer, "buffer");
         long deadline = timeoutNanos > 0 ? System.nanoTime() + timeoutNanos : 0;
         acquire();
@@ -735,7 +768,10 @@ public final class Userfaultfd implements AutoCloseable {
                     }
                     waitMillis = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
                 }
-                awaitReadable(waitMillis);
+                if (!awaitReadable(waitMillis, doorbell)) {
+                    buffer.filled(0, this);
+                    return 0;
+                }
             }
         } finally {
             release();
@@ -760,32 +796,44 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
-    /** Waits in poll(2) until the descriptor is readable, the timeout passes, or close() is called. */
-    private void awaitReadable(int timeoutMillis) {
+    /**
+     * Waits in poll(2) until the descriptor is readable, the timeout passes, or close() is called;
+     * returns false when the doorbell (if any) rang.
+     */
+    private boolean awaitReadable(int timeoutMillis, Doorbell doorbell) {
         MemorySegment fds = Native.scratch();
         long size = pollfd.sizeof();
         MemorySegment first = fds.asSlice(0, size);
         MemorySegment second = fds.asSlice(size, size);
+        MemorySegment third = fds.asSlice(2 * size, size);
         pollfd.fd(first, fd);
         pollfd.events(first, (short) UffdNative.POLLIN());
         pollfd.fd(second, wakeFd);
         pollfd.events(second, (short) UffdNative.POLLIN());
-        int rc = Native.poll(fds, 2, timeoutMillis);
+        if (doorbell != null) {
+            pollfd.fd(third, doorbell.fd());
+            pollfd.events(third, (short) UffdNative.POLLIN());
+        }
+        int rc = Native.poll(fds, doorbell != null ? 3 : 2, timeoutMillis);
         if (rc < 0) {
             int e = Native.errno();
             if (e == Errno.EINTR) {
-                return;
+                return true;
             }
             throw Failures.of("poll", e);
         }
         if (pollfd.revents(second) != 0 || state.get() < 0) {
             throw new IllegalStateException("userfaultfd " + fd + " was closed while reading events");
         }
+        if (doorbell != null && pollfd.revents(third) != 0) {
+            return false;
+        }
         short revents = pollfd.revents(first);
         if ((revents & (UffdNative.POLLERR() | UffdNative.POLLNVAL())) != 0) {
             throw Failures.withHint("poll", Errno.EBADF, "the userfaultfd reported POLLERR/POLLNVAL (revents 0x"
                     + Integer.toHexString(revents & 0xffff) + "): the handshake was not done, or the descriptor is gone");
         }
+        return true;
     }
 
     /** Keeps the registered-range bookkeeping in step with UNMAP and REMAP events. */

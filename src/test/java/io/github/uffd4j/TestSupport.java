@@ -16,15 +16,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /** Helpers shared by the kernel tests: skips with reasons, huge pages, threads that touch memory. */
-final class TestSupport {
+public final class TestSupport {
 
-    static final long PAGE = Memory.pageSize();
-    static final Duration WAIT = Duration.ofSeconds(10);
+    public static final long PAGE = Memory.pageSize();
+    public static final Duration WAIT = Duration.ofSeconds(10);
 
     private TestSupport() {
     }
 
-    static boolean isRoot() {
+    public static boolean isRoot() {
         try {
             return Files.readString(Path.of("/proc/self/status")).lines()
                     .filter(l -> l.startsWith("Uid:")).findFirst()
@@ -35,7 +35,7 @@ final class TestSupport {
     }
 
     /** Skips the test, printing why, unless the kernel supports {@code feature}. */
-    static void assumeFeature(Feature feature) {
+    public static void assumeFeature(Feature feature) {
         boolean ok = Userfaultfd.isSupported(feature);
         if (!ok) {
             System.out.println("SKIPPED: the running kernel lacks " + feature + " (needs Linux " + feature.sinceKernel() + ")");
@@ -44,7 +44,7 @@ final class TestSupport {
     }
 
     /** Skips the test, printing why, unless {@code pages} huge pages of {@code size} are free (reserving them as root). */
-    static void assumeHugePages(HugePageSize size, int pages) {
+    public static void assumeHugePages(HugePageSize size, int pages) {
         boolean ok = Memory.freeHugePages(size) >= pages;
         String why = "";
         if (!ok && isRoot()) {
@@ -83,7 +83,7 @@ final class TestSupport {
     }
 
     /** Runs {@code task} on a new platform thread (which may block in a page fault). */
-    static <T> Future<T> inThread(String name, Callable<T> task) {
+    public static <T> Future<T> inThread(String name, Callable<T> task) {
         CompletableFuture<T> f = new CompletableFuture<>();
         Thread t = Thread.ofPlatform().daemon().name(name).start(() -> {
             try {
@@ -96,7 +96,7 @@ final class TestSupport {
         return f;
     }
 
-    static <T> T await(Future<T> f) throws Exception {
+    public static <T> T await(Future<T> f) throws Exception {
         try {
             return f.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
@@ -108,7 +108,7 @@ final class TestSupport {
     }
 
     /** Whether {@code f} is still running after {@code millis}. */
-    static boolean stillBlocked(Future<?> f, long millis) throws Exception {
+    public static boolean stillBlocked(Future<?> f, long millis) throws Exception {
         try {
             f.get(millis, TimeUnit.MILLISECONDS);
             return false;
@@ -118,7 +118,7 @@ final class TestSupport {
     }
 
     /** Waits (without reading) until {@code fd} is readable; false on timeout. */
-    static boolean pollReadable(int fd, Duration timeout) {
+    public static boolean pollReadable(int fd, Duration timeout) {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment p = io.github.uffd4j.internal.gen.pollfd.allocate(arena);
             io.github.uffd4j.internal.gen.pollfd.fd(p, fd);
@@ -135,7 +135,7 @@ final class TestSupport {
      */
 
     /** Faults the pages of {@code [address, address + length)} in for reading, from native code: madvise(MADV_POPULATE_READ). */
-    static void touchRead(long address, long length) {
+    public static void touchRead(long address, long length) {
         long start = address & -PAGE;
         long len = Memory.roundUp(address + length, PAGE) - start;
         if (io.github.uffd4j.internal.linux.Native.madvise(start, len, io.github.uffd4j.internal.gen.UffdNative.MADV_POPULATE_READ()) != 0) {
@@ -148,7 +148,7 @@ final class TestSupport {
      * Stores {@code value} (non-zero) at {@code address} from native code: read(2) of an eventfd's
      * 8-byte counter into the memory, which the kernel writes (a write fault).
      */
-    static void touchWrite(long address, long value) {
+    public static void touchWrite(long address, long value) {
         int efd = io.github.uffd4j.internal.linux.Native.eventfd(0, io.github.uffd4j.internal.gen.UffdNative.EFD_CLOEXEC());
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment v = arena.allocate(8);
@@ -165,19 +165,19 @@ final class TestSupport {
     }
 
     /** Faults the byte at {@code offset} in from native code, then reads it. */
-    static byte readByte(MemorySegment s, long offset) {
+    public static byte readByte(MemorySegment s, long offset) {
         touchRead(s.address() + offset, 1);
         return s.get(ValueLayout.JAVA_BYTE, offset);
     }
 
     /** Faults the long at {@code offset} in from native code, then reads it. */
-    static long readLong(MemorySegment s, long offset) {
+    public static long readLong(MemorySegment s, long offset) {
         touchRead(s.address() + offset, 8);
         return s.get(ValueLayout.JAVA_LONG, offset);
     }
 
     /** A page of native memory filled with {@code value}. */
-    static MemorySegment pageOf(java.lang.foreign.Arena arena, long size, byte value) {
+    public static MemorySegment pageOf(java.lang.foreign.Arena arena, long size, byte value) {
         MemorySegment s = arena.allocate(size, PAGE);
         s.fill(value);
         return s;
