@@ -1154,27 +1154,29 @@ public final class FaultService implements AutoCloseable {
         return false;
     }
 
-    /** Resolves page {@code p} (claimed or not) by the policy's fallback, or by an error when forced. */
+    /**
+     * Resolves page {@code p} (claimed or not) by the policy's fallback, or by an error when
+     * forced. The failure is recorded before the ioctl wakes the faulting thread, so that its
+     * {@link PageLoadException} carries the cause.
+     */
     private void fallback(Region r, int p, FaultFailure.Kind kind, Throwable cause, boolean forceError) {
         boolean error = poisonSupported && (forceError || policy.fallback() == FailurePolicy.Fallback.ERROR);
-        FaultFailure.Outcome outcome;
+        FaultFailure f = failure(r, p, 1, kind, error ? FaultFailure.Outcome.ERROR : FaultFailure.Outcome.ZERO_PAGE, cause);
+        if (error) {
+            r.failures.put(p, f);
+        }
+        publish(f);
         try {
             if (error) {
                 poisonPage(r, p);
-                outcome = FaultFailure.Outcome.ERROR;
             } else {
                 zeroFill(r, p);
                 r.force(p, Region.PRESENT);
-                outcome = FaultFailure.Outcome.ZERO_PAGE;
             }
         } catch (RuntimeException x) {
-            cause.addSuppressed(x);
+            r.failures.remove(p);
             wakeQuietly(r.pageAddress(p), r.pageSize);
-            outcome = FaultFailure.Outcome.NONE;
-        }
-        FaultFailure f = report(r, p, 1, kind, outcome, cause);
-        if (outcome == FaultFailure.Outcome.ERROR) {
-            r.failures.put(p, f);
+            publish(failure(r, p, 1, FaultFailure.Kind.KERNEL_ERROR, FaultFailure.Outcome.NONE, x));
         }
     }
 
@@ -1235,8 +1237,21 @@ public final class FaultService implements AutoCloseable {
         }
     }
 
-    private FaultFailure report(Region r, int page, int pages, FaultFailure.Kind kind, FaultFailure.Outcome outcome, Throwable cause) {
-        FaultFailure f = new FaultFailure(r, (long) page << r.pageShift, (long) pages << r.pageShift, kind, outcome, cause);
+    private static FaultFailure failure(Region r, int page, int pages, FaultFailure.Kind kind, FaultFailure.Outcome outcome,
+                                        Throwable cause) {
+        return new FaultFailure(r, (long) page << r.pageShift, (long) pages << r.pageShift, kind, outcome, cause);
+    }
+
+    private void report(Region r, int page, int pages, FaultFailure.Kind kind, FaultFailure.Outcome outcome, Throwable cause) {
+        publish(failure(r, page, pages, kind, outcome, cause));
+    }
+
+    /** To JFR, the log and the listener. */
+    private void publish(FaultFailure f) {
+        Region r = f.region();
+        FaultFailure.Kind kind = f.kind();
+        FaultFailure.Outcome outcome = f.outcome();
+        Throwable cause = f.cause();
         FaultFailureEvent e = new FaultFailureEvent();
         if (e.isEnabled()) {
             e.region = r.name;
@@ -1256,7 +1271,6 @@ public final class FaultService implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "uffd4j failure listener threw", x);
             }
         }
-        return f;
     }
 
     // ---- the watchdog ------------------------------------------------------------------------
@@ -1445,8 +1459,10 @@ public final class FaultService implements AutoCloseable {
     }
 
     private void poisonRun(Region r, int s, int e, Throwable cause) {
+        FaultFailure f = failure(r, s, e - s, FaultFailure.Kind.CLOSED, FaultFailure.Outcome.ERROR, cause);
         for (int p = s; p < e; p++) {
             r.force(p, Region.FAILED);
+            r.failures.putIfAbsent(p, f);
         }
         int next = s;
         while (next < e) {
@@ -1466,11 +1482,9 @@ public final class FaultService implements AutoCloseable {
                 return;
             }
         }
-        FaultFailure f = new FaultFailure(r, (long) s << r.pageShift, (long) (e - s) << r.pageShift,
-                FaultFailure.Kind.CLOSED, FaultFailure.Outcome.ERROR, cause);
         for (int p = s; p < e; p++) {
-            if (r.stateAcquire(p) == Region.FAILED) {
-                r.failures.putIfAbsent(p, f);
+            if (r.stateAcquire(p) != Region.FAILED) {
+                r.failures.remove(p, f);
             }
         }
     }

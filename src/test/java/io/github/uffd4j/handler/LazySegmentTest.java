@@ -22,7 +22,7 @@ class LazySegmentTest {
     private static final long SEED = 42;
 
     @Test
-    void randomReadsSeeTheSourceContentsAndLoadOnlyWhatIsNeeded() {
+    void randomReadsSeeTheSourceContentsAndLoadOnlyWhatIsNeeded() throws Exception {
         long size = 64L << 20;
         try (LazySegment data = LazySegment.builder(size, Data.source(SEED)).faultAround(PAGE).open()) {
             assertEquals(0, data.region().presentPages());
@@ -31,6 +31,7 @@ class LazySegmentTest {
                 long off = rnd.nextLong(size / 8) * 8;
                 assertEquals(Data.word(SEED, off), data.getLong(off), "word at " + off);
             }
+            settle(data);
             FaultStats s = data.stats();
             assertTrue(s.faults() >= 1 && s.faults() <= 500, s::toString);
             assertTrue(data.region().presentPages() <= 500, data.region()::toString);
@@ -40,10 +41,11 @@ class LazySegmentTest {
     }
 
     @Test
-    void aFaultLoadsTheAlignedFaultAroundBlock() {
+    void aFaultLoadsTheAlignedFaultAroundBlock() throws Exception {
         try (LazySegment data = LazySegment.builder(4L << 20, Data.source(SEED)).faultAround(16 * PAGE).open()) {
             long off = 37 * PAGE + 100;
             data.getByte(off);
+            settle(data);
             assertEquals(16, data.region().presentPages());
             assertTrue(data.isLoaded(32 * PAGE, 16 * PAGE));
             assertFalse(data.isLoaded(31 * PAGE, 1));
@@ -53,12 +55,13 @@ class LazySegmentTest {
     }
 
     @Test
-    void aSequentialScanGrowsTheReadaheadBlock() {
+    void aSequentialScanGrowsTheReadaheadBlock() throws Exception {
         long size = 32L << 20;
         try (LazySegment data = LazySegment.builder(size, Data.source(SEED)).faultAround(4 * PAGE).maxReadahead(1L << 20).open()) {
             for (long off = 0; off < size; off += PAGE) {
                 data.getLong(off);
             }
+            settle(data);
             FaultStats s = data.stats();
             long pages = size / PAGE;
             assertEquals(pages, s.pagesLoaded());
@@ -119,12 +122,13 @@ class LazySegmentTest {
     }
 
     @Test
-    void hugetlbMemoryIsServedAHugePageAtATime() {
+    void hugetlbMemoryIsServedAHugePageAtATime() throws Exception {
         TestSupport.assumeFeature(Feature.MISSING_HUGETLBFS);
         TestSupport.assumeHugePages(HugePageSize.SIZE_2MB, 8);
         long size = 8L << 21;
         try (LazySegment data = LazySegment.builder(size, Data.source(SEED)).hugePages(HugePageSize.SIZE_2MB).faultAround(0).open()) {
             assertEquals(Data.word(SEED, 3L << 21), data.getLong(3L << 21));
+            settle(data);
             assertEquals(1, data.region().presentPages());
             data.load(0, size);
             assertEquals(-1, Data.firstMismatch(SEED, data.segment(), 0, size));
@@ -142,6 +146,24 @@ class LazySegmentTest {
             assertEquals(PAGE, slice.byteSize());
             byte[] bytes = new byte[16];
             data.copyTo(16, bytes, 0, 16);
+        }
+    }
+
+    /**
+     * The kernel wakes a reader as soon as its page is mapped, a moment before the handler thread
+     * records it: wait until the handler threads are idle before reading the counters.
+     */
+    static void settle(LazySegment data) throws InterruptedException {
+        long deadline = System.nanoTime() + TestSupport.WAIT.toNanos();
+        long last = -1;
+        while (System.nanoTime() < deadline) {
+            FaultStats s = data.stats();
+            long now = s.pagesLoaded() + s.backgroundPages();
+            if (now == last && data.region().presentPages() == now) {
+                return;
+            }
+            last = now;
+            Thread.sleep(20);
         }
     }
 
