@@ -110,8 +110,8 @@ public final class FaultService implements AutoCloseable {
     private volatile Region[] regions = new Region[0];
     private volatile int[] ownThreadIds = new int[0];
     private final List<Slot> slots = new CopyOnWriteArrayList<>();
+    private volatile Slot[] slotArray = new Slot[0];
     private final List<Thread> allThreads = new CopyOnWriteArrayList<>();
-    private final AtomicInteger urgent = new AtomicInteger();
     private final AtomicInteger threadNumber = new AtomicInteger();
     private final AtomicBoolean closing = new AtomicBoolean();
     private volatile boolean closed;
@@ -475,6 +475,8 @@ public final class FaultService implements AutoCloseable {
         final AtomicInteger phase = new AtomicInteger();
         final boolean filler;
         Worker worker;
+        /** A handler thread is serving a batch of faults (the filler steps aside meanwhile). */
+        volatile boolean inBatch;
         volatile long since;
         Region region;
         int faultPage;
@@ -502,7 +504,7 @@ public final class FaultService implements AutoCloseable {
 
     private void startWorker() {
         Slot slot = new Slot(false);
-        slots.add(slot);
+        addSlot(slot);
         Thread t = Thread.ofPlatform().daemon().name("uffd4j-handler-" + uffd.fd() + "-" + threadNumber.incrementAndGet())
                 .unstarted(new Worker(slot));
         allThreads.add(t);
@@ -513,13 +515,23 @@ public final class FaultService implements AutoCloseable {
         Thread f = filler;
         if ((f == null || !f.isAlive()) && !closing.get()) {
             Slot slot = new Slot(true);
-            slots.add(slot);
+            addSlot(slot);
             f = Thread.ofPlatform().daemon().name("uffd4j-filler-" + uffd.fd()).unstarted(new Filler(slot));
             f.setPriority(Thread.MIN_PRIORITY);
             allThreads.add(f);
             filler = f;
             f.start();
         }
+    }
+
+    private synchronized void addSlot(Slot s) {
+        slots.add(s);
+        slotArray = slots.toArray(new Slot[0]);
+    }
+
+    private synchronized void removeSlot(Slot s) {
+        slots.remove(s);
+        slotArray = slots.toArray(new Slot[0]);
     }
 
     private synchronized void addOwnThread(int tid) {
@@ -597,7 +609,7 @@ public final class FaultService implements AutoCloseable {
 
         void shut() {
             removeOwnThread(tid);
-            slots.remove(slot);
+            removeSlot(slot);
             arena.close();
         }
 
@@ -830,7 +842,7 @@ public final class FaultService implements AutoCloseable {
 
         private void handleBatch(EventBuffer b, int n) {
             long t0 = System.nanoTime();
-            urgent.incrementAndGet();
+            slot.inBatch = true;
             int faults = 0;
             long pages0 = counters.pages.sum();
             try {
@@ -850,7 +862,7 @@ public final class FaultService implements AutoCloseable {
                     handleFault(pendingAddress[i], pendingFlags[i], pendingTid[i], t0);
                 }
             } finally {
-                urgent.decrementAndGet();
+                slot.inBatch = false;
             }
             if (BATCH_EVENT.isEnabled()) {
                 FaultBatchEvent e = new FaultBatchEvent();
@@ -1105,7 +1117,7 @@ public final class FaultService implements AutoCloseable {
 
         /** Loads one chunk of {@code r}; false when the region has nothing left to load. */
         private boolean fillSome(Region r) {
-            while (urgent.get() > 0 && !stopFiller) {
+            while (faultsInService() && !stopFiller) {
                 LockSupport.parkNanos(50_000);
             }
             int p = r.fillCursor;
@@ -1421,12 +1433,22 @@ public final class FaultService implements AutoCloseable {
     }
 
     private boolean busy() {
-        for (Slot s : slots) {
-            if (s.phase.get() == Slot.BUSY) {
+        for (Slot s : slotArray) {
+            if (s.phase.get() == Slot.BUSY || (s.inBatch && s.phase.get() != Slot.ABANDONED)) {
                 return true;
             }
         }
-        return urgent.get() > 0;
+        return false;
+    }
+
+    /** Whether a live handler thread is serving faults now. Allocates nothing. */
+    private boolean faultsInService() {
+        for (Slot s : slotArray) {
+            if (s.inBatch && s.phase.get() != Slot.ABANDONED) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Poisons what was never loaded (if asked), then unregisters: no thread is left asleep and no page silently zero. */
