@@ -24,28 +24,106 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
- * The main job of scripts/demo: what this kernel's userfaultfd can do, and one real page fault
- * served end to end.
+ * The main job of scripts/demo: what this kernel's userfaultfd can do, one page fault served by
+ * hand, then on-demand paging of a generated dataset through the handler runtime, checked byte
+ * for byte and measured.
  */
-public final class Demo {
+@Command(name = "scripts/demo", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Shows this kernel's userfaultfd capabilities, then pages a deterministic dataset in on demand",
+                "through uffd4j's handler threads: a random-lookup phase and a sequential scan, every byte checked,",
+                "with time to first byte against loading everything eagerly, faults, readahead and latency percentiles."})
+public final class Demo implements Callable<Integer> {
 
-    private Demo() {
+    @Option(names = "--size", paramLabel = "BYTES", converter = Sizes.class,
+            description = "Dataset size, with an optional K/M/G suffix (default: ${DEFAULT-VALUE}).", defaultValue = "1G")
+    long size;
+
+    @Option(names = "--lookups", description = "Random 8-byte lookups in the first phase (default: ${DEFAULT-VALUE}).",
+            defaultValue = "2000")
+    int lookups;
+
+    @Option(names = "--threads", description = "Handler threads (default: ${DEFAULT-VALUE}).", defaultValue = "2")
+    int threads;
+
+    @Option(names = "--fault-around", paramLabel = "BYTES", converter = Sizes.class,
+            description = "Block loaded around a random fault (default: ${DEFAULT-VALUE}).", defaultValue = "64K")
+    long faultAround;
+
+    @Option(names = "--max-readahead", paramLabel = "BYTES", converter = Sizes.class,
+            description = "Largest sequential readahead block (default: ${DEFAULT-VALUE}).", defaultValue = "4M")
+    long maxReadahead;
+
+    @Option(names = "--source-latency-us", paramLabel = "MICROS",
+            description = "Simulated latency of each page-source call, as from a disk or network (default: ${DEFAULT-VALUE}).",
+            defaultValue = "0")
+    long sourceLatencyMicros;
+
+    @Option(names = "--seed", description = "Dataset and lookup seed (default: ${DEFAULT-VALUE}).", defaultValue = "20261122")
+    long seed;
+
+    @Option(names = "--paging-only", description = "Skip the capability report.")
+    boolean pagingOnly;
+
+    @Option(names = "--no-progress", description = "No progress bars (they are off anyway when output is not a terminal).")
+    boolean noProgress;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length > 0) {
-            System.out.println("usage: scripts/demo\n  Prints the kernel's userfaultfd capabilities (features, creation paths,"
-                    + " register modes per memory type) and serves one real page fault end to end.");
-            System.exit(args[0].equals("--help") || args[0].equals("-h") ? 0 : 2);
-        }
+    /** Runs the demo with {@code args}; returns the exit code (0: all checks passed). */
+    public static int run(String... args) {
+        return new CommandLine(new Demo()).execute(args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
         System.out.printf("uffd4j on Linux %s (%s), Java %s%n%n", System.getProperty("os.version"),
                 System.getProperty("os.arch"), Runtime.version());
-        features();
-        creationPaths();
-        modes();
-        serveOneFault();
+        if (!pagingOnly) {
+            features();
+            creationPaths();
+            modes();
+            serveOneFault();
+            System.out.println();
+        }
+        PagingDemo paging = new PagingDemo(size, lookups, threads, faultAround, maxReadahead, sourceLatencyMicros, seed,
+                !noProgress && System.console() != null);
+        return paging.run() ? 0 : 1;
+    }
+
+    /** "64K", "1G", "4096" to bytes. */
+    static final class Sizes implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            String v = value.trim().toUpperCase(java.util.Locale.ROOT);
+            long unit = 1;
+            char last = v.isEmpty() ? ' ' : v.charAt(v.length() - 1);
+            switch (last) {
+                case 'K' -> unit = 1L << 10;
+                case 'M' -> unit = 1L << 20;
+                case 'G' -> unit = 1L << 30;
+                default -> {
+                }
+            }
+            String digits = unit == 1 ? v : v.substring(0, v.length() - 1);
+            try {
+                long n = Long.parseLong(digits);
+                if (n <= 0) {
+                    throw new CommandLine.TypeConversionException("must be positive: " + value);
+                }
+                return Math.multiplyExact(n, unit);
+            } catch (NumberFormatException | ArithmeticException e) {
+                throw new CommandLine.TypeConversionException("not a size: " + value + " (examples: 4096, 64K, 512M, 1G)");
+            }
+        }
     }
 
     private static void features() {

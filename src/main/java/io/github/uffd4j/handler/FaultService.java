@@ -72,7 +72,6 @@ public final class FaultService implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(FaultService.class.getName());
     private static final Duration IDLE_WAIT = Duration.ofSeconds(1);
     private static final long EAGAIN_GIVE_UP_NANOS = Duration.ofSeconds(10).toNanos();
-    private static final jdk.jfr.EventType BATCH_EVENT = jdk.jfr.EventType.getEventType(FaultBatchEvent.class);
 
     /** Counters, shared by all threads of the service. */
     static final class Counters {
@@ -792,6 +791,8 @@ public final class FaultService implements AutoCloseable {
         private EventBuffer buffer;
         private EventBuffer aux;
         private Fault fault;
+        /** Asks JFR whether batch events are on, without allocating an event per batch; made once JFR runs. */
+        private FaultBatchEvent batchProbe;
         // Faults taken from the kernel and not yet served: the current batch, plus any read while
         // applying events under EAGAIN. If this thread is abandoned, the watchdog wakes the rest.
         private long[] pendingAddress = new long[16];
@@ -864,7 +865,7 @@ public final class FaultService implements AutoCloseable {
             } finally {
                 slot.inBatch = false;
             }
-            if (BATCH_EVENT.isEnabled()) {
+            if (jfrBatchEnabled()) {
                 FaultBatchEvent e = new FaultBatchEvent();
                 e.messages = n;
                 e.faults = faults;
@@ -873,6 +874,20 @@ public final class FaultService implements AutoCloseable {
                 e.serviceNanos = System.nanoTime() - t0;
                 e.commit();
             }
+        }
+
+        /**
+         * Whether JFR records batch events. Event classes are loaded only once JFR has started: loading
+         * one costs about a tenth of a second, which a service that nobody records should not pay.
+         */
+        private boolean jfrBatchEnabled() {
+            if (!jdk.jfr.FlightRecorder.isInitialized()) {
+                return false;
+            }
+            if (batchProbe == null) {
+                batchProbe = new FaultBatchEvent();
+            }
+            return batchProbe.isEnabled();
         }
 
         /** Wakes the threads behind the faults this thread read but will not serve; they fault again. */
@@ -1264,8 +1279,8 @@ public final class FaultService implements AutoCloseable {
         FaultFailure.Kind kind = f.kind();
         FaultFailure.Outcome outcome = f.outcome();
         Throwable cause = f.cause();
-        FaultFailureEvent e = new FaultFailureEvent();
-        if (e.isEnabled()) {
+        FaultFailureEvent e = jdk.jfr.FlightRecorder.isInitialized() ? new FaultFailureEvent() : null;
+        if (e != null && e.isEnabled()) {
             e.region = r.name;
             e.offset = f.offset();
             e.length = f.length();
