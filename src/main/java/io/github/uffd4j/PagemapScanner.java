@@ -116,6 +116,35 @@ public final class PagemapScanner implements AutoCloseable {
     }
 
     /**
+     * Whether every page of {@code [address, address + length)} is mapped in this process's page
+     * tables right now (PAGEMAP_SCAN for PAGE_IS_PRESENT, Linux 6.7+). Allocates nothing: cheap
+     * enough to settle, on a fault path, whether a page some bookkeeping calls present really is.
+     */
+    public synchronized boolean isPresent(long address, long length) {
+        if (closed.get()) {
+            throw new IllegalStateException("PAGEMAP_SCAN: the scanner is closed");
+        }
+        arg.fill((byte) 0);
+        pm_scan_arg.size(arg, pm_scan_arg.layout().byteSize());
+        pm_scan_arg.start(arg, address);
+        pm_scan_arg.end(arg, address + length);
+        pm_scan_arg.vec(arg, regions.address());
+        pm_scan_arg.vec_len(arg, capacity);
+        pm_scan_arg.category_mask(arg, PAGE_IS_PRESENT);
+        pm_scan_arg.return_mask(arg, PAGE_IS_PRESENT);
+        int n = Native.ioctl(fd, UffdNative.PAGEMAP_SCAN(), arg);
+        if (n < 0) {
+            int e = Native.errno();
+            throw Failures.withHint("PAGEMAP_SCAN", e, e == Errno.ENOTTY || e == Errno.EINVAL ? "needs Linux 6.7+" : "");
+        }
+        if (n != 1) {
+            return false;
+        }
+        MemorySegment r = page_region.asSlice(regions, 0);
+        return page_region.start(r) == address && page_region.end(r) == address + length;
+    }
+
+    /**
      * The pages of {@code range} written since they were last protected, write-protecting them
      * again atomically: the next call returns only later writes. The range must be registered in
      * WP mode with a {@link Feature#WP_ASYNC} userfaultfd.

@@ -8,6 +8,7 @@ import io.github.uffd4j.Feature;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.PageExistsException;
+import io.github.uffd4j.PagemapScanner;
 import io.github.uffd4j.RegisterMode;
 import io.github.uffd4j.SharedMemory;
 import io.github.uffd4j.UffdException;
@@ -118,6 +119,7 @@ public final class FaultService implements AutoCloseable {
     private volatile Thread filler;
     private final Thread watchdog;
     private volatile MemorySegment zeros;
+    private volatile PagemapScanner pagemap;
     private final Object zerosLock = new Object();
 
     private FaultService(Builder b) {
@@ -143,6 +145,11 @@ public final class FaultService implements AutoCloseable {
         wanted.retainAll(Userfaultfd.kernelFeatures());
         this.uffd = Userfaultfd.builder().features(wanted).open();
         this.doorbell = Doorbell.create();
+        try {
+            this.pagemap = PagemapScanner.open();
+        } catch (RuntimeException noPagemap) {
+            this.pagemap = null;
+        }
         for (int i = 0; i < threads; i++) {
             startWorker();
         }
@@ -943,17 +950,18 @@ public final class FaultService implements AutoCloseable {
                         load(r, s0, e0, p);
                         return;
                     }
-                    case Region.PRESENT -> {
-                        // Usually a second thread that faulted on the page just served: wake it.
-                        if (r.cas(p, Region.PRESENT, Region.PRESENT_WOKEN)) {
-                            counters.alreadyPresent.increment();
-                            wakeQuietly(r.pageAddress(p), r.pageSize);
-                            return;
-                        }
-                    }
-                    case Region.PRESENT_WOKEN -> {
-                        // A wake did not help: the page state is stale (a REMOVE raced a fill). Load it again.
-                        if (r.cas(p, Region.PRESENT_WOKEN, Region.LOADING)) {
+                    case Region.PRESENT, Region.PRESENT_WOKEN -> {
+                        // Usually another thread faulted on the page just served and its message was
+                        // read late: wake it. But a REMOVE can race a fill (the kernel zaps after the
+                        // event is read), leaving the state stale: then load the page again.
+                        int inKernel = kernelPresent(r, p);
+                        if (inKernel == 1 || (inKernel < 0 && s == Region.PRESENT)) {
+                            if (inKernel == 1 || r.cas(p, Region.PRESENT, Region.PRESENT_WOKEN)) {
+                                counters.alreadyPresent.increment();
+                                wakeQuietly(r.pageAddress(p), r.pageSize);
+                                return;
+                            }
+                        } else if (r.cas(p, (byte) s, Region.LOADING)) {
                             load(r, p, p + 1, p);
                             return;
                         }
@@ -1160,6 +1168,23 @@ public final class FaultService implements AutoCloseable {
         @Override
         boolean applyPendingEvents() {
             return false;
+        }
+    }
+
+    /**
+     * Whether page {@code p} is mapped according to the kernel: 1 yes, 0 no, -1 unknown (no
+     * PAGEMAP_SCAN before Linux 6.7; the caller then wakes once and reloads on a second fault).
+     */
+    private int kernelPresent(Region r, int p) {
+        PagemapScanner scanner = pagemap;
+        if (scanner == null) {
+            return -1;
+        }
+        try {
+            return scanner.isPresent(r.pageAddress(p), r.pageSize) ? 1 : 0;
+        } catch (RuntimeException unsupported) {
+            pagemap = null;
+            return -1;
         }
     }
 
@@ -1445,6 +1470,11 @@ public final class FaultService implements AutoCloseable {
         }
         uffd.close();
         doorbell.close();
+        PagemapScanner scanner = pagemap;
+        pagemap = null;
+        if (scanner != null) {
+            scanner.close();
+        }
     }
 
     private boolean busy() {

@@ -60,6 +60,7 @@ public final class Region {
     final MemorySegment memory;
 
     // adaptive readahead: a few sequential streams, replaced round robin
+    private final int[] streamStart = new int[STREAMS];
     private final int[] streamNext = new int[STREAMS];
     private final int[] streamWindow = new int[STREAMS];
     private int streamVictim;
@@ -371,18 +372,21 @@ public final class Region {
     }
 
     /**
-     * The block to load for a fault on page {@code p}, packed as {@code start << 32 | end}:
-     * the aligned fault-around block on a random fault; on a fault where a sequential stream
-     * left off, a block starting at {@code p} twice as long as that stream's last one, up to
-     * the readahead limit.
+     * The block to load for a fault on page {@code p}, packed as {@code start << 32 | end}. A
+     * fault that continues a sequential stream (it falls between the start of the stream's last
+     * block and one block past its end: a reader that skipped over pages already present still
+     * counts) gets a block starting at {@code p} twice as long as the stream's last one, up to
+     * {@code maxPages}. Any other fault is random: the aligned fault-around block, and a new
+     * stream replaces the least recently started one.
      */
     long readahead(int p, int basePages, int maxPages) {
         synchronized (streamNext) {
             for (int i = 0; i < STREAMS; i++) {
                 int next = streamNext[i];
-                if (next >= 0 && p >= next && p < next + basePages) {
+                if (next >= 0 && p >= streamStart[i] && (long) p < (long) next + streamWindow[i]) {
                     int w = Math.min(maxPages, streamWindow[i] * 2);
                     int end = (int) Math.min((long) pageCount, (long) p + w);
+                    streamStart[i] = p;
                     streamNext[i] = end;
                     streamWindow[i] = w;
                     return ((long) p << 32) | end;
@@ -392,6 +396,7 @@ public final class Region {
             int end = (int) Math.min((long) pageCount, (long) start + basePages);
             int v = streamVictim;
             streamVictim = (v + 1) % STREAMS;
+            streamStart[v] = start;
             streamNext[v] = end;
             streamWindow[v] = basePages;
             return ((long) start << 32) | end;
