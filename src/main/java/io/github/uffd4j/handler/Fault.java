@@ -1,8 +1,8 @@
 package io.github.uffd4j.handler;
 
 import io.github.uffd4j.PageExistsException;
+import io.github.uffd4j.UffdEvent;
 import io.github.uffd4j.Userfaultfd;
-import io.github.uffd4j.internal.gen.UffdNative;
 
 import java.lang.foreign.MemorySegment;
 
@@ -12,10 +12,6 @@ import java.lang.foreign.MemorySegment;
  * thread, reused for every fault: do not keep it.
  */
 public final class Fault {
-
-    private static final long FLAG_WRITE = UffdNative.UFFD_PAGEFAULT_FLAG_WRITE();
-    private static final long FLAG_WP = UffdNative.UFFD_PAGEFAULT_FLAG_WP();
-    private static final long FLAG_MINOR = UffdNative.UFFD_PAGEFAULT_FLAG_MINOR();
 
     private final FaultService service;
     private final java.util.function.LongFunction<MemorySegment> staging;
@@ -71,17 +67,17 @@ public final class Fault {
 
     /** Whether the access was a write. */
     public boolean isWrite() {
-        return (flags & FLAG_WRITE) != 0;
+        return (flags & UffdEvent.FLAG_WRITE) != 0;
     }
 
     /** Whether it is a write-protect fault (the page is present and protected). */
     public boolean isWriteProtect() {
-        return (flags & FLAG_WP) != 0;
+        return (flags & UffdEvent.FLAG_WP) != 0;
     }
 
     /** Whether it is a minor fault (the page is in the page cache but not mapped here). */
     public boolean isMinor() {
-        return (flags & FLAG_MINOR) != 0;
+        return (flags & UffdEvent.FLAG_MINOR) != 0;
     }
 
     /** A page-sized buffer owned by this handler thread, to build contents in before {@link #copy}. */

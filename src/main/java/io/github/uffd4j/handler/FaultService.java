@@ -11,6 +11,7 @@ import io.github.uffd4j.PageExistsException;
 import io.github.uffd4j.PagemapScanner;
 import io.github.uffd4j.RegisterMode;
 import io.github.uffd4j.SharedMemory;
+import io.github.uffd4j.UffdEvent;
 import io.github.uffd4j.UffdException;
 import io.github.uffd4j.Userfaultfd;
 import io.github.uffd4j.internal.gen.UffdNative;
@@ -916,7 +917,7 @@ public final class FaultService implements AutoCloseable {
             int p = r.pageOf(address);
             if (isOwnThread(faultTid)) {
                 selfFault(r, p, faultTid, address);
-            } else if ((flags & UffdNative.UFFD_PAGEFAULT_FLAG_WP()) != 0) {
+            } else if ((flags & UffdEvent.FLAG_WP) != 0) {
                 writeFault(r, p);
             } else if (r.handler != null) {
                 custom(r, p, address, flags, faultTid);
