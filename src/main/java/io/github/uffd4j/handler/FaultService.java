@@ -14,7 +14,6 @@ import io.github.uffd4j.SharedMemory;
 import io.github.uffd4j.UffdEvent;
 import io.github.uffd4j.UffdException;
 import io.github.uffd4j.Userfaultfd;
-import io.github.uffd4j.internal.gen.UffdNative;
 import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 
