@@ -1365,19 +1365,8 @@ public final class FaultService implements AutoCloseable {
             if (forClose) {
                 counters.failures.increment();
                 fallback(r, p, FaultFailure.Kind.CLOSED, cause, true);
-            } else if (r.handler == null) {
-                counters.failures.increment();
-                int a = ++r.attempts[p];
-                if (a <= policy.retries()) {
-                    // Give the page back and wake the thread: its fault comes again and a fresh thread tries.
-                    releaseRun(r, p, p + 1);
-                    report(r, p, 1, FaultFailure.Kind.TIMED_OUT, FaultFailure.Outcome.RETRIED, cause);
-                } else {
-                    r.attempts[p] = 0;
-                    fallback(r, p, FaultFailure.Kind.TIMED_OUT, cause, false);
-                }
             } else {
-                attemptFailedByTimeout(r, p, cause);
+                timedOut(r, p, cause);
             }
         } else if (s.runEnd > s.runStart) {
             releaseRun(r, s.runStart, s.runEnd);
@@ -1404,12 +1393,16 @@ public final class FaultService implements AutoCloseable {
         }
     }
 
-    /** A fault handler timed out: its fault is not claimed in the page state, so wake it or fall back. */
-    private void attemptFailedByTimeout(Region r, int p, Throwable cause) {
+    /**
+     * An attempt on page {@code p}, which a thread waits for, ran past the timeout. While retries
+     * remain, the page is given back (if it was claimed) and the thread woken: its fault comes
+     * again and a fresh thread tries. Then the fallback.
+     */
+    private void timedOut(Region r, int p, Throwable cause) {
         counters.failures.increment();
         int a = ++r.attempts[p];
         if (a <= policy.retries()) {
-            wakeQuietly(r.pageAddress(p), r.pageSize);
+            releaseRun(r, p, p + 1);
             report(r, p, 1, FaultFailure.Kind.TIMED_OUT, FaultFailure.Outcome.RETRIED, cause);
         } else {
             r.attempts[p] = 0;
