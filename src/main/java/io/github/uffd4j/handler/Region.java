@@ -244,6 +244,13 @@ public final class Region {
         int advice = write ? UffdNative.MADV_POPULATE_WRITE() : UffdNative.MADV_POPULATE_READ();
         for (;;) {
             if (Native.madvise(pageAddress(from), (long) (to - from) << pageShift, advice) == 0) {
+                // Every page is mapped now. The kernel woke this thread a moment before the handler
+                // thread records that; record it here too, so the state is exact once load() returns.
+                for (int p = from; p < to; p++) {
+                    if (!cas(p, LOADING, PRESENT)) {
+                        cas(p, MISSING, PRESENT);
+                    }
+                }
                 return;
             }
             int e = Native.errno();
@@ -324,9 +331,8 @@ public final class Region {
 
     /** A loader finished page {@code p}: present, unless an event changed its state meanwhile. */
     void loaded(int p) {
-        if (cas(p, LOADING, PRESENT)) {
-            attempts[p] = 0;
-        }
+        cas(p, LOADING, PRESENT);
+        attempts[p] = 0;
     }
 
     /** A loader gives page {@code p} back untouched; the caller wakes the range afterwards. */
