@@ -439,7 +439,7 @@ public final class FaultService implements AutoCloseable {
         return policy;
     }
 
-    /** Whether {@link #close()} has finished. */
+    /** Whether {@link #close()} has been called (it may still be finishing). */
     public boolean isClosed() {
         return closed || closing.get();
     }
@@ -601,6 +601,9 @@ public final class FaultService implements AutoCloseable {
         long slicePageSize;
         int tid;
         boolean abandoned;
+        /** Pages and bytes this thread loaded for faults (for its JFR batch events). */
+        long ownPages;
+        long ownBytes;
 
         Loader(Slot slot) {
             this.slot = slot;
@@ -719,9 +722,7 @@ public final class FaultService implements AutoCloseable {
                     int done = next + (int) (x.bytesDone() >>> r.pageShift);
                     markLoaded(r, next, done, urgent);
                     if (done < e) {
-                        if (r.cas(done, Region.LOADING, Region.PRESENT)) {
-                            r.attempts[done] = 0;
-                        }
+                        r.loaded(done);
                         uffd.wake(r.pageAddress(done), r.pageSize);
                         next = done + 1;
                     } else {
@@ -782,6 +783,8 @@ public final class FaultService implements AutoCloseable {
                 long n = e - s;
                 (urgent ? counters.pages : counters.backgroundPages).add(n);
                 counters.bytes.add(n << r.pageShift);
+                ownPages += n;
+                ownBytes += n << r.pageShift;
             }
         }
 
@@ -852,7 +855,8 @@ public final class FaultService implements AutoCloseable {
             long t0 = System.nanoTime();
             slot.inBatch = true;
             int faults = 0;
-            long pages0 = counters.pages.sum();
+            long pages0 = ownPages;
+            long bytes0 = ownBytes;
             try {
                 pendingCount = 0;
                 pendingHead = 0;
@@ -876,8 +880,8 @@ public final class FaultService implements AutoCloseable {
                 FaultBatchEvent e = new FaultBatchEvent();
                 e.messages = n;
                 e.faults = faults;
-                e.pages = counters.pages.sum() - pages0;
-                e.bytes = e.pages * Memory.pageSize();
+                e.pages = ownPages - pages0;
+                e.bytes = ownBytes - bytes0;
                 e.serviceNanos = System.nanoTime() - t0;
                 e.commit();
             }
@@ -1399,14 +1403,8 @@ public final class FaultService implements AutoCloseable {
      * again and a fresh thread tries. Then the fallback.
      */
     private void timedOut(Region r, int p, Throwable cause) {
-        counters.failures.increment();
-        int a = ++r.attempts[p];
-        if (a <= policy.retries()) {
+        if (attemptFailed(r, p, FaultFailure.Kind.TIMED_OUT, cause)) {
             releaseRun(r, p, p + 1);
-            report(r, p, 1, FaultFailure.Kind.TIMED_OUT, FaultFailure.Outcome.RETRIED, cause);
-        } else {
-            r.attempts[p] = 0;
-            fallback(r, p, FaultFailure.Kind.TIMED_OUT, cause, false);
         }
     }
 
