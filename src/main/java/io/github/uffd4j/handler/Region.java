@@ -342,39 +342,48 @@ public final class Region {
 
     /** REMOVE: the pages of [start, end) are gone from the page tables; later faults load them again. */
     void resetPages(long start, long end) {
-        int[] span = span(start, end, true);
-        for (int p = span[0]; p < span[1]; p++) {
+        long span = span(start, end, true);
+        int from = (int) (span >>> 32);
+        int to = (int) span;
+        // failures is empty unless a source failed: skip the per-page (boxing) removal then
+        boolean anyFailures = !failures.isEmpty();
+        for (int p = from; p < to; p++) {
             byte s = (byte) STATE.getVolatile(state, p);
             if (s != GONE && s != MISSING) {
                 force(p, MISSING);
             }
             attempts[p] = 0;
-            failures.remove(p);
+            if (anyFailures) {
+                failures.remove(p);
+            }
         }
-        if (span[0] < fillCursor) {
-            fillCursor = span[0];
+        if (from < fillCursor) {
+            fillCursor = from;
         }
     }
 
     /** UNMAP: [start, end) is no longer mapped. */
     void dropPages(long start, long end) {
-        int[] span = span(start, end, false);
-        for (int p = span[0]; p < span[1]; p++) {
+        long span = span(start, end, false);
+        for (int p = (int) (span >>> 32), to = (int) span; p < to; p++) {
             force(p, GONE);
         }
     }
 
-    /** Pages fully inside [start, end) (whole = true), or touching it. */
-    private int[] span(long start, long end, boolean whole) {
+    /**
+     * Pages fully inside [start, end) (whole = true), or touching it, packed as
+     * {@code from << 32 | to} (an empty span is 0).
+     */
+    private long span(long start, long end, boolean whole) {
         long a = address;
         long s = Math.max(start, a);
         long e = Math.min(end, a + length);
         if (s >= e) {
-            return new int[] {0, 0};
+            return 0;
         }
-        int from = (int) (whole ? (s - a + pageSize - 1) >>> pageShift : (s - a) >>> pageShift);
-        int to = (int) (whole ? (e - a) >>> pageShift : (e - a + pageSize - 1) >>> pageShift);
-        return new int[] {from, Math.max(from, to)};
+        long from = whole ? (s - a + pageSize - 1) >>> pageShift : (s - a) >>> pageShift;
+        long to = whole ? (e - a) >>> pageShift : (e - a + pageSize - 1) >>> pageShift;
+        return from << 32 | Math.max(from, to);
     }
 
     /**

@@ -9,6 +9,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.util.function.Consumer;
@@ -143,6 +144,20 @@ public final class Native {
             return LINKER.downcallHandle(address, descriptor, ERRNO, Linker.Option.firstVariadicArg(firstVariadic));
         }
 
+        /**
+         * The generated descriptor with every pointer (argument and result) passed as a long: the
+         * same machine word in the C calling convention, and no MemorySegment to allocate per
+         * call. For the calls that take raw addresses on hot paths (madvise on every page load).
+         */
+        static FunctionDescriptor addressesAsLongs(FunctionDescriptor d) {
+            MemoryLayout[] args = d.argumentLayouts().stream()
+                    .map(l -> l instanceof AddressLayout ? ValueLayout.JAVA_LONG : l)
+                    .toArray(MemoryLayout[]::new);
+            return d.returnLayout()
+                    .map(r -> FunctionDescriptor.of(r instanceof AddressLayout ? ValueLayout.JAVA_LONG : r, args))
+                    .orElseGet(() -> FunctionDescriptor.ofVoid(args));
+        }
+
         static final MethodHandle IOCTL_PTR = variadic(UffdNative.ioctl.address(),
                 UffdNative.ioctl.makeInvoker(PTR).descriptor(), 2);
         static final MethodHandle IOCTL_INT = variadic(UffdNative.ioctl.address(),
@@ -154,16 +169,16 @@ public final class Native {
         static final MethodHandle OPEN = variadic(UffdNative.open.address(),
                 UffdNative.open.makeInvoker(UffdNative.C_INT).descriptor(), 2);
         static final MethodHandle MREMAP = variadic(UffdNative.mremap.address(),
-                UffdNative.mremap.makeInvoker(PTR).descriptor(), 4);
+                addressesAsLongs(UffdNative.mremap.makeInvoker(PTR).descriptor()), 4);
         static final MethodHandle CLOSE = plain(UffdNative.close$address(), UffdNative.close$descriptor());
         static final MethodHandle DUP = plain(UffdNative.dup$address(), UffdNative.dup$descriptor());
         static final MethodHandle READ = plain(UffdNative.read$address(), UffdNative.read$descriptor());
         static final MethodHandle WRITE = plain(UffdNative.write$address(), UffdNative.write$descriptor());
         static final MethodHandle POLL = plain(UffdNative.poll$address(), UffdNative.poll$descriptor());
         static final MethodHandle EVENTFD = plain(UffdNative.eventfd$address(), UffdNative.eventfd$descriptor());
-        static final MethodHandle MMAP = plain(UffdNative.mmap$address(), UffdNative.mmap$descriptor());
-        static final MethodHandle MUNMAP = plain(UffdNative.munmap$address(), UffdNative.munmap$descriptor());
-        static final MethodHandle MADVISE = plain(UffdNative.madvise$address(), UffdNative.madvise$descriptor());
+        static final MethodHandle MMAP = plain(UffdNative.mmap$address(), addressesAsLongs(UffdNative.mmap$descriptor()));
+        static final MethodHandle MUNMAP = plain(UffdNative.munmap$address(), addressesAsLongs(UffdNative.munmap$descriptor()));
+        static final MethodHandle MADVISE = plain(UffdNative.madvise$address(), addressesAsLongs(UffdNative.madvise$descriptor()));
         static final MethodHandle MEMFD_CREATE = plain(UffdNative.memfd_create$address(), UffdNative.memfd_create$descriptor());
         static final MethodHandle FTRUNCATE = plain(UffdNative.ftruncate$address(), UffdNative.ftruncate$descriptor());
         static final MethodHandle SYSCONF = plain(UffdNative.sysconf$address(), UffdNative.sysconf$descriptor());
@@ -273,9 +288,7 @@ public final class Native {
     /** {@code mmap}; returns the address, or -1 on failure (MAP_FAILED). */
     public static long mmap(long address, long length, int prot, int flags, int fd, long offset) {
         try {
-            MemorySegment r = (MemorySegment) Handles.MMAP.invokeExact(capture(),
-                    MemorySegment.ofAddress(address), length, prot, flags, fd, offset);
-            return r.address();
+            return (long) Handles.MMAP.invokeExact(capture(), address, length, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -283,7 +296,7 @@ public final class Native {
 
     public static int munmap(long address, long length) {
         try {
-            return (int) Handles.MUNMAP.invokeExact(capture(), MemorySegment.ofAddress(address), length);
+            return (int) Handles.MUNMAP.invokeExact(capture(), address, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -292,9 +305,7 @@ public final class Native {
     /** {@code mremap(old, oldSize, newSize, flags, newAddress)}; returns the address or -1. */
     public static long mremap(long oldAddress, long oldSize, long newSize, int flags, long newAddress) {
         try {
-            MemorySegment r = (MemorySegment) Handles.MREMAP.invokeExact(capture(),
-                    MemorySegment.ofAddress(oldAddress), oldSize, newSize, flags, MemorySegment.ofAddress(newAddress));
-            return r.address();
+            return (long) Handles.MREMAP.invokeExact(capture(), oldAddress, oldSize, newSize, flags, newAddress);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -302,7 +313,7 @@ public final class Native {
 
     public static int madvise(long address, long length, int advice) {
         try {
-            return (int) Handles.MADVISE.invokeExact(capture(), MemorySegment.ofAddress(address), length, advice);
+            return (int) Handles.MADVISE.invokeExact(capture(), address, length, advice);
         } catch (Throwable t) {
             throw rethrow(t);
         }
