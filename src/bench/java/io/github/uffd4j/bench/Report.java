@@ -122,10 +122,15 @@ public final class Report implements Callable<Integer> {
         System.out.println(table);
         writeCsv(rows, results.resolve("results.csv"));
         writeJson(rows, machine, results.resolve("results.json"));
-        chart(rows, results.resolve("chart.png"));
+        String chartProblem = drawChart(rows, results.resolve("chart.png"));
+        if (chartProblem != null) {
+            System.err.println("WARNING: chart.png not written: " + chartProblem + "; it needs fontconfig and a font"
+                    + " (Debian: apt-get install fontconfig fonts-dejavu-core)");
+        }
         String report = "Machine:\n\n```\n" + machine + "\n```\n\n" + table;
         Files.writeString(results.resolve("report.md"), report, StandardCharsets.UTF_8);
-        System.out.println("wrote " + results.resolve("results.csv") + ", results.json, chart.png, report.md");
+        System.out.println("wrote " + results.resolve("results.csv") + ", results.json, report.md"
+                + (chartProblem == null ? ", chart.png" : ""));
         if (publish != null) {
             publishTo(publish, report);
             System.out.println("updated the results section of " + publish);
@@ -307,6 +312,22 @@ public final class Report implements Callable<Integer> {
         doc.put("machine", machine);
         doc.put("rows", rows);
         Files.writeString(file, gson.toJson(doc), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Draws the chart; returns why it could not be drawn (AWT without fonts, as in a minimal
+     * container), or null. The table, CSV and JSON do not depend on it.
+     */
+    static String drawChart(List<Row> rows, Path file) {
+        if (System.getProperty("java.awt.headless") == null) {
+            System.setProperty("java.awt.headless", "true");
+        }
+        try {
+            chart(rows, file);
+            return null;
+        } catch (IOException | RuntimeException | LinkageError | InternalError e) {
+            return e.toString();
+        }
     }
 
     /** Java/C per case and pinning, with the 0.95 target drawn as a series of its own. */

@@ -64,12 +64,15 @@ class ContainerTest {
                 .withFileFromPath("classes", Path.of("target/classes"))
                 .withFileFromPath("test-classes", Path.of("target/test-classes"))
                 .withFileFromPath("native-headers", Path.of("native-headers"))
+                // the benchmarks' smoke test builds the C reference
+                .withFileFromPath("bench-c", Path.of("src/bench/c"))
                 .withDockerfileFromBuilder(b -> b.from(BASE_IMAGE)
                         .copy("jdk", "/opt/jdk")
                         .copy("classes", "/opt/uffd4j/classes")
                         .copy("test-classes", "/opt/uffd4j/test-classes")
                         .copy("lib", "/opt/uffd4j/lib")
                         .copy("native-headers", "/opt/uffd4j/native-headers")
+                        .copy("bench-c", "/opt/uffd4j/src/bench/c")
                         .env("PATH", "/opt/jdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
                         .workDir("/opt/uffd4j")
                         .build());
