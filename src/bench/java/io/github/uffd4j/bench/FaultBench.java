@@ -1,34 +1,22 @@
 package io.github.uffd4j.bench;
 
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.concurrent.TimeUnit;
 
 /**
  * Cases a–e and h, and the floor, on the raw binding with one touching thread and one handler
  * thread ({@link RawHandler}): ops/s where an op is one touched unit (one fault, or one ioctl for
  * the {@code ioctl-*} cases). The same cases as the C reference, under the same names.
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 @State(Scope.Thread)
-public class FaultBench {
+public class FaultBench extends ThroughputBench {
 
     @Param({"copy4k-seq", "copy4k-rand", "copy64k-seq", "copy64k-rand", "zeropage", "minor", "wp",
             "ioctl-copy", "ioctl-wake", "ioctl-wp", "floor"})

@@ -5,21 +5,14 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.handler.FaultService;
 import io.github.uffd4j.handler.Region;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Case a through the runtime ({@code rt-copy4k-seq}): one page per fault (no fault-around, no
@@ -27,13 +20,8 @@ import java.util.concurrent.TimeUnit;
  * code must. What this adds to the raw case is the runtime's bookkeeping, the source call, and
  * the madvise each touch goes through; its allocation per op is the runtime fault path's.
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 @State(Scope.Thread)
-public class RuntimeFaultBench {
+public class RuntimeFaultBench extends ThroughputBench {
 
     private final long page = Memory.pageSize();
     private final long chunkBytes = Case.OPS * page;
