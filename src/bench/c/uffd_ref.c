@@ -218,7 +218,6 @@ struct bench {
 /* One touching thread's view of the case. */
 struct worker {
     const struct bench *b;
-    struct handler *h;          /* NULL without a handler thread */
     int uffd;
     unsigned char *chunk;       /* OPS * unit bytes, registered */
     const unsigned char *src;
@@ -345,7 +344,7 @@ static void run(const struct bench *b) {
     }
     pthread_barrier_init(&barrier, NULL, (unsigned)n + 1);
     for (int t = 0; t < n; t++) {
-        ws[t] = (struct worker){ .b = b, .h = b->uffd_mode ? &h : NULL, .uffd = uffd, .chunk = mem + chunk * (size_t)t,
+        ws[t] = (struct worker){ .b = b, .uffd = uffd, .chunk = mem + chunk * (size_t)t,
                                  .src = src + chunk * (size_t)t, .barrier = &barrier, .phase = &phase, .running = &running };
         permutation(ws[t].order, OPS, b->random);
         ws[t].samples = malloc(MAX_SAMPLES * sizeof(uint64_t));

@@ -1,5 +1,6 @@
 package io.github.uffd4j.bench;
 
+import io.github.uffd4j.RegisterMode;
 import io.github.uffd4j.Userfaultfd;
 
 import java.lang.foreign.MemorySegment;
@@ -76,7 +77,7 @@ final class Toucher implements AutoCloseable {
             case IOCTL_WAKE -> {
             }
             default -> {
-                if (w.c.mode == io.github.uffd4j.RegisterMode.WP) {
+                if (w.c.mode == RegisterMode.WP) {
                     uffd.writeProtect(chunk, chunkBytes, true, 0);
                 } else {
                     w.anonymousOrView().dontNeed(chunk - w.base, chunkBytes);

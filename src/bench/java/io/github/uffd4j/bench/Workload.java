@@ -3,6 +3,7 @@ package io.github.uffd4j.bench;
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
+import io.github.uffd4j.RegisterMode;
 import io.github.uffd4j.SharedMemory;
 import io.github.uffd4j.Userfaultfd;
 
@@ -32,7 +33,7 @@ final class Workload implements AutoCloseable {
         long total = c.chunkBytes() * c.threads;
         source = Memory.anonymous(total);
         fillPattern(source.segment(), page);
-        if (c.mode == io.github.uffd4j.RegisterMode.MINOR) {
+        if (c.mode == RegisterMode.MINOR) {
             shared = Memory.shared(total);
             anonymous = null;
             // the page cache is filled through the alias; the view, registered MINOR, maps nothing yet
@@ -42,7 +43,7 @@ final class Workload implements AutoCloseable {
             shared = null;
             anonymous = Memory.anonymous(total);
             base = anonymous.address();
-            if (c.mode == io.github.uffd4j.RegisterMode.WP) {
+            if (c.mode == RegisterMode.WP) {
                 // present pages to protect (this thread is not registered yet: plain stores are fine)
                 MemorySegment.copy(source.segment(), 0, anonymous.segment(), 0, total);
             }
@@ -52,7 +53,7 @@ final class Workload implements AutoCloseable {
             handler = null;
             return;
         }
-        uffd = c.mode == io.github.uffd4j.RegisterMode.MINOR
+        uffd = c.mode == RegisterMode.MINOR
                 ? Userfaultfd.builder().features(Feature.MINOR_SHMEM).open()
                 : Userfaultfd.open();
         MemorySegment registered = MemorySegment.ofAddress(base).reinterpret(total);
