@@ -1,7 +1,6 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.gen.UffdNative;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -10,14 +9,12 @@ import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.lang.reflect.Method;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -86,14 +83,10 @@ class AbiCrossCheckTest {
         Path src = dir.resolve("abi.c");
         Files.writeString(src, c);
         Path exe = dir.resolve("abi");
-        String cc = compiler();
-        Assumptions.assumeTrue(cc != null, () -> {
-            System.out.println("SKIPPED: no C compiler (cc, gcc or clang) on PATH: install gcc to cross-check the ABI");
-            return "no C compiler on PATH";
-        });
-        String out = run(List.of(cc, "-std=gnu11", "-Wall", "-Werror", "-I", HEADERS.toAbsolutePath().toString(),
+        String cc = TestSupport.assumeCCompiler("to cross-check the ABI");
+        String out = TestSupport.runCommand(List.of(cc, "-std=gnu11", "-Wall", "-Werror", "-I", HEADERS.toAbsolutePath().toString(),
                 "-o", exe.toString(), src.toString()));
-        for (String line : run(List.of(exe.toString())).split("\n")) {
+        for (String line : TestSupport.runCommand(List.of(exe.toString())).split("\n")) {
             int sp = line.lastIndexOf(' ');
             C.put(line.substring(0, sp), Long.parseLong(line.substring(sp + 1)));
         }
@@ -111,25 +104,6 @@ class AbiCrossCheckTest {
                 OWN_OFFSETS.put("offsetof(struct " + struct + ", " + fields[i] + ")", offsets[i]);
             }
         }
-    }
-
-    private static String compiler() {
-        for (String cc : List.of("cc", "gcc", "clang")) {
-            for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-                if (Files.isExecutable(Path.of(dir, cc))) {
-                    return cc;
-                }
-            }
-        }
-        return null;
-    }
-
-    private static String run(List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "timed out: " + cmd);
-        assertEquals(0, p.exitValue(), cmd + "\n" + out);
-        return out;
     }
 
     private static GroupLayout layout(String struct) throws Exception {

@@ -43,6 +43,32 @@ public final class TestSupport {
         Assumptions.assumeTrue(ok, () -> "kernel lacks " + feature + " (Linux " + feature.sinceKernel() + "+)");
     }
 
+    /**
+     * A C compiler on PATH (cc, gcc or clang); skips the test, printing why, when there is none.
+     * {@code purpose} finishes the sentence "install gcc ...".
+     */
+    public static String assumeCCompiler(String purpose) {
+        for (String cc : java.util.List.of("cc", "gcc", "clang")) {
+            for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
+                if (Files.isExecutable(Path.of(dir, cc))) {
+                    return cc;
+                }
+            }
+        }
+        System.out.println("SKIPPED: no C compiler (cc, gcc or clang) on PATH: install gcc " + purpose);
+        Assumptions.abort("no C compiler on PATH");
+        throw new AssertionError("unreachable");
+    }
+
+    /** Runs {@code cmd}, which must exit with 0 within a minute; returns its output (stdout and stderr). */
+    public static String runCommand(java.util.List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        org.junit.jupiter.api.Assertions.assertTrue(p.waitFor(60, TimeUnit.SECONDS), "timed out: " + cmd);
+        org.junit.jupiter.api.Assertions.assertEquals(0, p.exitValue(), cmd + "\n" + out);
+        return out;
+    }
+
     /** Skips the test, printing why, unless {@code pages} huge pages of {@code size} are free (reserving them as root). */
     public static void assumeHugePages(HugePageSize size, int pages) {
         boolean ok = Memory.freeHugePages(size) >= pages;

@@ -2,7 +2,6 @@ package io.github.uffd4j.bench;
 
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.TestSupport;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -169,20 +168,12 @@ class BenchSmokeTest {
 
     private static Path buildReference(Path dir) throws IOException, InterruptedException {
         Path root = Path.of("").toAbsolutePath();
-        Path source = root.resolve("src/bench/c/uffd_ref.c");
         Path binary = dir.resolve("uffd-ref");
-        Process cc;
-        try {
-            cc = new ProcessBuilder("gcc", "-O2", "-Wall", "-Werror", "-pthread", "-I", root.resolve("native-headers").toString(),
-                    source.toString(), "-o", binary.toString(), "-lm").redirectErrorStream(true).start();
-        } catch (IOException e) {
-            System.out.println("SKIPPED: no gcc on PATH to build the C reference: " + e.getMessage());
-            Assumptions.abort("no gcc");
-            throw e;
-        }
-        String out = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(cc.waitFor(120, TimeUnit.SECONDS));
-        assertEquals(0, cc.exitValue(), "gcc: " + out);
+        String cc = TestSupport.assumeCCompiler("to build the C reference");
+        String out = TestSupport.runCommand(List.of(cc, "-O2", "-Wall", "-Werror", "-pthread",
+                "-I", root.resolve("native-headers").toString(), root.resolve("src/bench/c/uffd_ref.c").toString(),
+                "-o", binary.toString(), "-lm"));
+        assertTrue(out.isBlank(), "compiler output: " + out);
         return binary;
     }
 }
