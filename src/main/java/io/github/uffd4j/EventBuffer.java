@@ -88,11 +88,25 @@ public final class EventBuffer implements AutoCloseable {
     }
 
     /** Called by Userfaultfd after read(2) put {@code n} messages in the buffer. */
-    void filled(int n, Userfaultfd source) {
+    void filled(int n) {
+        java.util.Arrays.fill(forks, 0, Math.max(count, n), null);
         count = n;
-        for (int i = 0; i < n; i++) {
-            forks[i] = kind(i) == EventKind.FORK ? source.adoptForkChild(messages.get(U32, base(i) + Offsets.FORK_UFD)) : null;
-        }
+    }
+
+    /** The kind of message {@code i}, or null when uffd4j does not know its code. */
+    EventKind kindOrNull(int i) {
+        return EventKind.ofOrNull(messages.get(ValueLayout.JAVA_BYTE, base(i) + Offsets.EVENT));
+    }
+
+    /** FORK message {@code i}: the child's descriptor number as the kernel wrote it. */
+    int forkDescriptor(int i) {
+        return messages.get(U32, base(i) + Offsets.FORK_UFD);
+    }
+
+    /** Userfaultfd.read hands over the wrapped child of FORK message {@code i}. */
+    void attachForkChild(int i, Userfaultfd child) {
+        base(i);
+        forks[i] = child;
     }
 
     private long base(int i) {
@@ -100,7 +114,12 @@ public final class EventBuffer implements AutoCloseable {
         return i * MESSAGE_BYTES;
     }
 
-    /** The kind of message {@code i}. */
+    /**
+     * The kind of message {@code i}.
+     *
+     * @throws UnknownEventException if uffd4j does not know the message's event code (a newer
+     *                               kernel); the other messages stay readable
+     */
     public EventKind kind(int i) {
         return EventKind.of(messages.get(ValueLayout.JAVA_BYTE, base(i) + Offsets.EVENT));
     }
@@ -155,7 +174,11 @@ public final class EventBuffer implements AutoCloseable {
         return child;
     }
 
-    /** Message {@code i}, decoded. */
+    /**
+     * Message {@code i}, decoded.
+     *
+     * @throws UnknownEventException if uffd4j does not know the message's event code
+     */
     public UffdEvent event(int i) {
         return switch (kind(i)) {
             case PAGEFAULT -> new UffdEvent.PageFault(faultAddress(i), faultFlags(i), faultThreadId(i));

@@ -30,11 +30,16 @@ public enum EventKind {
         return code;
     }
 
+    /** The kind with UFFD_EVENT_* value {@code code}, or null when uffd4j does not know it. */
+    static EventKind ofOrNull(int code) {
+        return BY_CODE[code & 0xff];
+    }
+
+    /** The kind with UFFD_EVENT_* value {@code code}; an {@link UnknownEventException} when uffd4j does not know it. */
     static EventKind of(int code) {
         EventKind k = BY_CODE[code & 0xff];
         if (k == null) {
-            throw new IllegalStateException("unknown userfaultfd event 0x" + Integer.toHexString(code & 0xff)
-                    + ": the kernel is newer than uffd4j's bindings");
+            throw new UnknownEventException(code & 0xff);
         }
         return k;
     }

@@ -118,9 +118,7 @@ public final class Mapping implements AutoCloseable {
 
     private void advise(String call, long offset, long length, int advice) {
         checkSubrange(call, offset, length);
-        if (Native.madvise(address + offset, length, advice) != 0) {
-            throw Failures.of(call, Native.errno(), address + offset, length, 0);
-        }
+        Memory.madvise(call, address + offset, length, advice);
     }
 
     private void checkSubrange(String call, long offset, long length) {

@@ -1,6 +1,7 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 
 import java.io.IOException;
@@ -105,6 +106,101 @@ public final class Memory {
             throw Failures.of("mmap", e, 0, len, 0);
         }
         return address;
+    }
+
+    // ---- madvise on raw addresses -------------------------------------------------------------
+
+    private static final String POPULATE_READ = "madvise(MADV_POPULATE_READ)";
+    private static final String POPULATE_WRITE = "madvise(MADV_POPULATE_WRITE)";
+    private static final String DONT_NEED = "madvise(MADV_DONTNEED)";
+
+    /**
+     * Faults {@code [address, address + length)} in from native code: madvise(MADV_POPULATE_READ),
+     * or MADV_POPULATE_WRITE when {@code write} (Linux 5.14+). A page of a userfaultfd-registered
+     * range that is missing is reported to its handler and this thread waits for it in the kernel,
+     * not in Java code (a JVM safepoint is not held up). Retries EINTR itself; allocates nothing
+     * unless it fails.
+     *
+     * <p>Trusts the caller: the range is not checked against any {@link Mapping}, only for page
+     * alignment; an unmapped range fails with ENOMEM.
+     *
+     * @throws IllegalArgumentException if address or length is not page aligned, or length is not positive
+     * @throws UffdException            {@code call()} is "madvise(MADV_POPULATE_READ)" or
+     *                                  "madvise(MADV_POPULATE_WRITE)": EFAULT or EHWPOISON for a
+     *                                  poisoned page (or one a SIGBUS-mode userfaultfd refuses),
+     *                                  ENOMEM for a range not wholly mapped, EINVAL on kernels before
+     *                                  5.14 or mappings that cannot be populated (VM_PFNMAP, VM_IO)
+     */
+    public static void populate(long address, long length, boolean write) {
+        String call = write ? POPULATE_WRITE : POPULATE_READ;
+        checkPageRange(call, address, length);
+        int advice = write ? Advice.POPULATE_WRITE : Advice.POPULATE_READ;
+        madvise(call, address, length, advice);
+    }
+
+    /**
+     * madvise(MADV_DONTNEED) on {@code [address, address + length)}: drops the pages. Private
+     * memory reads back as missing (a registered range reports MISSING faults again, after a
+     * REMOVE event); shared memory keeps its contents in the page cache. Trusts the caller like
+     * {@link #populate}: only alignment is checked.
+     *
+     * @throws UffdException {@code call()} "madvise(MADV_DONTNEED)": EINVAL for locked or
+     *                       huge-page-misaligned ranges, ENOMEM for a range not wholly mapped
+     */
+    public static void dontNeed(long address, long length) {
+        checkPageRange(DONT_NEED, address, length);
+        madvise(DONT_NEED, address, length, Advice.DONT_NEED);
+    }
+
+    /** The madvise advice values, read once (never in a JVM without native access). */
+    private static final class Advice {
+        static final int POPULATE_READ = UffdNative.MADV_POPULATE_READ();
+        static final int POPULATE_WRITE = UffdNative.MADV_POPULATE_WRITE();
+        static final int DONT_NEED = UffdNative.MADV_DONTNEED();
+    }
+
+    private static void checkPageRange(String call, long address, long length) {
+        Native.ensureAvailable();
+        if (length <= 0 || (address & (PAGE_SIZE - 1)) != 0 || (length & (PAGE_SIZE - 1)) != 0) {
+            throw new IllegalArgumentException(call + ": address 0x" + Long.toHexString(address) + " and length " + length
+                    + " must be page aligned (page size " + PAGE_SIZE + ") and the length positive");
+        }
+        if (address < 0 || address > Long.MAX_VALUE - length) {
+            throw new IllegalArgumentException(call + ": [0x" + Long.toHexString(address) + " + " + length
+                    + ") is outside the user address space");
+        }
+    }
+
+    /** madvise, EINTR retried; a UffdException with a hint on failure. */
+    static void madvise(String call, long address, long length, int advice) {
+        while (Native.madvise(address, length, advice) != 0) {
+            int e = Native.errno();
+            if (e != Errno.EINTR) {
+                throw new UffdException(call, e, address, length, 0, madviseHint(advice, e));
+            }
+        }
+    }
+
+    private static String madviseHint(int advice, int e) {
+        boolean populate = advice == Advice.POPULATE_READ || advice == Advice.POPULATE_WRITE;
+        if (populate && (e == Errno.EFAULT || e == Errno.EHWPOISON)) {
+            return "a page in the range could not be faulted in: it is poisoned (UFFDIO_POISON, a hardware error), "
+                    + "beyond the end of a file, or its userfaultfd was opened with Feature.SIGBUS";
+        }
+        if (e == Errno.ENOMEM) {
+            return "part of the range is not mapped (was it unmapped or moved?), or the system is out of memory";
+        }
+        if (populate && e == Errno.EINVAL) {
+            return "MADV_POPULATE_READ/WRITE need Linux 5.14+ (this is " + System.getProperty("os.version")
+                    + "), and a mapping that can be populated (not VM_PFNMAP or VM_IO, and writable for WRITE)";
+        }
+        if (e == Errno.EINVAL) {
+            return "the range must be page aligned (huge-page aligned on hugetlb) and not locked (mlock)";
+        }
+        if (e == Errno.EPERM || e == Errno.EACCES) {
+            return "the mapping does not allow this access";
+        }
+        return "";
     }
 
     /** Free pages in the pool of {@code size} (0 when the size is not supported). */

@@ -8,9 +8,11 @@ import io.github.uffd4j.internal.linux.Native;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.Objects;
 
 /**
  * The PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7+): reads page states of a range in one
@@ -18,6 +20,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * userfaultfd opened with {@link Feature#WP_ASYNC}, writes never stop the writer: the kernel
  * unprotects the page itself and marks it written, and {@link #collectWritten} returns and
  * re-protects the written pages: dirty tracking without a fault round trip.
+ *
+ * <p>Thread safe: any number of threads may scan at once, without locking.
  */
 public final class PagemapScanner implements AutoCloseable {
 
@@ -41,18 +45,16 @@ public final class PagemapScanner implements AutoCloseable {
     private static final long ALL_CATEGORIES = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_FILE | PAGE_IS_PRESENT
             | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO | PAGE_IS_HUGE | PAGE_IS_SOFT_DIRTY;
 
-    private final int fd;
-    // GC-managed: closing a shared arena would need a handshake with every thread
-    private final Arena arena = Arena.ofAuto();
-    private final MemorySegment arg = arena.allocate(pm_scan_arg.layout());
-    private final MemorySegment regions;
-    private final int capacity;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Regions per ioctl of {@link #scan}; later ones come from further ioctls. */
+    private static final int SCAN_REGIONS = 512;
+    /** Where {@link #isPresent} puts its one page_region in the thread's scratch buffer. */
+    private static final long REGION_OFFSET = 128;
 
-    private PagemapScanner(int fd, int capacity) {
+    private final int fd;
+    private final CloseGate gate = new CloseGate();
+
+    private PagemapScanner(int fd) {
         this.fd = fd;
-        this.capacity = capacity;
-        this.regions = arena.allocate(page_region.layout(), capacity);
     }
 
     /** Opens /proc/self/pagemap; each ioctl returns up to 512 regions (scans continue past that). */
@@ -62,86 +64,99 @@ public final class PagemapScanner implements AutoCloseable {
         if (fd < 0) {
             throw Failures.of("open(/proc/self/pagemap)", Native.errno());
         }
-        return new PagemapScanner(fd, 512);
+        return new PagemapScanner(fd);
     }
 
     /**
      * Scans {@code range}: the runs of pages having every category in {@code categoryMask}
      * (none: all pages), with their {@code returnMask} categories. With {@code writeProtect}, the
-     * matched pages are write-protected again in the same call (PM_SCAN_WP_MATCHING).
+     * matched pages are write-protected again in the same call (PM_SCAN_WP_MATCHING). Thread
+     * safe; each call uses its own buffers.
      */
-    public synchronized List<PageRegion> scan(MemorySegment range, long categoryMask, long returnMask, boolean writeProtect) {
-        if (closed.get()) {
-            throw new IllegalStateException("PAGEMAP_SCAN: the scanner is closed");
-        }
-        if (!range.isNative()) {
-            throw new IllegalArgumentException("PAGEMAP_SCAN: only off-heap memory can be scanned");
-        }
-        if (((categoryMask | returnMask) & ~ALL_CATEGORIES) != 0) {
-            throw new IllegalArgumentException("PAGEMAP_SCAN: unknown category bits 0x"
-                    + Long.toHexString((categoryMask | returnMask) & ~ALL_CATEGORIES));
-        }
-        long start = range.address();
-        long end = start + range.byteSize();
-        long flags = writeProtect ? UffdNative.PM_SCAN_WP_MATCHING() | UffdNative.PM_SCAN_CHECK_WPASYNC() : 0;
-        List<PageRegion> out = new ArrayList<>();
-        while (start < end) {
-            arg.fill((byte) 0);
-            pm_scan_arg.size(arg, pm_scan_arg.layout().byteSize());
-            pm_scan_arg.flags(arg, flags);
-            pm_scan_arg.start(arg, start);
-            pm_scan_arg.end(arg, end);
-            pm_scan_arg.vec(arg, regions.address());
-            pm_scan_arg.vec_len(arg, capacity);
-            pm_scan_arg.category_mask(arg, categoryMask);
-            pm_scan_arg.return_mask(arg, returnMask == 0 ? ALL_CATEGORIES : returnMask);
-            int n = Native.ioctl(fd, UffdNative.PAGEMAP_SCAN(), arg);
-            if (n < 0) {
-                int e = Native.errno();
-                throw Failures.withHint("PAGEMAP_SCAN", e, e == Errno.ENOTTY || e == Errno.EINVAL
-                        ? "needs Linux 6.7+; with writeProtect every page must be in a WP range of a WP_ASYNC userfaultfd"
-                        : e == Errno.EPERM ? "PM_SCAN_CHECK_WPASYNC: a page in the range lacks async write protection" : "");
+    public List<PageRegion> scan(MemorySegment range, long categoryMask, long returnMask, boolean writeProtect) {
+        Objects.requireNonNull(range, "range");
+        enter();
+        try (Arena arena = Arena.ofConfined()) {
+            if (!range.isNative()) {
+                throw new IllegalArgumentException("PAGEMAP_SCAN: only off-heap memory can be scanned");
             }
-            for (int i = 0; i < n; i++) {
-                MemorySegment r = page_region.asSlice(regions, i);
-                out.add(new PageRegion(page_region.start(r), page_region.end(r), page_region.categories(r)));
+            if (((categoryMask | returnMask) & ~ALL_CATEGORIES) != 0) {
+                throw new IllegalArgumentException("PAGEMAP_SCAN: unknown category bits 0x"
+                        + Long.toHexString((categoryMask | returnMask) & ~ALL_CATEGORIES));
             }
-            long walkEnd = pm_scan_arg.walk_end(arg);
-            if (walkEnd <= start) {
-                break;
+            MemorySegment arg = arena.allocate(pm_scan_arg.layout());
+            MemorySegment regions = arena.allocate(page_region.layout(), SCAN_REGIONS);
+            long start = range.address();
+            long end = start + range.byteSize();
+            long flags = writeProtect ? UffdNative.PM_SCAN_WP_MATCHING() | UffdNative.PM_SCAN_CHECK_WPASYNC() : 0;
+            List<PageRegion> out = new ArrayList<>();
+            while (start < end) {
+                arg.fill((byte) 0);
+                pm_scan_arg.size(arg, pm_scan_arg.layout().byteSize());
+                pm_scan_arg.flags(arg, flags);
+                pm_scan_arg.start(arg, start);
+                pm_scan_arg.end(arg, end);
+                pm_scan_arg.vec(arg, regions.address());
+                pm_scan_arg.vec_len(arg, SCAN_REGIONS);
+                pm_scan_arg.category_mask(arg, categoryMask);
+                pm_scan_arg.return_mask(arg, returnMask == 0 ? ALL_CATEGORIES : returnMask);
+                int n = Native.ioctl(fd, UffdNative.PAGEMAP_SCAN(), arg);
+                if (n < 0) {
+                    int e = Native.errno();
+                    throw Failures.withHint("PAGEMAP_SCAN", e, e == Errno.ENOTTY || e == Errno.EINVAL
+                            ? "needs Linux 6.7+; with writeProtect every page must be in a WP range of a WP_ASYNC userfaultfd"
+                            : e == Errno.EPERM ? "PM_SCAN_CHECK_WPASYNC: a page in the range lacks async write protection" : "");
+                }
+                for (int i = 0; i < n; i++) {
+                    MemorySegment r = page_region.asSlice(regions, i);
+                    out.add(new PageRegion(page_region.start(r), page_region.end(r), page_region.categories(r)));
+                }
+                long walkEnd = pm_scan_arg.walk_end(arg);
+                if (walkEnd <= start) {
+                    break;
+                }
+                start = walkEnd;
             }
-            start = walkEnd;
+            return out;
+        } finally {
+            gate.exit();
         }
-        return out;
     }
 
     /**
      * Whether every page of {@code [address, address + length)} is mapped in this process's page
-     * tables right now (PAGEMAP_SCAN for PAGE_IS_PRESENT, Linux 6.7+). Allocates nothing: cheap
-     * enough to settle, on a fault path, whether a page some bookkeeping calls present really is.
+     * tables right now (PAGEMAP_SCAN for PAGE_IS_PRESENT, Linux 6.7+). Thread safe without a lock
+     * and allocation-free (the ioctl's struct lives in the calling thread's scratch buffer): cheap
+     * enough to settle, on the fault path of several handler threads at once, whether a page some
+     * bookkeeping calls present really is.
      */
-    public synchronized boolean isPresent(long address, long length) {
-        if (closed.get()) {
+    public boolean isPresent(long address, long length) {
+        enter();
+        try {
+            MemorySegment arg = Native.scratch();
+            pm_scan_arg.size(arg, pm_scan_arg.layout().byteSize());
+            pm_scan_arg.start(arg, address);
+            pm_scan_arg.end(arg, address + length);
+            pm_scan_arg.vec(arg, arg.address() + REGION_OFFSET);
+            pm_scan_arg.vec_len(arg, 1);
+            pm_scan_arg.category_mask(arg, PAGE_IS_PRESENT);
+            pm_scan_arg.return_mask(arg, PAGE_IS_PRESENT);
+            int n = Native.ioctl(fd, UffdNative.PAGEMAP_SCAN(), arg);
+            if (n < 0) {
+                int e = Native.errno();
+                throw Failures.withHint("PAGEMAP_SCAN", e, e == Errno.ENOTTY || e == Errno.EINVAL ? "needs Linux 6.7+" : "");
+            }
+            return n == 1 && arg.get(ValueLayout.JAVA_LONG, REGION_OFFSET + page_region.start$offset()) == address
+                    && arg.get(ValueLayout.JAVA_LONG, REGION_OFFSET + page_region.end$offset()) == address + length;
+        } finally {
+            gate.exit();
+        }
+    }
+
+    private void enter() {
+        if (!gate.enter()) {
             throw new IllegalStateException("PAGEMAP_SCAN: the scanner is closed");
         }
-        arg.fill((byte) 0);
-        pm_scan_arg.size(arg, pm_scan_arg.layout().byteSize());
-        pm_scan_arg.start(arg, address);
-        pm_scan_arg.end(arg, address + length);
-        pm_scan_arg.vec(arg, regions.address());
-        pm_scan_arg.vec_len(arg, capacity);
-        pm_scan_arg.category_mask(arg, PAGE_IS_PRESENT);
-        pm_scan_arg.return_mask(arg, PAGE_IS_PRESENT);
-        int n = Native.ioctl(fd, UffdNative.PAGEMAP_SCAN(), arg);
-        if (n < 0) {
-            int e = Native.errno();
-            throw Failures.withHint("PAGEMAP_SCAN", e, e == Errno.ENOTTY || e == Errno.EINVAL ? "needs Linux 6.7+" : "");
-        }
-        if (n != 1) {
-            return false;
-        }
-        MemorySegment r = page_region.asSlice(regions, 0);
-        return page_region.start(r) == address && page_region.end(r) == address + length;
     }
 
     /**
@@ -153,13 +168,13 @@ public final class PagemapScanner implements AutoCloseable {
         return scan(range, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, true);
     }
 
-    /** Closes /proc/self/pagemap and frees the buffers. */
+    /**
+     * Closes /proc/self/pagemap, after the calls in progress return. Later calls throw
+     * {@link IllegalStateException}. Idempotent: closing again does nothing.
+     */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            throw new IllegalStateException("PAGEMAP_SCAN scanner already closed");
-        }
-        synchronized (this) {
+        if (gate.close(null, Duration.ofSeconds(5))) {
             Native.close(fd);
         }
     }

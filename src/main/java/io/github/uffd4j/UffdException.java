@@ -29,6 +29,16 @@ public class UffdException extends RuntimeException {
         this.bytesDone = bytesDone;
     }
 
+    /** A failure that is not an errno (errno 0): {@code message} is the whole message. */
+    UffdException(String call, int errno, String message) {
+        super(message);
+        this.call = call;
+        this.errno = errno;
+        this.address = 0;
+        this.length = 0;
+        this.bytesDone = 0;
+    }
+
     private static String message(String call, int errno, long address, long length, long bytesDone, String hint) {
         StringBuilder m = new StringBuilder(call).append(" failed: ")
                 .append(Errno.name(errno)).append(" (").append(Errno.describe(errno)).append(')');
@@ -50,7 +60,7 @@ public class UffdException extends RuntimeException {
         return call;
     }
 
-    /** The errno value the kernel returned. */
+    /** The errno value the kernel returned (0 for a failure that is not a system call's, such as {@link UnknownEventException}). */
     public int errno() {
         return errno;
     }

@@ -28,8 +28,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 
@@ -104,8 +102,6 @@ public final class Userfaultfd implements AutoCloseable {
         static final Struct MOVE = Struct.transfer(uffdio_move.layout(), "move");
     }
 
-    private static final long CLOSED = Long.MIN_VALUE;
-
     private final int fd;
     private final int wakeFd;
     private final Set<Feature> features;
@@ -114,7 +110,7 @@ public final class Userfaultfd implements AutoCloseable {
     private final CreationPath creationPath;
     private final boolean nonBlocking;
     private final boolean ownsRegistry;
-    private final AtomicLong state = new AtomicLong();
+    private final CloseGate gate = new CloseGate();
     private final RangeSet registered = new RangeSet();
 
     private Userfaultfd(int fd, Set<Feature> features, Set<Ioctl> ioctls, CreationPath path,
@@ -441,7 +437,17 @@ public final class Userfaultfd implements AutoCloseable {
 
     /** Whether {@link #close()} was called. */
     public boolean isClosed() {
-        return state.get() < 0;
+        return gate.isClosed();
+    }
+
+    /**
+     * The calling thread's kernel thread id (gettid(2)): the id that
+     * {@link UffdEvent.PageFault#threadId()} and {@link EventBuffer#faultThreadId(int)} report for
+     * a fault this thread takes (with {@link Feature#THREAD_ID}). Allocates nothing.
+     */
+    public static int currentThreadId() {
+        Native.ensureAvailable();
+        return Native.gettid();
     }
 
     // ---- registration ---------------------------------------------------------------------------
@@ -461,6 +467,7 @@ public final class Userfaultfd implements AutoCloseable {
         if (modes.isEmpty()) {
             throw new IllegalArgumentException("UFFDIO_REGISTER: give at least one mode (MISSING, WP, MINOR)");
         }
+        ensureOpen();
         long start = rangeStart("UFFDIO_REGISTER", range);
         long len = range.byteSize();
         checkPages("UFFDIO_REGISTER", start, len);
@@ -491,6 +498,7 @@ public final class Userfaultfd implements AutoCloseable {
 
     /** Unregisters {@code [address, address + length)}. */
     public void unregister(long address, long length) {
+        ensureOpen();
         checkPages("UFFDIO_UNREGISTER", address, length);
         rangeIoctl("UFFDIO_UNREGISTER", UffdNative.UFFDIO_UNREGISTER(), Off.RANGE, address, length, 0);
         registered.remove(address, address + length);
@@ -683,7 +691,7 @@ public final class Userfaultfd implements AutoCloseable {
      * many. Waits for at least one unless the descriptor was opened non-blocking, in which case
      * it returns 0 when none is pending.
      *
-     * @throws IllegalStateException if this userfaultfd is closed, also while waiting
+     * @throws UffdClosedException if this userfaultfd is closed, also while waiting
      */
     public int read(EventBuffer buffer) {
         return read(buffer, nonBlocking ? 0L : -1L, null);
@@ -743,7 +751,7 @@ public final class Userfaultfd implements AutoCloseable {
                 long n = Native.read(fd, buffer.messages(), buffer.capacity() * EventBuffer.MESSAGE_BYTES);
                 if (n > 0) {
                     int count = (int) (n / EventBuffer.MESSAGE_BYTES);
-                    buffer.filled(count, this);
+                    buffer.filled(count);
                     track(buffer, count);
                     return count;
                 }
@@ -756,20 +764,20 @@ public final class Userfaultfd implements AutoCloseable {
                 }
                 int waitMillis;
                 if (timeoutNanos == 0) {
-                    buffer.filled(0, this);
+                    buffer.filled(0);
                     return 0;
                 } else if (timeoutNanos < 0) {
                     waitMillis = -1;
                 } else {
                     long left = deadline - System.nanoTime();
                     if (left <= 0) {
-                        buffer.filled(0, this);
+                        buffer.filled(0);
                         return 0;
                     }
                     waitMillis = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
                 }
                 if (!awaitReadable(waitMillis, doorbell)) {
-                    buffer.filled(0, this);
+                    buffer.filled(0);
                     return 0;
                 }
             }
@@ -822,8 +830,8 @@ public final class Userfaultfd implements AutoCloseable {
             }
             throw Failures.of("poll", e);
         }
-        if (pollfd.revents(second) != 0 || state.get() < 0) {
-            throw new IllegalStateException("userfaultfd " + fd + " was closed while reading events");
+        if (pollfd.revents(second) != 0 || gate.isClosed()) {
+            throw new UffdClosedException("userfaultfd " + fd + " was closed while reading events");
         }
         if (doorbell != null && pollfd.revents(third) != 0) {
             return false;
@@ -836,10 +844,19 @@ public final class Userfaultfd implements AutoCloseable {
         return true;
     }
 
-    /** Keeps the registered-range bookkeeping in step with UNMAP and REMAP events. */
+    /**
+     * Wraps the child descriptor of each FORK message (the buffer only stores it) and keeps the
+     * registered-range bookkeeping in step with UNMAP and REMAP events. Messages with an unknown
+     * event code are left for {@link EventBuffer#kind} to report.
+     */
     private void track(EventBuffer buffer, int count) {
         for (int i = 0; i < count; i++) {
-            switch (buffer.kind(i)) {
+            EventKind kind = buffer.kindOrNull(i);
+            if (kind == null) {
+                continue;
+            }
+            switch (kind) {
+                case FORK -> buffer.attachForkChild(i, adoptForkChild(buffer.forkDescriptor(i)));
                 case UNMAP -> registered.remove(buffer.rangeStart(i), buffer.rangeEnd(i));
                 case REMAP -> {
                     long from = buffer.remapFrom(i);
@@ -858,28 +875,17 @@ public final class Userfaultfd implements AutoCloseable {
     // ---- closing ----------------------------------------------------------------------------------
 
     /**
-     * Closes the descriptor. Threads waiting in {@link #read} return with an
-     * {@link IllegalStateException}; calls that are running finish first (for at most a few
-     * seconds). Faults still pending on registered ranges are then resolved by the kernel itself.
-     *
-     * @throws IllegalStateException if already closed
+     * Closes the descriptor. Threads waiting in {@link #read} return with a
+     * {@link UffdClosedException}; calls that are running finish first (for at most a few
+     * seconds); later calls throw {@link UffdClosedException}. Faults still pending on registered
+     * ranges are then resolved by the kernel itself. Idempotent: closing again does nothing.
      */
     @Override
     public void close() {
-        long s;
-        do {
-            s = state.get();
-            if (s < 0) {
-                throw new IllegalStateException("userfaultfd " + fd + " is already closed");
-            }
-        } while (!state.compareAndSet(s, s | CLOSED));
-        signalWake();
-        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while ((state.get() & ~CLOSED) != 0 && System.nanoTime() < deadline) {
-            LockSupport.parkNanos(100_000);
+        if (gate.close(this::signalWake, Duration.ofSeconds(5))) {
+            Native.close(fd);
+            Native.close(wakeFd);
         }
-        Native.close(fd);
-        Native.close(wakeFd);
     }
 
     private void signalWake() {
@@ -889,14 +895,24 @@ public final class Userfaultfd implements AutoCloseable {
     }
 
     private void acquire() {
-        if (state.incrementAndGet() < 0) {
-            state.decrementAndGet();
-            throw new IllegalStateException("userfaultfd " + fd + " is closed");
+        if (!gate.enter()) {
+            throw closed();
         }
     }
 
+    /** Throws {@link UffdClosedException} when closed: called first, so a closed descriptor wins over argument errors. */
+    private void ensureOpen() {
+        if (gate.isClosed()) {
+            throw closed();
+        }
+    }
+
+    private UffdClosedException closed() {
+        return new UffdClosedException("userfaultfd " + fd + " is closed");
+    }
+
     private void release() {
-        state.decrementAndGet();
+        gate.exit();
     }
 
     // ---- argument checks ------------------------------------------------------------------------
@@ -933,6 +949,7 @@ public final class Userfaultfd implements AutoCloseable {
     }
 
     private void checkRange(String call, long address, long length) {
+        ensureOpen();
         checkPages(call, address, length);
         if (ownsRegistry && !registered.contains(address, address + length)) {
             throw new IllegalArgumentException(call + ": [0x" + Long.toHexString(address) + ", 0x"

@@ -233,31 +233,94 @@ class EventsTest {
         });
         assertTrue(TestSupport.stillBlocked(reader, 200), "read waits for an event");
         uffd.close();
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> await(reader));
+        UffdClosedException e = assertThrows(UffdClosedException.class, () -> await(reader));
         assertTrue(e.getMessage().contains("closed while reading"), e.getMessage());
     }
 
     @Test
-    void nonBlockingReadsReturnZeroAndTimeoutsAreHonoured() {
-        try (Userfaultfd nb = Userfaultfd.builder().nonBlocking(true).open(); Userfaultfd b = Userfaultfd.open();
-             EventBuffer events = EventBuffer.allocate(2)) {
-            assertEquals(0, nb.read(events));
-            assertEquals(0, events.count());
-            long t0 = System.nanoTime();
-            assertEquals(0, b.read(events, Duration.ofMillis(200)));
-            long waited = (System.nanoTime() - t0) / 1_000_000;
-            assertTrue(waited >= 150, "waited " + waited + " ms");
-            assertThrows(IllegalArgumentException.class, () -> b.read(events, Duration.ofMillis(-1)));
-            assertThrows(IndexOutOfBoundsException.class, () -> events.kind(0));
+    void currentThreadIdIsTheIdAFaultReports() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.THREAD_ID).open(); Mapping m = Memory.anonymous(PAGE)) {
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            Future<Integer> reader = inThread("reader", () -> {
+                int tid = Userfaultfd.currentThreadId();
+                TestSupport.touchRead(m.address(), 1);
+                return tid;
+            });
+            UffdEvent.PageFault pf = assertInstanceOf(UffdEvent.PageFault.class, next(uffd));
+            uffd.zeropage(m.segment(), 0);
+            assertEquals(pf.threadId(), (int) await(reader));
+        }
+        // the kernel's own name for this thread: /proc/thread-self -> <pid>/task/<tid>
+        String self = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/thread-self")).toString();
+        assertEquals(self.substring(self.lastIndexOf('/') + 1), Integer.toString(Userfaultfd.currentThreadId()));
+    }
+
+    @Test
+    void anUnknownEventCodeFailsForThatMessageOnly() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.EVENT_REMOVE).open(); Mapping m = Memory.anonymous(2 * PAGE);
+             EventBuffer events = EventBuffer.allocate(4)) {
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            Future<Void> zap = inThread("madvise", () -> {
+                m.dontNeed(0, PAGE);
+                m.dontNeed(PAGE, PAGE);
+                return null;
+            });
+            assertEquals(1, uffd.read(events, TestSupport.WAIT));
+            assertEquals(EventKind.REMOVE, events.kind(0));
+            // a code this uffd4j does not know, as a newer kernel might send it
+            events.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 0x7f);
+            UnknownEventException e = assertThrows(UnknownEventException.class, () -> events.kind(0));
+            assertEquals(0x7f, e.code());
+            assertTrue(e.getMessage().contains("0x7f"), e.getMessage());
+            assertThrows(UnknownEventException.class, () -> events.event(0));
+            // the next read (one message again) decodes normally
+            assertEquals(1, uffd.read(events, TestSupport.WAIT));
+            assertEquals(new UffdEvent.Remove(m.address() + PAGE, m.address() + 2 * PAGE), events.event(0));
+            await(zap);
         }
     }
 
     @Test
-    void eventBufferBelongsToItsThread() throws Exception {
-        try (Userfaultfd uffd = Userfaultfd.builder().nonBlocking(true).open(); EventBuffer events = EventBuffer.allocate(1)) {
-            Exception e = assertThrows(Exception.class, () -> await(inThread("other", () -> uffd.read(events))));
-            assertInstanceOf(WrongThreadException.class, e);
+    void anUnknownEventLeavesTheOtherMessagesOfTheBatchReadable() throws Exception {
+        try (Userfaultfd uffd = Userfaultfd.open(); Mapping m = Memory.anonymous(2 * PAGE);
+             EventBuffer events = EventBuffer.allocate(4); Arena arena = Arena.ofConfined()) {
+            uffd.register(m.segment(), RegisterMode.MISSING);
+            java.util.concurrent.atomic.AtomicIntegerArray tids = new java.util.concurrent.atomic.AtomicIntegerArray(2);
+            Future<Byte> r0 = inThread("reader0", () -> {
+                tids.set(0, Userfaultfd.currentThreadId());
+                return TestSupport.readByte(m.segment(), 0);
+            });
+            Future<Byte> r1 = inThread("reader1", () -> {
+                tids.set(1, Userfaultfd.currentThreadId());
+                return TestSupport.readByte(m.segment(), PAGE);
+            });
+            awaitInFault(tids, 0);
+            awaitInFault(tids, 1);
+            assertEquals(2, uffd.read(events, TestSupport.WAIT), "both faults in one read");
+            long second = events.faultAddress(1);
+            events.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 0x7f);
+            assertThrows(UnknownEventException.class, () -> events.kind(0));
+            assertEquals(EventKind.PAGEFAULT, events.kind(1));
+            assertEquals(new UffdEvent.PageFault(second, 0, 0), events.event(1));
+            uffd.copy(m.segment(), TestSupport.pageOf(arena, 2 * PAGE, (byte) 4));
+            assertEquals((byte) 4, await(r0));
+            assertEquals((byte) 4, await(r1));
         }
-        assertThrows(IllegalArgumentException.class, () -> EventBuffer.allocate(0));
+    }
+
+    /** Waits until thread {@code tids[i]} sleeps in a userfaultfd fault (its wchan says so). */
+    private static void awaitInFault(java.util.concurrent.atomic.AtomicIntegerArray tids, int i) throws Exception {
+        long deadline = System.nanoTime() + TestSupport.WAIT.toNanos();
+        while (System.nanoTime() < deadline) {
+            int tid = tids.get(i);
+            if (tid != 0) {
+                java.nio.file.Path wchan = java.nio.file.Path.of("/proc/self/task/" + tid + "/wchan");
+                if (java.nio.file.Files.readString(wchan).contains("userfault")) {
+                    return;
+                }
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("thread " + tids.get(i) + " never slept in a userfaultfd fault");
     }
 }

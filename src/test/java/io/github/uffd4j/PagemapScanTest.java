@@ -63,7 +63,50 @@ class PagemapScanTest {
         scanner.close();
         try (Mapping m = Memory.anonymous(PAGE)) {
             assertThrows(IllegalStateException.class, () -> scanner.scan(m.segment(), 0, 0, false));
+            assertThrows(IllegalStateException.class, () -> scanner.isPresent(m.address(), PAGE));
         }
-        assertThrows(IllegalStateException.class, scanner::close);
+        scanner.close(); // idempotent
+    }
+
+    @Test
+    void isPresentTakesNoLockAndIsRightOnManyThreadsAtOnce() throws Exception {
+        try (Mapping m = Memory.anonymous(8 * PAGE); PagemapScanner scanner = PagemapScanner.open()) {
+            for (int p = 0; p < 8; p += 2) {
+                m.populateWrite(p * PAGE, PAGE);
+            }
+            // another thread holding the scanner's monitor must not stop isPresent (the fault path of handler threads)
+            synchronized (scanner) {
+                assertTrue(TestSupport.await(TestSupport.inThread("unlocked", () -> scanner.isPresent(m.address(), PAGE))));
+            }
+            int threads = 4;
+            java.util.List<java.util.concurrent.Future<Long>> results = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                results.add(TestSupport.inThread("scanner-" + t, () -> {
+                    java.lang.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+                    long wrong = 0;
+                    long before = 0;
+                    for (int i = 0; i < 120_000; i++) {
+                        if (i == 100_000) {
+                            before = ((com.sun.management.ThreadMXBean) mx).getCurrentThreadAllocatedBytes();
+                        }
+                        int p = i & 7;
+                        boolean present = scanner.isPresent(m.address() + p * PAGE, PAGE);
+                        if (present != ((p & 1) == 0)) {
+                            wrong++;
+                        }
+                        if (scanner.isPresent(m.address(), 2 * PAGE)) {
+                            wrong++;
+                        }
+                    }
+                    long allocated = ((com.sun.management.ThreadMXBean) mx).getCurrentThreadAllocatedBytes() - before;
+                    return wrong * 1_000_000_000L + allocated;
+                }));
+            }
+            for (java.util.concurrent.Future<Long> r : results) {
+                long v = r.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                assertEquals(0, v / 1_000_000_000L, "wrong answers");
+                assertTrue(v % 1_000_000_000L < 20_000 * 2, "isPresent allocated " + (v % 1_000_000_000L) + " bytes in 40,000 calls");
+            }
+        }
     }
 }
