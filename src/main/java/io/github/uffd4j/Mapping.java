@@ -1,6 +1,7 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 
 import java.lang.foreign.Arena;
@@ -144,22 +145,63 @@ public final class Mapping implements AutoCloseable {
         return remap(newSize, 0);
     }
 
-    /** Like {@link #remap(long)}, to the fixed address {@code newAddress} (MREMAP_FIXED) when not 0. */
+    /**
+     * Like {@link #remap(long)}, to the fixed address {@code newAddress} (MREMAP_FIXED) when not 0.
+     * The target {@code [newAddress, newAddress + newSize)} must be free: it is first reserved
+     * with mmap(MAP_FIXED_NOREPLACE), which fails with EEXIST when any mapping (another
+     * {@code Mapping}, the Java heap, a library) lies there, and only then replaced by the moved
+     * pages. So this never maps over memory someone else uses.
+     *
+     * @throws UffdException {@code call()} "mmap(MAP_FIXED_NOREPLACE)" with EEXIST when the target
+     *                       is not free; "mremap" when the move fails
+     */
     public Mapping remap(long newSize, long newAddress) {
         if (newSize <= 0 || newSize % pageSize != 0) {
             throw new IllegalArgumentException("mremap: new size " + newSize + " must be a positive multiple of " + pageSize);
         }
+        if (newAddress != 0 && (newAddress < 0 || newAddress % pageSize != 0 || newAddress > Long.MAX_VALUE - newSize)) {
+            throw new IllegalArgumentException("mremap: new address 0x" + Long.toHexString(newAddress)
+                    + " must be a multiple of " + pageSize + " in the user address space");
+        }
         if (!isOpen()) {
             throw new IllegalStateException("mremap: the mapping is closed");
         }
-        int flags = UffdNative.MREMAP_MAYMOVE() | (newAddress != 0 ? UffdNative.MREMAP_FIXED() : 0);
+        int flags = UffdNative.MREMAP_MAYMOVE();
+        if (newAddress != 0) {
+            reserveFree(newAddress, newSize);
+            flags |= UffdNative.MREMAP_FIXED();
+        }
         long moved = Native.mremap(address, size, newSize, flags, newAddress);
         if (moved == -1) {
-            throw Failures.of("mremap", Native.errno(), address, size, 0);
+            int e = Native.errno();
+            if (newAddress != 0) {
+                Native.munmap(newAddress, newSize); // our reservation
+            }
+            throw Failures.of("mremap", e, address, size, 0);
         }
         unmapOnClose.set(false);
         arena.close();
         return new Mapping(moved, newSize, pageSize, kind);
+    }
+
+    /** Maps PROT_NONE over {@code [target, target + length)} if and only if nothing is mapped there. */
+    private static void reserveFree(long target, long length) {
+        int flags = UffdNative.MAP_PRIVATE() | UffdNative.MAP_ANONYMOUS() | UffdNative.MAP_NORESERVE()
+                | UffdNative.MAP_FIXED_NOREPLACE();
+        long got = Native.mmap(target, length, UffdNative.PROT_NONE(), flags, -1, 0);
+        if (got == -1) {
+            int e = Native.errno();
+            throw new UffdException("mmap(MAP_FIXED_NOREPLACE)", e, target, length, 0, e == Errno.EEXIST
+                    ? "the remap target is not free: another mapping lies in it; choose a free range (or remap without an address)"
+                    : "could not reserve the remap target");
+        }
+        if (got != target) {
+            // kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint and map elsewhere
+            Native.munmap(got, length);
+            throw new UffdException("mmap(MAP_FIXED_NOREPLACE)", Errno.EEXIST, target, length, 0,
+                    "this kernel (" + System.getProperty("os.version") + ") cannot reserve a fixed address without replacing"
+                            + " (MAP_FIXED_NOREPLACE needs Linux 4.17+), or the target is not free");
+        }
     }
 
     /**

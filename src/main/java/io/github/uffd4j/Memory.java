@@ -7,6 +7,7 @@ import io.github.uffd4j.internal.linux.Native;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Objects;
 
 /** Maps the off-heap memory that userfaultfd works on. Every mapping is released by closing it. */
 public final class Memory {
@@ -47,6 +48,7 @@ public final class Memory {
      * enough free pages ({@link #freeHugePages}, {@link #reserveHugePages}); else ENOMEM.
      */
     public static Mapping hugetlb(long size, HugePageSize pageSize) {
+        Objects.requireNonNull(pageSize, "pageSize");
         Native.ensureAvailable();
         long len = checkedSize(size, pageSize.bytes());
         long address = map(len, UffdNative.MAP_PRIVATE() | UffdNative.MAP_ANONYMOUS()
@@ -61,7 +63,7 @@ public final class Memory {
 
     /** Shared memory on hugetlbfs (a memfd with MFD_HUGETLB) mapped twice. */
     public static SharedMemory sharedHugetlb(long size, HugePageSize pageSize) {
-        return sharedMemory(size, pageSize);
+        return sharedMemory(size, Objects.requireNonNull(pageSize, "pageSize (use Memory.shared for shmem with base pages)"));
     }
 
     private static SharedMemory sharedMemory(long size, HugePageSize huge) {

@@ -113,22 +113,25 @@ public final class Userfaultfd implements AutoCloseable {
     private final CloseGate gate = new CloseGate();
     private final RangeSet registered = new RangeSet();
 
+    /**
+     * Wraps {@code fd}. Creates the close eventfd last, after everything that can throw: on
+     * failure nothing is left open, and {@code fd} is left to the caller (who decides whether it
+     * owns it).
+     */
     private Userfaultfd(int fd, Set<Feature> features, Set<Ioctl> ioctls, CreationPath path,
                         boolean nonBlocking, boolean ownsRegistry) {
-        int wake = Native.eventfd(0, UffdNative.EFD_CLOEXEC() | UffdNative.EFD_NONBLOCK());
-        if (wake < 0) {
-            int e = Native.errno();
-            Native.close(fd);
-            throw Failures.of("eventfd", e);
-        }
         this.fd = fd;
-        this.wakeFd = wake;
-        this.features = Collections.unmodifiableSet(EnumSet.copyOf(features.isEmpty() ? EnumSet.noneOf(Feature.class) : features));
+        this.features = Collections.unmodifiableSet(features.isEmpty() ? EnumSet.noneOf(Feature.class) : EnumSet.copyOf(features));
         this.featureBits = Feature.toMask(features);
         this.ioctls = Collections.unmodifiableSet(ioctls.isEmpty() ? EnumSet.noneOf(Ioctl.class) : EnumSet.copyOf(ioctls));
         this.creationPath = path;
         this.nonBlocking = nonBlocking;
         this.ownsRegistry = ownsRegistry;
+        int wake = Native.eventfd(0, UffdNative.EFD_CLOEXEC() | UffdNative.EFD_NONBLOCK());
+        if (wake < 0) {
+            throw Failures.of("eventfd", Native.errno());
+        }
+        this.wakeFd = wake;
     }
 
     // ---- opening ---------------------------------------------------------------------------
@@ -156,19 +159,25 @@ public final class Userfaultfd implements AutoCloseable {
 
         /** Features to enable in the handshake; the kernel must support every one. */
         public Builder features(Feature... wanted) {
-            features.addAll(List.of(wanted));
+            Objects.requireNonNull(wanted, "features");
+            for (int i = 0; i < wanted.length; i++) {
+                features.add(Objects.requireNonNull(wanted[i], "features[" + i + "] is null"));
+            }
             return this;
         }
 
         /** Features to enable in the handshake; the kernel must support every one. */
         public Builder features(Set<Feature> wanted) {
-            features.addAll(wanted);
+            Objects.requireNonNull(wanted, "features");
+            for (Feature f : wanted) {
+                features.add(Objects.requireNonNull(f, "features contains null"));
+            }
             return this;
         }
 
         /** How to create the descriptor (default {@link CreationPath#AUTO}). */
         public Builder creationPath(CreationPath creationPath) {
-            this.path = Objects.requireNonNull(creationPath);
+            this.path = Objects.requireNonNull(creationPath, "creationPath");
             return this;
         }
 
@@ -205,7 +214,7 @@ public final class Userfaultfd implements AutoCloseable {
                     | (closeOnExec ? UffdNative.O_CLOEXEC() : 0)
                     | (userModeOnly ? UffdNative.UFFD_USER_MODE_ONLY() : 0);
             Created created = create(path, flags);
-            return handshake(created.fd, created.path, features, nonBlocking);
+            return handshake(created.fd, created.path, features, nonBlocking, true);
         }
     }
 
@@ -310,11 +319,17 @@ public final class Userfaultfd implements AutoCloseable {
         return Native.ioctl(fd, UffdNative.UFFDIO_API(), api) == 0 ? api : null;
     }
 
-    private static Userfaultfd handshake(int fd, CreationPath path, Set<Feature> wanted, boolean nonBlocking) {
+    /**
+     * UFFDIO_API on {@code fd}, then the wrapper. With {@code ownsFd} (a descriptor uffd4j just
+     * created) a failure closes it; otherwise (an adopted one) it stays the caller's.
+     */
+    private static Userfaultfd handshake(int fd, CreationPath path, Set<Feature> wanted, boolean nonBlocking, boolean ownsFd) {
         MemorySegment api = api(fd, Feature.toMask(wanted));
         if (api == null) {
             int e = Native.errno();
-            Native.close(fd);
+            if (ownsFd) {
+                Native.close(fd);
+            }
             if (e == Errno.EINVAL && !wanted.isEmpty()) {
                 EnumSet<Feature> missing = EnumSet.copyOf(wanted);
                 missing.removeAll(kernelFeatures());
@@ -325,7 +340,15 @@ public final class Userfaultfd implements AutoCloseable {
             }
             throw Failures.of("UFFDIO_API", e);
         }
-        return new Userfaultfd(fd, wanted, Ioctl.fromMask(uffdio_api.ioctls(api)), path, nonBlocking, true);
+        Set<Ioctl> ioctls = Ioctl.fromMask(uffdio_api.ioctls(api));
+        try {
+            return new Userfaultfd(fd, wanted, ioctls, path, nonBlocking, true);
+        } catch (RuntimeException e) {
+            if (ownsFd) {
+                Native.close(fd);
+            }
+            throw e;
+        }
     }
 
     private static String describeSince(Set<Feature> missing) {
@@ -343,23 +366,39 @@ public final class Userfaultfd implements AutoCloseable {
      * Wraps a userfaultfd descriptor this process received from elsewhere (another process over a
      * unix socket, or an inherited descriptor).
      *
-     * @param fd        the descriptor; the returned object owns it and closes it
+     * <p>Trusts the caller: nothing checks that {@code fd} is a userfaultfd, nor that
+     * {@code features} are the ones its handshake enabled; range ioctls are not checked against a
+     * registry (this process may not know what the other side registered), only the kernel's
+     * checks apply.
+     *
+     * @param fd        the descriptor; once this method returns, the returned object owns it and
+     *                  closes it. When this method throws, the descriptor stays open and the
+     *                  caller's.
      * @param features  the features the handshake enabled on it (needed to interpret events)
      * @param handshake true to perform UFFDIO_API now (the sender did not), false if it was done
      */
     public static Userfaultfd adopt(int fd, Set<Feature> features, boolean handshake) {
         Native.ensureAvailable();
+        Objects.requireNonNull(features, "features");
+        for (Feature f : features) {
+            Objects.requireNonNull(f, "features contains null");
+        }
         if (fd < 0) {
             throw new IllegalArgumentException("not a file descriptor: " + fd);
         }
         if (handshake) {
-            return handshake(fd, CreationPath.AUTO, features, false);
+            return handshake(fd, CreationPath.AUTO, features, false, false);
         }
         return new Userfaultfd(fd, features, EnumSet.allOf(Ioctl.class), CreationPath.AUTO, false, false);
     }
 
     Userfaultfd adoptForkChild(int childFd) {
-        return new Userfaultfd(childFd, features, ioctls, creationPath, nonBlocking, false);
+        try {
+            return new Userfaultfd(childFd, features, ioctls, creationPath, nonBlocking, false);
+        } catch (RuntimeException e) {
+            Native.close(childFd); // nobody else knows this descriptor
+            throw e;
+        }
     }
 
     // ---- what the kernel supports ---------------------------------------------------------------
@@ -454,7 +493,10 @@ public final class Userfaultfd implements AutoCloseable {
 
     /** Registers {@code range} for the given modes; see {@link #register(MemorySegment, Set)}. */
     public Registration register(MemorySegment range, RegisterMode mode, RegisterMode... more) {
-        EnumSet<RegisterMode> modes = EnumSet.of(mode, more);
+        EnumSet<RegisterMode> modes = EnumSet.of(Objects.requireNonNull(mode, "mode"));
+        for (RegisterMode m : more) {
+            modes.add(Objects.requireNonNull(m, "modes contains null"));
+        }
         return register(range, modes);
     }
 
@@ -677,7 +719,14 @@ public final class Userfaultfd implements AutoCloseable {
      * exception's {@code bytesDone}; it is never taken as a length blindly.
      */
     private static long outcome(String call, int rc, MemorySegment arg, Struct struct, long address, long length) {
-        long count = struct.result() >= 0 ? arg.get(ValueLayout.JAVA_LONG, struct.result()) : length;
+        if (struct.result() < 0) {
+            // WAKE, WRITEPROTECT, UNREGISTER: all or nothing, no count to report
+            if (rc == 0) {
+                return length;
+            }
+            throw Failures.of(call, Native.errno(), address, length, 0);
+        }
+        long count = arg.get(ValueLayout.JAVA_LONG, struct.result());
         if (rc == 0) {
             return count;
         }
@@ -702,11 +751,16 @@ public final class Userfaultfd implements AutoCloseable {
      * returns 0 when no message arrived in time.
      */
     public int read(EventBuffer buffer, Duration timeout) {
-        long nanos = timeout.toNanos();
-        if (nanos < 0) {
+        return read(buffer, timeoutNanos(timeout), null);
+    }
+
+    /** The timeout in nanoseconds, saturated at Long.MAX_VALUE (about 292 years: forever). */
+    private static long timeoutNanos(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
             throw new IllegalArgumentException("negative timeout " + timeout);
         }
-        return read(buffer, nanos, null);
+        return timeout.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE : timeout.toNanos();
     }
 
     /**
@@ -716,11 +770,7 @@ public final class Userfaultfd implements AutoCloseable {
      */
     public int read(EventBuffer buffer, Duration timeout, Doorbell doorbell) {
         Objects.requireNonNull(doorbell, "doorbell");
-        long nanos = timeout.toNanos();
-        if (nanos < 0) {
-            throw new IllegalArgumentException("negative timeout " + timeout);
-        }
-        return read(buffer, nanos, doorbell);
+        return read(buffer, timeoutNanos(timeout), doorbell);
     }
 
     /**
@@ -917,20 +967,31 @@ public final class Userfaultfd implements AutoCloseable {
 
     // ---- argument checks ------------------------------------------------------------------------
 
+    /**
+     * The address of {@code range}, which must be off-heap and alive (its arena open). The call
+     * then works on the segment's own bounds. A segment whose arena another thread closes while
+     * the ioctl runs is the caller's race, as with any native call on raw memory.
+     */
     private static long rangeStart(String call, MemorySegment range) {
         Objects.requireNonNull(range, "range");
-        if (!range.isNative()) {
-            throw new IllegalArgumentException(call + ": only off-heap memory can be used (never the Java heap); got " + range);
-        }
+        checkSegment(call, "range", range);
         return range.address();
     }
 
-    /** The address of {@code src}, which must be off-heap and at least as long as {@code dst}. */
+    private static void checkSegment(String call, String what, MemorySegment s) {
+        if (!s.isNative()) {
+            throw new IllegalArgumentException(call + ": the " + what + " must be off-heap memory (never the Java heap); got " + s);
+        }
+        if (!s.scope().isAlive()) {
+            throw new IllegalStateException(call + ": the " + what + " segment's arena is closed (the memory may be unmapped,"
+                    + " or reused by another mapping); got " + s);
+        }
+    }
+
+    /** The address of {@code src}, which must be off-heap, alive and at least as long as {@code dst}. */
     private static long sourceAddress(String call, MemorySegment src, MemorySegment dst) {
         Objects.requireNonNull(src, "src");
-        if (!src.isNative()) {
-            throw new IllegalArgumentException(call + ": the source must be off-heap memory; got " + src);
-        }
+        checkSegment(call, "source", src);
         if (src.byteSize() < dst.byteSize()) {
             throw new IllegalArgumentException(call + ": source has " + src.byteSize() + " bytes, destination " + dst.byteSize());
         }
@@ -945,6 +1006,10 @@ public final class Userfaultfd implements AutoCloseable {
         if ((address & (page - 1)) != 0 || (length & (page - 1)) != 0) {
             throw new IllegalArgumentException(call + ": address 0x" + Long.toHexString(address) + " and length "
                     + length + " must be multiples of the page size (" + page + ")");
+        }
+        if (address < 0 || address > Long.MAX_VALUE - length) {
+            throw new IllegalArgumentException(call + ": [0x" + Long.toHexString(address) + " + " + length
+                    + ") is outside the user address space");
         }
     }
 

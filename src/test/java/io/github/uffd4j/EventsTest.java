@@ -75,10 +75,11 @@ class EventsTest {
     void remapEventFollowsTheMovedRange() throws Exception {
         try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.EVENT_REMAP).open(); Arena arena = Arena.ofConfined()) {
             Mapping m = Memory.anonymous(2 * PAGE);
-            // a range reserved as the destination; MREMAP_FIXED replaces it, so it is never closed here
-            Mapping reserved = Memory.anonymous(2 * PAGE);
+            // a free destination: remap(size, address) refuses to map over a live mapping
+            Mapping hole = Memory.anonymous(2 * PAGE);
             long from = m.address();
-            long to = reserved.address();
+            long to = hole.address();
+            hole.close();
             uffd.register(m.segment(), RegisterMode.MISSING);
             Future<Mapping> moved = inThread("mremap", () -> m.remap(2 * PAGE, to));
             UffdEvent.Remap remap = assertInstanceOf(UffdEvent.Remap.class, next(uffd));
