@@ -1,6 +1,10 @@
 package io.github.uffd4j;
 
-/** How a userfaultfd descriptor is created. */
+/**
+ * How a userfaultfd descriptor is created.
+ *
+ * <p>Immutable: thread safe.
+ */
 public enum CreationPath {
     /**
      * {@code /dev/userfaultfd} first, then the system call. Which path worked is reported by

@@ -1,6 +1,6 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Abi;
 import io.github.uffd4j.internal.linux.Native;
 
 import java.lang.foreign.MemorySegment;
@@ -13,6 +13,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * later, until it is closed. Handler loops use one to stop promptly without closing the
  * userfaultfd first (closing it while faults are pending would let the kernel resolve them with
  * zero pages).
+ *
+ * <p>Thread safe: any thread may ring it or wait on it; {@link #ring()} and {@link #close()} are idempotent.
  */
 public final class Doorbell implements AutoCloseable {
 
@@ -26,7 +28,7 @@ public final class Doorbell implements AutoCloseable {
 
     /** A new doorbell that has not rung. */
     public static Doorbell create() {
-        int fd = Native.eventfd(0, UffdNative.EFD_CLOEXEC() | UffdNative.EFD_NONBLOCK());
+        int fd = Native.eventfd(0, Abi.EFD_CLOEXEC | Abi.EFD_NONBLOCK);
         if (fd < 0) {
             throw Failures.of("eventfd", Native.errno());
         }

@@ -1,6 +1,6 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.uffd_msg;
+import io.github.uffd4j.internal.linux.Abi;
 import io.github.uffd4j.internal.linux.Native;
 
 import java.lang.foreign.Arena;
@@ -16,32 +16,13 @@ import java.util.Objects;
  * <p>An EventBuffer belongs to the thread that allocated it (its memory is in a confined arena):
  * only that thread may read into it, use it and close it. Confinement keeps {@link #close()}
  * free of the thread handshake a shared arena needs, which could not complete while another
- * thread of this JVM is blocked in a userfaultfd fault taken in Java code.
+ * thread of this JVM is blocked in a userfaultfd fault taken in Java code. Not thread safe, by
+ * design: one buffer per handler thread.
  */
 public final class EventBuffer implements AutoCloseable {
 
     /** Size of one message (struct uffd_msg). */
-    public static final long MESSAGE_BYTES = Native.constant(() -> uffd_msg.layout().byteSize());
-
-    // uffd_msg.arg's members are anonymous structs: offsets add up through jextract's nested classes.
-    // Read lazily (Offsets is initialized by the first accessor call), never in a JVM without native access.
-    static final class Offsets {
-        static final long EVENT = uffd_msg.event$offset();
-        static final long ARG = uffd_msg.arg$offset();
-        static final long PAGEFAULT = ARG + uffd_msg.arg.pagefault$offset();
-        static final long PF_FLAGS = PAGEFAULT + uffd_msg.arg.pagefault.flags$offset();
-        static final long PF_ADDRESS = PAGEFAULT + uffd_msg.arg.pagefault.address$offset();
-        static final long PF_PTID = PAGEFAULT + uffd_msg.arg.pagefault.feat$offset()
-                + uffd_msg.arg.pagefault.feat.ptid$offset();
-        static final long FORK_UFD = ARG + uffd_msg.arg.fork$offset() + uffd_msg.arg.fork.ufd$offset();
-        static final long REMAP = ARG + uffd_msg.arg.remap$offset();
-        static final long REMAP_FROM = REMAP + uffd_msg.arg.remap.from$offset();
-        static final long REMAP_TO = REMAP + uffd_msg.arg.remap.to$offset();
-        static final long REMAP_LEN = REMAP + uffd_msg.arg.remap.len$offset();
-        static final long REMOVE = ARG + uffd_msg.arg.remove$offset();
-        static final long REMOVE_START = REMOVE + uffd_msg.arg.remove.start$offset();
-        static final long REMOVE_END = REMOVE + uffd_msg.arg.remove.end$offset();
-    }
+    public static final long MESSAGE_BYTES = Abi.UFFD_MSG_SIZE;
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
@@ -95,12 +76,12 @@ public final class EventBuffer implements AutoCloseable {
 
     /** The kind of message {@code i}, or null when uffd4j does not know its code. */
     EventKind kindOrNull(int i) {
-        return EventKind.ofOrNull(messages.get(ValueLayout.JAVA_BYTE, base(i) + Offsets.EVENT));
+        return EventKind.ofOrNull(messages.get(ValueLayout.JAVA_BYTE, base(i) + Abi.UFFD_MSG_EVENT));
     }
 
     /** FORK message {@code i}: the child's descriptor number as the kernel wrote it. */
     int forkDescriptor(int i) {
-        return messages.get(U32, base(i) + Offsets.FORK_UFD);
+        return messages.get(U32, base(i) + Abi.UFFD_MSG_FORK_UFD);
     }
 
     /** Userfaultfd.read hands over the wrapped child of FORK message {@code i}. */
@@ -121,47 +102,47 @@ public final class EventBuffer implements AutoCloseable {
      *                               kernel); the other messages stay readable
      */
     public EventKind kind(int i) {
-        return EventKind.of(messages.get(ValueLayout.JAVA_BYTE, base(i) + Offsets.EVENT));
+        return EventKind.of(messages.get(ValueLayout.JAVA_BYTE, base(i) + Abi.UFFD_MSG_EVENT));
     }
 
     /** Page fault {@code i}: the faulting address. */
     public long faultAddress(int i) {
-        return messages.get(U64, base(i) + Offsets.PF_ADDRESS);
+        return messages.get(U64, base(i) + Abi.UFFD_MSG_PF_ADDRESS);
     }
 
     /** Page fault {@code i}: the UFFD_PAGEFAULT_FLAG_* bits. */
     public long faultFlags(int i) {
-        return messages.get(U64, base(i) + Offsets.PF_FLAGS);
+        return messages.get(U64, base(i) + Abi.UFFD_MSG_PF_FLAGS);
     }
 
     /** Page fault {@code i}: the faulting thread's id (with {@link Feature#THREAD_ID}), else 0. */
     public int faultThreadId(int i) {
-        return messages.get(U32, base(i) + Offsets.PF_PTID);
+        return messages.get(U32, base(i) + Abi.UFFD_MSG_PF_PTID);
     }
 
     /** REMOVE or UNMAP {@code i}: start of the range. */
     public long rangeStart(int i) {
-        return messages.get(U64, base(i) + Offsets.REMOVE_START);
+        return messages.get(U64, base(i) + Abi.UFFD_MSG_REMOVE_START);
     }
 
     /** REMOVE or UNMAP {@code i}: end of the range (exclusive). */
     public long rangeEnd(int i) {
-        return messages.get(U64, base(i) + Offsets.REMOVE_END);
+        return messages.get(U64, base(i) + Abi.UFFD_MSG_REMOVE_END);
     }
 
     /** REMAP {@code i}: old address. */
     public long remapFrom(int i) {
-        return messages.get(U64, base(i) + Offsets.REMAP_FROM);
+        return messages.get(U64, base(i) + Abi.UFFD_MSG_REMAP_FROM);
     }
 
     /** REMAP {@code i}: new address. */
     public long remapTo(int i) {
-        return messages.get(U64, base(i) + Offsets.REMAP_TO);
+        return messages.get(U64, base(i) + Abi.UFFD_MSG_REMAP_TO);
     }
 
     /** REMAP {@code i}: length. */
     public long remapLength(int i) {
-        return messages.get(U64, base(i) + Offsets.REMAP_LEN);
+        return messages.get(U64, base(i) + Abi.UFFD_MSG_REMAP_LEN);
     }
 
     /** FORK {@code i}: the child's userfaultfd, already wrapped (close it when done). */

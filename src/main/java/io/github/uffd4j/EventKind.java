@@ -1,15 +1,18 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
-import io.github.uffd4j.internal.linux.Native;
+import io.github.uffd4j.internal.linux.Abi;
 
-/** The kind of a message in an {@link EventBuffer} (UFFD_EVENT_*). */
+/**
+ * The kind of a message in an {@link EventBuffer} (UFFD_EVENT_*).
+ *
+ * <p>Immutable: thread safe.
+ */
 public enum EventKind {
-    PAGEFAULT(Native.constant(UffdNative::UFFD_EVENT_PAGEFAULT)),
-    FORK(Native.constant(UffdNative::UFFD_EVENT_FORK)),
-    REMAP(Native.constant(UffdNative::UFFD_EVENT_REMAP)),
-    REMOVE(Native.constant(UffdNative::UFFD_EVENT_REMOVE)),
-    UNMAP(Native.constant(UffdNative::UFFD_EVENT_UNMAP));
+    PAGEFAULT(Abi.UFFD_EVENT_PAGEFAULT),
+    FORK(Abi.UFFD_EVENT_FORK),
+    REMAP(Abi.UFFD_EVENT_REMAP),
+    REMOVE(Abi.UFFD_EVENT_REMOVE),
+    UNMAP(Abi.UFFD_EVENT_UNMAP);
 
     private static final EventKind[] BY_CODE = new EventKind[256];
 

@@ -1,14 +1,17 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
-import io.github.uffd4j.internal.linux.Native;
+import io.github.uffd4j.internal.linux.Abi;
 
-/** Huge page sizes for hugetlb mappings (x86_64 and aarch64 with 4 KiB base pages). */
+/**
+ * Huge page sizes for hugetlb mappings (x86_64 and aarch64 with 4 KiB base pages).
+ *
+ * <p>Immutable: thread safe.
+ */
 public enum HugePageSize {
     /** 2 MiB pages. */
-    SIZE_2MB(2L << 20, Native.constant(UffdNative::MAP_HUGE_2MB), Native.constant(UffdNative::MFD_HUGE_2MB)),
+    SIZE_2MB(2L << 20, Abi.MAP_HUGE_2MB, Abi.MFD_HUGE_2MB),
     /** 1 GiB pages (reservable at run time only where memory is not fragmented). */
-    SIZE_1GB(1L << 30, Native.constant(UffdNative::MAP_HUGE_1GB), Native.constant(UffdNative::MFD_HUGE_1GB));
+    SIZE_1GB(1L << 30, Abi.MAP_HUGE_1GB, Abi.MFD_HUGE_1GB);
 
     private final long bytes;
     private final int mmapFlag;

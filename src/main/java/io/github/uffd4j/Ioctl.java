@@ -1,36 +1,57 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
-import io.github.uffd4j.internal.linux.Native;
+import io.github.uffd4j.internal.linux.Abi;
 
 import java.util.EnumSet;
 
 /**
  * The userfaultfd ioctls. The kernel reports which ones a descriptor supports after the handshake
  * ({@link Userfaultfd#ioctls()}) and which ones a registered range allows
- * ({@link Registration#ioctls()}).
+ * ({@link Registration#ioctls()}). Immutable: thread safe.
  */
 public enum Ioctl {
-    REGISTER(Native.constant(UffdNative::_UFFDIO_REGISTER)),
-    UNREGISTER(Native.constant(UffdNative::_UFFDIO_UNREGISTER)),
-    WAKE(Native.constant(UffdNative::_UFFDIO_WAKE)),
-    COPY(Native.constant(UffdNative::_UFFDIO_COPY)),
-    ZEROPAGE(Native.constant(UffdNative::_UFFDIO_ZEROPAGE)),
-    MOVE(Native.constant(UffdNative::_UFFDIO_MOVE)),
-    WRITEPROTECT(Native.constant(UffdNative::_UFFDIO_WRITEPROTECT)),
-    CONTINUE(Native.constant(UffdNative::_UFFDIO_CONTINUE)),
-    POISON(Native.constant(UffdNative::_UFFDIO_POISON)),
-    API(Native.constant(UffdNative::_UFFDIO_API));
+    REGISTER(Abi._UFFDIO_REGISTER, Abi.UFFDIO_REGISTER),
+    UNREGISTER(Abi._UFFDIO_UNREGISTER, Abi.UFFDIO_UNREGISTER),
+    WAKE(Abi._UFFDIO_WAKE, Abi.UFFDIO_WAKE),
+    COPY(Abi._UFFDIO_COPY, Abi.UFFDIO_COPY),
+    ZEROPAGE(Abi._UFFDIO_ZEROPAGE, Abi.UFFDIO_ZEROPAGE),
+    MOVE(Abi._UFFDIO_MOVE, Abi.UFFDIO_MOVE),
+    WRITEPROTECT(Abi._UFFDIO_WRITEPROTECT, Abi.UFFDIO_WRITEPROTECT),
+    CONTINUE(Abi._UFFDIO_CONTINUE, Abi.UFFDIO_CONTINUE),
+    POISON(Abi._UFFDIO_POISON, Abi.UFFDIO_POISON),
+    API(Abi._UFFDIO_API, Abi.UFFDIO_API);
 
     private final int number;
+    private final long request;
+    private final String call;
 
-    Ioctl(int number) {
+    Ioctl(int number, long request) {
         this.number = number;
+        this.request = request;
+        this.call = "UFFDIO_" + name();
     }
 
     /** The ioctl's number (_UFFDIO_*), which is also its bit position in the kernel's ioctl masks. */
     public int number() {
         return number;
+    }
+
+    /** The request code passed to ioctl(2) (UFFDIO_*). */
+    long request() {
+        return request;
+    }
+
+    /** The name a {@link UffdException#call()} gives it: "UFFDIO_COPY". */
+    String call() {
+        return call;
+    }
+
+    /**
+     * Whether the ioctl installs pages and reports how much it did (COPY, ZEROPAGE, CONTINUE,
+     * POISON, MOVE): a failure can come after partial progress. The others are all or nothing.
+     */
+    boolean reportsProgress() {
+        return this == COPY || this == ZEROPAGE || this == CONTINUE || this == POISON || this == MOVE;
     }
 
     /** The ioctls whose bits ({@code 1 << number}) are set in {@code mask}. */

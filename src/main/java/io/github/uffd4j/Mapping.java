@@ -1,6 +1,6 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Abi;
 import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 
@@ -12,6 +12,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * A range of virtual memory mapped by uffd4j (mmap), with the madvise and mremap operations that
  * userfaultfd users need. {@link #close()} unmaps it; after that, {@link #segment()} accesses
  * fail with an {@link IllegalStateException} instead of touching unmapped memory.
+ *
+ * <p>Thread safe: the segment is in a shared arena; madvise and remap may be called from any
+ * thread (remap and close race as any two owners of one mapping would: the loser's calls fail).
+ * Methods that take raw offsets check them against the mapping; nothing checks what other
+ * threads do with the memory meanwhile.
  */
 public final class Mapping implements AutoCloseable {
 
@@ -34,6 +39,7 @@ public final class Mapping implements AutoCloseable {
     private final long pageSize;
     private final Kind kind;
     private final AtomicBoolean unmapOnClose = new AtomicBoolean(true);
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     Mapping(long address, long size, long pageSize, Kind kind) {
         this.arena = Arena.ofShared();
@@ -99,22 +105,22 @@ public final class Mapping implements AutoCloseable {
      * its contents in the page cache (a MINOR-registered range reports minor faults).
      */
     public void dontNeed(long offset, long length) {
-        advise("madvise(MADV_DONTNEED)", offset, length, UffdNative.MADV_DONTNEED());
+        advise("madvise(MADV_DONTNEED)", offset, length, Abi.MADV_DONTNEED);
     }
 
     /** madvise(MADV_REMOVE): frees the range and its backing store (shmem, hugetlbfs). */
     public void remove(long offset, long length) {
-        advise("madvise(MADV_REMOVE)", offset, length, UffdNative.MADV_REMOVE());
+        advise("madvise(MADV_REMOVE)", offset, length, Abi.MADV_REMOVE);
     }
 
     /** madvise(MADV_POPULATE_READ): faults the range in for reading (Linux 5.14+). */
     public void populateRead(long offset, long length) {
-        advise("madvise(MADV_POPULATE_READ)", offset, length, UffdNative.MADV_POPULATE_READ());
+        advise("madvise(MADV_POPULATE_READ)", offset, length, Abi.MADV_POPULATE_READ);
     }
 
     /** madvise(MADV_POPULATE_WRITE): faults the range in for writing (Linux 5.14+). */
     public void populateWrite(long offset, long length) {
-        advise("madvise(MADV_POPULATE_WRITE)", offset, length, UffdNative.MADV_POPULATE_WRITE());
+        advise("madvise(MADV_POPULATE_WRITE)", offset, length, Abi.MADV_POPULATE_WRITE);
     }
 
     private void advise(String call, long offset, long length, int advice) {
@@ -166,10 +172,10 @@ public final class Mapping implements AutoCloseable {
         if (!isOpen()) {
             throw new IllegalStateException("mremap: the mapping is closed");
         }
-        int flags = UffdNative.MREMAP_MAYMOVE();
+        int flags = Abi.MREMAP_MAYMOVE;
         if (newAddress != 0) {
             reserveFree(newAddress, newSize);
-            flags |= UffdNative.MREMAP_FIXED();
+            flags |= Abi.MREMAP_FIXED;
         }
         long moved = Native.mremap(address, size, newSize, flags, newAddress);
         if (moved == -1) {
@@ -177,18 +183,19 @@ public final class Mapping implements AutoCloseable {
             if (newAddress != 0) {
                 Native.munmap(newAddress, newSize); // our reservation
             }
-            throw Failures.of("mremap", e, address, size, 0);
+            throw Failures.of("mremap", e, address, size);
         }
         unmapOnClose.set(false);
+        closed.set(true);
         arena.close();
         return new Mapping(moved, newSize, pageSize, kind);
     }
 
     /** Maps PROT_NONE over {@code [target, target + length)} if and only if nothing is mapped there. */
     private static void reserveFree(long target, long length) {
-        int flags = UffdNative.MAP_PRIVATE() | UffdNative.MAP_ANONYMOUS() | UffdNative.MAP_NORESERVE()
-                | UffdNative.MAP_FIXED_NOREPLACE();
-        long got = Native.mmap(target, length, UffdNative.PROT_NONE(), flags, -1, 0);
+        int flags = Abi.MAP_PRIVATE | Abi.MAP_ANONYMOUS | Abi.MAP_NORESERVE
+                | Abi.MAP_FIXED_NOREPLACE;
+        long got = Native.mmap(target, length, Abi.PROT_NONE, flags, -1, 0);
         if (got == -1) {
             int e = Native.errno();
             throw new UffdException("mmap(MAP_FIXED_NOREPLACE)", e, target, length, 0, e == Errno.EEXIST
@@ -207,12 +214,13 @@ public final class Mapping implements AutoCloseable {
     /**
      * Unmaps the memory. Waits for threads accessing the segment through FFM to finish their
      * access (a thread blocked in a userfaultfd fault on it delays this until the fault is served).
-     *
-     * @throws IllegalStateException if already closed
+     * Idempotent: closing again (or after {@link #remap}) does nothing.
      */
     @Override
     public void close() {
-        arena.close();
+        if (closed.compareAndSet(false, true)) {
+            arena.close();
+        }
     }
 
     @Override

@@ -1,6 +1,6 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Abi;
 import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 
@@ -9,7 +9,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
 
-/** Maps the off-heap memory that userfaultfd works on. Every mapping is released by closing it. */
+/**
+ * Maps the off-heap memory that userfaultfd works on. Every mapping is released by closing it.
+ *
+ * <p>Static methods only: thread safe.
+ */
 public final class Memory {
 
     private static final long PAGE_SIZE = probePageSize();
@@ -21,7 +25,7 @@ public final class Memory {
         if (!Native.isAvailable()) {
             return 4096;
         }
-        long p = Native.sysconf(UffdNative._SC_PAGESIZE());
+        long p = Native.sysconf(Abi._SC_PAGESIZE);
         return p > 0 ? p : 4096;
     }
 
@@ -39,7 +43,7 @@ public final class Memory {
     public static Mapping anonymous(long size) {
         Native.ensureAvailable();
         long len = checkedSize(size, PAGE_SIZE);
-        long address = map(len, UffdNative.MAP_PRIVATE() | UffdNative.MAP_ANONYMOUS() | UffdNative.MAP_NORESERVE(), -1);
+        long address = map(len, Abi.MAP_PRIVATE | Abi.MAP_ANONYMOUS | Abi.MAP_NORESERVE, -1);
         return new Mapping(address, len, PAGE_SIZE, Mapping.Kind.ANONYMOUS);
     }
 
@@ -51,8 +55,8 @@ public final class Memory {
         Objects.requireNonNull(pageSize, "pageSize");
         Native.ensureAvailable();
         long len = checkedSize(size, pageSize.bytes());
-        long address = map(len, UffdNative.MAP_PRIVATE() | UffdNative.MAP_ANONYMOUS()
-                | UffdNative.MAP_HUGETLB() | pageSize.mmapFlag(), -1);
+        long address = map(len, Abi.MAP_PRIVATE | Abi.MAP_ANONYMOUS
+                | Abi.MAP_HUGETLB | pageSize.mmapFlag(), -1);
         return new Mapping(address, len, pageSize.bytes(), Mapping.Kind.HUGETLB);
     }
 
@@ -70,7 +74,7 @@ public final class Memory {
         Native.ensureAvailable();
         long page = huge == null ? PAGE_SIZE : huge.bytes();
         long len = checkedSize(size, page);
-        int flags = UffdNative.MFD_CLOEXEC() | (huge == null ? 0 : UffdNative.MFD_HUGETLB() | huge.memfdFlag());
+        int flags = Abi.MFD_CLOEXEC | (huge == null ? 0 : Abi.MFD_HUGETLB | huge.memfdFlag());
         int fd = Native.memfdCreate("uffd4j", flags);
         if (fd < 0) {
             throw Failures.of("memfd_create", Native.errno());
@@ -78,10 +82,10 @@ public final class Memory {
         Mapping view = null;
         try {
             if (Native.ftruncate(fd, len) != 0) {
-                throw Failures.of("ftruncate", Native.errno(), 0, len, 0);
+                throw Failures.of("ftruncate", Native.errno(), 0, len);
             }
             Mapping.Kind kind = huge == null ? Mapping.Kind.SHMEM : Mapping.Kind.SHARED_HUGETLB;
-            int shared = UffdNative.MAP_SHARED();
+            int shared = Abi.MAP_SHARED;
             view = new Mapping(map(len, shared, fd), len, page, kind);
             Mapping alias = new Mapping(map(len, shared, fd), len, page, kind);
             return new SharedMemory(fd, view, alias);
@@ -102,10 +106,10 @@ public final class Memory {
     }
 
     private static long map(long len, int flags, int fd) {
-        long address = Native.mmap(0, len, UffdNative.PROT_READ() | UffdNative.PROT_WRITE(), flags, fd, 0);
+        long address = Native.mmap(0, len, Abi.PROT_READ | Abi.PROT_WRITE, flags, fd, 0);
         if (address == -1) {
             int e = Native.errno();
-            throw Failures.of("mmap", e, 0, len, 0);
+            throw Failures.of("mmap", e, 0, len);
         }
         return address;
     }
@@ -156,9 +160,9 @@ public final class Memory {
 
     /** The madvise advice values, read once (never in a JVM without native access). */
     private static final class Advice {
-        static final int POPULATE_READ = UffdNative.MADV_POPULATE_READ();
-        static final int POPULATE_WRITE = UffdNative.MADV_POPULATE_WRITE();
-        static final int DONT_NEED = UffdNative.MADV_DONTNEED();
+        static final int POPULATE_READ = Abi.MADV_POPULATE_READ;
+        static final int POPULATE_WRITE = Abi.MADV_POPULATE_WRITE;
+        static final int DONT_NEED = Abi.MADV_DONTNEED;
     }
 
     private static void checkPageRange(String call, long address, long length) {

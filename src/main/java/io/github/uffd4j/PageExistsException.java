@@ -7,6 +7,8 @@ package io.github.uffd4j;
  * <p>The kernel does <em>not</em> wake the threads waiting on the range when this happens: call
  * {@link Userfaultfd#wake} for it, or they sleep forever. {@link #bytesDone()} says how much of
  * the range was filled before the existing page was met.
+ *
+ * <p>Immutable: thread safe.
  */
 public final class PageExistsException extends UffdException {
 

@@ -6,6 +6,8 @@ package io.github.uffd4j;
  * @param start      first byte
  * @param end        one past the last byte
  * @param categories PAGE_IS_* bits (see {@link PagemapScanner})
+ *
+ * <p>Immutable: thread safe.
  */
 public record PageRegion(long start, long end, long categories) {
 

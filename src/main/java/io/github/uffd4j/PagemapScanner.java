@@ -1,8 +1,6 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
-import io.github.uffd4j.internal.gen.page_region;
-import io.github.uffd4j.internal.gen.pm_scan_arg;
+import io.github.uffd4j.internal.linux.Abi;
 import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 
@@ -26,21 +24,21 @@ import java.util.Objects;
 public final class PagemapScanner implements AutoCloseable {
 
     /** The page has asynchronous write protection enabled. */
-    public static final long PAGE_IS_WPALLOWED = Native.constant(UffdNative::PAGE_IS_WPALLOWED);
+    public static final long PAGE_IS_WPALLOWED = Abi.PAGE_IS_WPALLOWED;
     /** The page was written since it was last write-protected. */
-    public static final long PAGE_IS_WRITTEN = Native.constant(UffdNative::PAGE_IS_WRITTEN);
+    public static final long PAGE_IS_WRITTEN = Abi.PAGE_IS_WRITTEN;
     /** The page is file backed. */
-    public static final long PAGE_IS_FILE = Native.constant(UffdNative::PAGE_IS_FILE);
+    public static final long PAGE_IS_FILE = Abi.PAGE_IS_FILE;
     /** The page is present in memory. */
-    public static final long PAGE_IS_PRESENT = Native.constant(UffdNative::PAGE_IS_PRESENT);
+    public static final long PAGE_IS_PRESENT = Abi.PAGE_IS_PRESENT;
     /** The page is swapped out. */
-    public static final long PAGE_IS_SWAPPED = Native.constant(UffdNative::PAGE_IS_SWAPPED);
+    public static final long PAGE_IS_SWAPPED = Abi.PAGE_IS_SWAPPED;
     /** The page maps the zero page. */
-    public static final long PAGE_IS_PFNZERO = Native.constant(UffdNative::PAGE_IS_PFNZERO);
+    public static final long PAGE_IS_PFNZERO = Abi.PAGE_IS_PFNZERO;
     /** The page is a transparent or hugetlb huge page. */
-    public static final long PAGE_IS_HUGE = Native.constant(UffdNative::PAGE_IS_HUGE);
+    public static final long PAGE_IS_HUGE = Abi.PAGE_IS_HUGE;
     /** The page is soft-dirty. */
-    public static final long PAGE_IS_SOFT_DIRTY = Native.constant(UffdNative::PAGE_IS_SOFT_DIRTY);
+    public static final long PAGE_IS_SOFT_DIRTY = Abi.PAGE_IS_SOFT_DIRTY;
 
     private static final long ALL_CATEGORIES = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_FILE | PAGE_IS_PRESENT
             | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO | PAGE_IS_HUGE | PAGE_IS_SOFT_DIRTY;
@@ -49,6 +47,8 @@ public final class PagemapScanner implements AutoCloseable {
     private static final int SCAN_REGIONS = 512;
     /** Where {@link #isPresent} puts its one page_region in the thread's scratch buffer. */
     private static final long REGION_OFFSET = 128;
+
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG;
 
     private final int fd;
     private final CloseGate gate = new CloseGate();
@@ -60,7 +60,7 @@ public final class PagemapScanner implements AutoCloseable {
     /** Opens /proc/self/pagemap; each ioctl returns up to 512 regions (scans continue past that). */
     public static PagemapScanner open() {
         Native.ensureAvailable();
-        int fd = Native.open("/proc/self/pagemap", UffdNative.O_RDONLY() | UffdNative.O_CLOEXEC());
+        int fd = Native.open("/proc/self/pagemap", Abi.O_RDONLY | Abi.O_CLOEXEC);
         if (fd < 0) {
             throw Failures.of("open(/proc/self/pagemap)", Native.errno());
         }
@@ -84,23 +84,17 @@ public final class PagemapScanner implements AutoCloseable {
                 throw new IllegalArgumentException("PAGEMAP_SCAN: unknown category bits 0x"
                         + Long.toHexString((categoryMask | returnMask) & ~ALL_CATEGORIES));
             }
-            MemorySegment arg = arena.allocate(pm_scan_arg.layout());
-            MemorySegment regions = arena.allocate(page_region.layout(), SCAN_REGIONS);
+            MemorySegment arg = arena.allocate(Abi.PM_SCAN_ARG_SIZE, 8);
+            MemorySegment regions = arena.allocate(Abi.PAGE_REGION_SIZE * SCAN_REGIONS, 8);
             long start = range.address();
             long end = start + range.byteSize();
-            long flags = writeProtect ? UffdNative.PM_SCAN_WP_MATCHING() | UffdNative.PM_SCAN_CHECK_WPASYNC() : 0;
+            long flags = writeProtect ? Abi.PM_SCAN_WP_MATCHING | Abi.PM_SCAN_CHECK_WPASYNC : 0;
             List<PageRegion> out = new ArrayList<>();
             while (start < end) {
                 arg.fill((byte) 0);
-                pm_scan_arg.size(arg, pm_scan_arg.layout().byteSize());
-                pm_scan_arg.flags(arg, flags);
-                pm_scan_arg.start(arg, start);
-                pm_scan_arg.end(arg, end);
-                pm_scan_arg.vec(arg, regions.address());
-                pm_scan_arg.vec_len(arg, SCAN_REGIONS);
-                pm_scan_arg.category_mask(arg, categoryMask);
-                pm_scan_arg.return_mask(arg, returnMask == 0 ? ALL_CATEGORIES : returnMask);
-                int n = Native.ioctl(fd, UffdNative.PAGEMAP_SCAN(), arg);
+                fillArg(arg, start, end, regions.address(), SCAN_REGIONS, categoryMask, returnMask == 0 ? ALL_CATEGORIES : returnMask);
+                arg.set(U64, Abi.PM_SCAN_ARG_FLAGS, flags);
+                int n = Native.ioctl(fd, Abi.PAGEMAP_SCAN, arg);
                 if (n < 0) {
                     int e = Native.errno();
                     throw Failures.withHint("PAGEMAP_SCAN", e, e == Errno.ENOTTY || e == Errno.EINVAL
@@ -108,10 +102,11 @@ public final class PagemapScanner implements AutoCloseable {
                             : e == Errno.EPERM ? "PM_SCAN_CHECK_WPASYNC: a page in the range lacks async write protection" : "");
                 }
                 for (int i = 0; i < n; i++) {
-                    MemorySegment r = page_region.asSlice(regions, i);
-                    out.add(new PageRegion(page_region.start(r), page_region.end(r), page_region.categories(r)));
+                    long r = i * Abi.PAGE_REGION_SIZE;
+                    out.add(new PageRegion(regions.get(U64, r + Abi.PAGE_REGION_START), regions.get(U64, r + Abi.PAGE_REGION_END),
+                            regions.get(U64, r + Abi.PAGE_REGION_CATEGORIES)));
                 }
-                long walkEnd = pm_scan_arg.walk_end(arg);
+                long walkEnd = arg.get(U64, Abi.PM_SCAN_ARG_WALK_END);
                 if (walkEnd <= start) {
                     break;
                 }
@@ -133,24 +128,29 @@ public final class PagemapScanner implements AutoCloseable {
     public boolean isPresent(long address, long length) {
         enter();
         try {
-            MemorySegment arg = Native.scratch();
-            pm_scan_arg.size(arg, pm_scan_arg.layout().byteSize());
-            pm_scan_arg.start(arg, address);
-            pm_scan_arg.end(arg, address + length);
-            pm_scan_arg.vec(arg, arg.address() + REGION_OFFSET);
-            pm_scan_arg.vec_len(arg, 1);
-            pm_scan_arg.category_mask(arg, PAGE_IS_PRESENT);
-            pm_scan_arg.return_mask(arg, PAGE_IS_PRESENT);
-            int n = Native.ioctl(fd, UffdNative.PAGEMAP_SCAN(), arg);
+            Native.ThreadState t = Native.thread();
+            MemorySegment arg = t.struct(Abi.PM_SCAN_ARG_SIZE);
+            fillArg(arg, address, address + length, arg.address() + REGION_OFFSET, 1, PAGE_IS_PRESENT, PAGE_IS_PRESENT);
+            int n = t.ioctl(fd, Abi.PAGEMAP_SCAN);
             if (n < 0) {
-                int e = Native.errno();
+                int e = t.errno();
                 throw Failures.withHint("PAGEMAP_SCAN", e, e == Errno.ENOTTY || e == Errno.EINVAL ? "needs Linux 6.7+" : "");
             }
-            return n == 1 && arg.get(ValueLayout.JAVA_LONG, REGION_OFFSET + page_region.start$offset()) == address
-                    && arg.get(ValueLayout.JAVA_LONG, REGION_OFFSET + page_region.end$offset()) == address + length;
+            return n == 1 && arg.get(U64, REGION_OFFSET + Abi.PAGE_REGION_START) == address
+                    && arg.get(U64, REGION_OFFSET + Abi.PAGE_REGION_END) == address + length;
         } finally {
             gate.exit();
         }
+    }
+
+    private static void fillArg(MemorySegment arg, long start, long end, long vec, long vecLen, long categories, long returned) {
+        arg.set(U64, Abi.PM_SCAN_ARG_SIZE_FIELD, Abi.PM_SCAN_ARG_SIZE);
+        arg.set(U64, Abi.PM_SCAN_ARG_START, start);
+        arg.set(U64, Abi.PM_SCAN_ARG_END, end);
+        arg.set(U64, Abi.PM_SCAN_ARG_VEC, vec);
+        arg.set(U64, Abi.PM_SCAN_ARG_VEC_LEN, vecLen);
+        arg.set(U64, Abi.PM_SCAN_ARG_CATEGORY_MASK, categories);
+        arg.set(U64, Abi.PM_SCAN_ARG_RETURN_MASK, returned);
     }
 
     private void enter() {

@@ -1,19 +1,22 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
-import io.github.uffd4j.internal.linux.Native;
+import io.github.uffd4j.internal.linux.Abi;
 
 import java.util.EnumSet;
 import java.util.Set;
 
-/** What faults a registered range reports (UFFDIO_REGISTER_MODE_*); modes can be combined. */
+/**
+ * What faults a registered range reports (UFFDIO_REGISTER_MODE_*); modes can be combined.
+ *
+ * <p>Immutable: thread safe.
+ */
 public enum RegisterMode {
     /** Faults on pages that are not populated; resolve with COPY, ZEROPAGE, MOVE or POISON. */
-    MISSING(Native.constant(UffdNative::UFFDIO_REGISTER_MODE_MISSING)),
+    MISSING(Abi.UFFDIO_REGISTER_MODE_MISSING),
     /** Writes to write-protected pages; resolve with WRITEPROTECT (unprotect). */
-    WP(Native.constant(UffdNative::UFFDIO_REGISTER_MODE_WP)),
+    WP(Abi.UFFDIO_REGISTER_MODE_WP),
     /** Faults on shmem/hugetlbfs pages present in the page cache but not mapped; resolve with CONTINUE. */
-    MINOR(Native.constant(UffdNative::UFFDIO_REGISTER_MODE_MINOR));
+    MINOR(Abi.UFFDIO_REGISTER_MODE_MINOR);
 
     private final long bit;
 

@@ -11,6 +11,8 @@ import java.util.Set;
  * @param length  length of the range in bytes
  * @param modes   the modes it was registered with
  * @param ioctls  the range ioctls the kernel allows on it (depends on the memory type and modes)
+ *
+ * <p>Immutable: thread safe.
  */
 public record Registration(long address, long length, Set<RegisterMode> modes, Set<Ioctl> ioctls) {
 

@@ -9,6 +9,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * application uses and registers with a userfaultfd, and the {@link #alias()} through which a
  * handler writes contents without faulting. MINOR faults are resolved by writing the page through
  * the alias, then {@link Userfaultfd#continueRange UFFDIO_CONTINUE} on the view.
+ *
+ * <p>Thread safe, like its two {@link Mapping}s.
  */
 public final class SharedMemory implements AutoCloseable {
 
@@ -48,19 +50,15 @@ public final class SharedMemory implements AutoCloseable {
         return view.pageSize();
     }
 
-    /** Unmaps both mappings and closes the memfd. */
+    /** Unmaps both mappings and closes the memfd. Idempotent: closing again does nothing. */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
-            throw new IllegalStateException("shared memory (memfd " + fd + ") is already closed");
+            return;
         }
         try {
-            if (view.isOpen()) {
-                view.close();
-            }
-            if (alias.isOpen()) {
-                alias.close();
-            }
+            view.close();
+            alias.close();
         } finally {
             Native.close(fd);
         }

@@ -6,6 +6,8 @@ package io.github.uffd4j;
  * means exactly that and nothing else: a handler loop that catches it can stop quietly.
  *
  * <p>Only {@link Userfaultfd} (and a FORK child's {@link Userfaultfd}) throws it.
+ *
+ * <p>Immutable: thread safe.
  */
 public class UffdClosedException extends IllegalStateException {
 

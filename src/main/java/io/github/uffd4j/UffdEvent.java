@@ -1,5 +1,7 @@
 package io.github.uffd4j;
 
+import io.github.uffd4j.internal.linux.Abi;
+
 /**
  * A message read from a userfaultfd (struct uffd_msg), decoded.
  *
@@ -8,15 +10,17 @@ package io.github.uffd4j;
  * {@link Feature#EVENT_REMAP}, {@link Remove} with {@link Feature#EVENT_REMOVE} and
  * {@link Unmap} with {@link Feature#EVENT_UNMAP}. The non-page-fault events block the thread that
  * caused them until they are read.
+ *
+ * <p>The records are immutable: thread safe.
  */
 public sealed interface UffdEvent {
 
     /** The UFFD_PAGEFAULT_FLAG_WRITE bit of {@link PageFault#flags()}. */
-    long FLAG_WRITE = io.github.uffd4j.internal.linux.Native.constant(io.github.uffd4j.internal.gen.UffdNative::UFFD_PAGEFAULT_FLAG_WRITE);
+    long FLAG_WRITE = Abi.UFFD_PAGEFAULT_FLAG_WRITE;
     /** The UFFD_PAGEFAULT_FLAG_WP bit of {@link PageFault#flags()}. */
-    long FLAG_WP = io.github.uffd4j.internal.linux.Native.constant(io.github.uffd4j.internal.gen.UffdNative::UFFD_PAGEFAULT_FLAG_WP);
+    long FLAG_WP = Abi.UFFD_PAGEFAULT_FLAG_WP;
     /** The UFFD_PAGEFAULT_FLAG_MINOR bit of {@link PageFault#flags()}. */
-    long FLAG_MINOR = io.github.uffd4j.internal.linux.Native.constant(io.github.uffd4j.internal.gen.UffdNative::UFFD_PAGEFAULT_FLAG_MINOR);
+    long FLAG_MINOR = Abi.UFFD_PAGEFAULT_FLAG_MINOR;
 
     /**
      * A thread touched a registered page and sleeps until the fault is resolved.

@@ -9,6 +9,8 @@ import io.github.uffd4j.internal.linux.Errno;
  *
  * <p>Two failures that callers are expected to handle have their own types:
  * {@link PageExistsException} (EEXIST) and {@link AddressSpaceChangedException} (EAGAIN).
+ *
+ * <p>Immutable once thrown: thread safe.
  */
 public class UffdException extends RuntimeException {
 

@@ -5,6 +5,8 @@ package io.github.uffd4j;
  * than its bindings). Thrown by {@link EventBuffer#kind(int)} and {@link EventBuffer#event(int)}
  * for that message only: the other messages of the same read stay readable, so a handler loop can
  * report it and go on serving.
+ *
+ * <p>Immutable: thread safe.
  */
 public final class UnknownEventException extends UffdException {
 

@@ -1,6 +1,7 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.Abi;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,25 +45,31 @@ class AbiCrossCheckTest {
                 STRUCTS.add(w[1]);
             }
         }
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, event)", EventBuffer.Offsets.EVENT);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.flags)", EventBuffer.Offsets.PF_FLAGS);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.address)", EventBuffer.Offsets.PF_ADDRESS);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.feat.ptid)", EventBuffer.Offsets.PF_PTID);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.fork.ufd)", EventBuffer.Offsets.FORK_UFD);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.from)", EventBuffer.Offsets.REMAP_FROM);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.to)", EventBuffer.Offsets.REMAP_TO);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.len)", EventBuffer.Offsets.REMAP_LEN);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remove.start)", EventBuffer.Offsets.REMOVE_START);
-        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remove.end)", EventBuffer.Offsets.REMOVE_END);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, event)", Abi.UFFD_MSG_EVENT);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.flags)", Abi.UFFD_MSG_PF_FLAGS);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.address)", Abi.UFFD_MSG_PF_ADDRESS);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.pagefault.feat.ptid)", Abi.UFFD_MSG_PF_PTID);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.fork.ufd)", Abi.UFFD_MSG_FORK_UFD);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.from)", Abi.UFFD_MSG_REMAP_FROM);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.to)", Abi.UFFD_MSG_REMAP_TO);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remap.len)", Abi.UFFD_MSG_REMAP_LEN);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remove.start)", Abi.UFFD_MSG_REMOVE_START);
+        OWN_OFFSETS.put("offsetof(struct uffd_msg, arg.remove.end)", Abi.UFFD_MSG_REMOVE_END);
         OWN_OFFSETS.put("sizeof(struct uffd_msg)", EventBuffer.MESSAGE_BYTES);
-        ownStruct("uffdio_range", Userfaultfd.Off.RANGE, "start", null, "len", null, null);
-        ownStruct("uffdio_register", Userfaultfd.Off.REGISTER, "range.start", null, "range.len", "mode", null);
-        ownStruct("uffdio_zeropage", Userfaultfd.Off.ZEROPAGE, "range.start", null, "range.len", "mode", "zeropage");
-        ownStruct("uffdio_writeprotect", Userfaultfd.Off.WRITEPROTECT, "range.start", null, "range.len", "mode", null);
-        ownStruct("uffdio_continue", Userfaultfd.Off.CONTINUE, "range.start", null, "range.len", "mode", "mapped");
-        ownStruct("uffdio_poison", Userfaultfd.Off.POISON, "range.start", null, "range.len", "mode", "updated");
-        ownStruct("uffdio_copy", Userfaultfd.Off.COPY, "dst", "src", "len", "mode", "copy");
-        ownStruct("uffdio_move", Userfaultfd.Off.MOVE, "dst", "src", "len", "mode", "move");
+        OWN_OFFSETS.put("sizeof(struct pollfd)", Abi.POLLFD_SIZE);
+        OWN_OFFSETS.put("offsetof(struct pollfd, revents)", Abi.POLLFD_REVENTS);
+        OWN_OFFSETS.put("sizeof(struct pm_scan_arg)", Abi.PM_SCAN_ARG_SIZE);
+        OWN_OFFSETS.put("offsetof(struct pm_scan_arg, walk_end)", Abi.PM_SCAN_ARG_WALK_END);
+        OWN_OFFSETS.put("offsetof(struct pm_scan_arg, return_mask)", Abi.PM_SCAN_ARG_RETURN_MASK);
+        OWN_OFFSETS.put("offsetof(struct page_region, categories)", Abi.PAGE_REGION_CATEGORIES);
+        ownStruct("uffdio_range", IoctlCalls.RANGE, "start", null, "len", null, null);
+        ownStruct("uffdio_register", IoctlCalls.REGISTER, "range.start", null, "range.len", "mode", null);
+        ownStruct("uffdio_zeropage", IoctlCalls.ZEROPAGE, "range.start", null, "range.len", "mode", "zeropage");
+        ownStruct("uffdio_writeprotect", IoctlCalls.WRITEPROTECT, "range.start", null, "range.len", "mode", null);
+        ownStruct("uffdio_continue", IoctlCalls.CONTINUE, "range.start", null, "range.len", "mode", "mapped");
+        ownStruct("uffdio_poison", IoctlCalls.POISON, "range.start", null, "range.len", "mode", "updated");
+        ownStruct("uffdio_copy", IoctlCalls.COPY, "dst", "src", "len", "mode", "copy");
+        ownStruct("uffdio_move", IoctlCalls.MOVE, "dst", "src", "len", "mode", "move");
 
         StringBuilder c = new StringBuilder("#include \"uffd4j.h\"\n#include <stddef.h>\n#include <stdio.h>\n")
                 .append("#define P(name, expr) printf(\"%s %lld\\n\", name, (long long) (expr))\nint main(void) {\n");
@@ -93,10 +100,11 @@ class AbiCrossCheckTest {
         assertTrue(out.isBlank(), "compiler output: " + out);
     }
 
-    private static void ownStruct(String struct, Userfaultfd.Struct java, String start, String src, String len,
+    private static void ownStruct(String struct, IoctlCalls.Struct java, String start, String src, String len,
                                   String mode, String result) {
         String[] fields = {start, src, len, mode, result};
         long[] offsets = {java.start(), java.src(), java.len(), java.mode(), java.result()};
+        OWN_OFFSETS.put("sizeof(struct " + struct + ")", java.size());
         for (int i = 0; i < fields.length; i++) {
             if (fields[i] == null) {
                 assertEquals(-1, offsets[i], struct + " field " + i + " should be absent");
@@ -150,6 +158,22 @@ class AbiCrossCheckTest {
         OWN_OFFSETS.forEach((expr, java) -> assertEquals(C.get(expr), java, expr));
     }
 
+    /** Every constant of Abi that the argfile names carries the C header's value. */
+    @Test
+    void abiConstantsMatchTheCHeaders() throws Exception {
+        int checked = 0;
+        for (java.lang.reflect.Field f : Abi.class.getFields()) {
+            if (CONSTANTS.contains(f.getName())) {
+                Object v = f.get(null);
+                long java = v instanceof Integer i ? i : (Long) v;
+                long c = C.get(f.getName());
+                assertTrue(java == c || (v instanceof Integer && (java & 0xffff_ffffL) == c), f.getName() + ": Java " + java + ", C " + c);
+                checked++;
+            }
+        }
+        assertTrue(checked > 90, "checked " + checked);
+    }
+
     @Test
     void enumsCarryTheHeaderValues() {
         for (Feature f : Feature.values()) {
@@ -160,6 +184,7 @@ class AbiCrossCheckTest {
         }
         for (Ioctl i : Ioctl.values()) {
             assertEquals(C.get("_UFFDIO_" + i.name()), i.number(), i.name());
+            assertEquals(C.get("UFFDIO_" + i.name()), i.request(), i.name());
         }
         for (EventKind k : EventKind.values()) {
             assertEquals(C.get("UFFD_EVENT_" + k.name()), k.code(), k.name());

@@ -1,5 +1,6 @@
 package io.github.uffd4j;
 
+import io.github.uffd4j.internal.linux.TestNatives;
 import io.github.uffd4j.internal.linux.Native;
 import org.junit.jupiter.api.Test;
 
@@ -92,7 +93,7 @@ class ArgumentSafetyTest {
     @Test
     void failedWakeUnregisterAndWriteProtectReportNothingDone() {
         try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.PAGEFAULT_FLAG_WP).open()) {
-            int dup = Native.dup(uffd.fd());
+            int dup = TestNatives.dup(uffd.fd());
             // an adopted descriptor has no registry of its own: only the kernel checks the range
             try (Userfaultfd unchecked = Userfaultfd.adopt(dup, uffd.features(), false)) {
                 long beyond = (1L << 47) - PAGE; // crosses the end of the user address space
@@ -150,7 +151,7 @@ class ArgumentSafetyTest {
         try (Userfaultfd uffd = Userfaultfd.open()) {
             long before = openDescriptors();
             for (int i = 0; i < 1000; i++) {
-                int dup = Native.dup(uffd.fd());
+                int dup = TestNatives.dup(uffd.fd());
                 NullPointerException e = assertThrows(NullPointerException.class, () -> Userfaultfd.adopt(dup, null, false));
                 assertTrue(e.getMessage().contains("features"), e.getMessage());
                 Native.close(dup);
@@ -162,7 +163,7 @@ class ArgumentSafetyTest {
     @Test
     void aFailedHandshakeLeavesTheAdoptedDescriptorToTheCaller() {
         try (Userfaultfd uffd = Userfaultfd.open()) {
-            int dup = Native.dup(uffd.fd());
+            int dup = TestNatives.dup(uffd.fd());
             try {
                 // the handshake was already done on this file: a second UFFDIO_API is EINVAL
                 UffdException e = assertThrows(UffdException.class, () -> Userfaultfd.adopt(dup, Set.of(), true));

@@ -1,6 +1,6 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.linux.TestNatives;
 import io.github.uffd4j.internal.linux.Native;
 import org.junit.jupiter.api.Test;
 
@@ -110,11 +110,11 @@ class EventsTest {
             uffd.register(m.segment(), RegisterMode.MISSING);
             long address = m.address();
             // the child runs strlen(address) in C and exits with the length: it faults on the page,
-            // which the parent serves through the child's userfaultfd (Native.cloneCalling says why C)
+            // which the parent serves through the child's userfaultfd (TestNatives.cloneCalling says why C)
             MemorySegment stack = arena.allocate(64 * 1024, 16);
             // clone() blocks until its FORK event is read, so the parent reads on another thread
             Future<UffdEvent> forkEvent = inThread("fork-reader", () -> next(uffd));
-            int pid = Native.cloneCalling(Native.strlenAddress(), stack.asSlice(stack.byteSize()), address);
+            int pid = TestNatives.cloneCalling(TestNatives.strlenAddress(), stack.asSlice(stack.byteSize()), address);
             assertTrue(pid > 0, "clone failed: " + io.github.uffd4j.internal.linux.Errno.name(Native.errno()));
             try (Userfaultfd child = assertInstanceOf(UffdEvent.Fork.class, await(forkEvent)).child()) {
                 assertTrue(child.fd() != uffd.fd());
@@ -138,15 +138,15 @@ class EventsTest {
             MemorySegment status = arena.allocate(ValueLayout.JAVA_INT);
             long deadline = System.nanoTime() + TestSupport.WAIT.toNanos();
             while (System.nanoTime() < deadline) {
-                int r = Native.waitpid(pid, status, UffdNative.WNOHANG());
+                int r = TestNatives.waitpid(pid, status, TestNatives.WNOHANG);
                 if (r == pid) {
                     int s = status.get(ValueLayout.JAVA_INT, 0);
                     return (s & 0x7f) == 0 ? (s >> 8) & 0xff : -(s & 0x7f);
                 }
                 Thread.sleep(10);
             }
-            Native.kill(pid, UffdNative.SIGKILL());
-            Native.waitpid(pid, status, 0);
+            TestNatives.kill(pid, TestNatives.SIGKILL);
+            TestNatives.waitpid(pid, status, 0);
             throw new AssertionError("child " + pid + " did not exit");
         }
     }

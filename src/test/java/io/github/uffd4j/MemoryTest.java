@@ -23,7 +23,7 @@ class MemoryTest {
         m.close();
         assertFalse(m.isOpen());
         assertThrows(IllegalStateException.class, () -> m.segment().get(ValueLayout.JAVA_LONG, PAGE), "use after close is an exception");
-        assertThrows(IllegalStateException.class, m::close, "double close is an exception");
+        m.close(); // idempotent
         assertThrows(IllegalStateException.class, () -> m.dontNeed(0, PAGE));
         assertThrows(IllegalArgumentException.class, () -> Memory.anonymous(0));
     }
@@ -37,7 +37,7 @@ class MemoryTest {
         assertEquals(77, shm.alias().segment().get(ValueLayout.JAVA_INT, 2 * PAGE));
         shm.close();
         assertFalse(shm.view().isOpen() || shm.alias().isOpen());
-        assertThrows(IllegalStateException.class, shm::close);
+        shm.close(); // idempotent
     }
 
     @Test

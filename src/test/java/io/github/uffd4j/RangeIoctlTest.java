@@ -1,5 +1,6 @@
 package io.github.uffd4j;
 
+import io.github.uffd4j.internal.linux.TestNatives;
 import io.github.uffd4j.internal.linux.Native;
 import org.junit.jupiter.api.Test;
 
@@ -171,7 +172,7 @@ class RangeIoctlTest {
     @Test
     void adoptedDescriptorsLeaveRangeChecksToTheKernel() {
         try (Userfaultfd owner = Userfaultfd.open(); Mapping m = Memory.anonymous(PAGE); Arena arena = Arena.ofConfined()) {
-            Userfaultfd adopted = Userfaultfd.adopt(Native.dup(owner.fd()), java.util.Set.of(), false);
+            Userfaultfd adopted = Userfaultfd.adopt(TestNatives.dup(owner.fd()), java.util.Set.of(), false);
             try {
                 UffdException e = assertThrows(UffdException.class, () -> adopted.copy(m.segment(), TestSupport.pageOf(arena, PAGE, (byte) 1)));
                 assertEquals("ENOENT", e.errnoName(), e.getMessage());
@@ -331,7 +332,7 @@ class RangeIoctlTest {
             uffd.register(m.segment(), RegisterMode.MISSING);
             // a thread waiting in a native-state fault is woken by POISON and its read(2) fails with EFAULT
             Future<Integer> waiting = inThread("native-reader", () -> Native.madvise(m.address(), PAGE,
-                    io.github.uffd4j.internal.gen.UffdNative.MADV_POPULATE_READ()));
+                    io.github.uffd4j.internal.linux.Abi.MADV_POPULATE_READ));
             nextFault(uffd);
             assertEquals(PAGE, uffd.poison(m.slice(0, PAGE), 0));
             assertEquals(-1, await(waiting), "populating a poisoned page fails");

@@ -1,6 +1,5 @@
 package io.github.uffd4j;
 
-import io.github.uffd4j.internal.gen.UffdNative;
 import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 import org.junit.jupiter.api.Test;
@@ -47,7 +46,7 @@ class SigbusTest {
     void sigbusFeatureMakesKernelAccessesFailWithEfault() {
         try (Userfaultfd uffd = Userfaultfd.builder().features(Feature.SIGBUS).open(); Mapping m = Memory.anonymous(PAGE)) {
             uffd.register(m.segment(), RegisterMode.MISSING);
-            assertEquals(-1, Native.madvise(m.address(), PAGE, UffdNative.MADV_POPULATE_READ()));
+            assertEquals(-1, Native.madvise(m.address(), PAGE, io.github.uffd4j.internal.linux.Abi.MADV_POPULATE_READ));
             assertEquals(Errno.EFAULT, Native.errno(), Errno.name(Native.errno()));
         }
     }
@@ -93,7 +92,7 @@ class SigbusTest {
                 InternalError e = assertThrows(InternalError.class, () -> m.segment().get(ValueLayout.JAVA_INT, PAGE));
                 assertEquals(MESSAGE, e.getMessage());
             }
-            assertEquals(-1, Native.madvise(m.address(), PAGE, UffdNative.MADV_POPULATE_READ()));
+            assertEquals(-1, Native.madvise(m.address(), PAGE, io.github.uffd4j.internal.linux.Abi.MADV_POPULATE_READ));
             int errno = Native.errno();
             assertTrue(errno == Errno.EFAULT || errno == Errno.EHWPOISON, Errno.name(errno));
             // MADV_DONTNEED clears the poison marker: the page faults as missing again

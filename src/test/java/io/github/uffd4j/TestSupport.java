@@ -146,9 +146,9 @@ public final class TestSupport {
     /** Waits (without reading) until {@code fd} is readable; false on timeout. */
     public static boolean pollReadable(int fd, Duration timeout) {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            MemorySegment p = io.github.uffd4j.internal.gen.pollfd.allocate(arena);
-            io.github.uffd4j.internal.gen.pollfd.fd(p, fd);
-            io.github.uffd4j.internal.gen.pollfd.events(p, (short) io.github.uffd4j.internal.gen.UffdNative.POLLIN());
+            MemorySegment p = arena.allocate(io.github.uffd4j.internal.linux.Abi.POLLFD_SIZE, 8);
+            p.set(ValueLayout.JAVA_INT, io.github.uffd4j.internal.linux.Abi.POLLFD_FD, fd);
+            p.set(ValueLayout.JAVA_SHORT, io.github.uffd4j.internal.linux.Abi.POLLFD_EVENTS, (short) io.github.uffd4j.internal.linux.Abi.POLLIN);
             return io.github.uffd4j.internal.linux.Native.poll(p, 1, (int) timeout.toMillis()) == 1;
         }
     }
@@ -164,10 +164,7 @@ public final class TestSupport {
     public static void touchRead(long address, long length) {
         long start = address & -PAGE;
         long len = Memory.roundUp(address + length, PAGE) - start;
-        if (io.github.uffd4j.internal.linux.Native.madvise(start, len, io.github.uffd4j.internal.gen.UffdNative.MADV_POPULATE_READ()) != 0) {
-            throw new IllegalStateException("madvise(MADV_POPULATE_READ) at 0x" + Long.toHexString(start) + ": "
-                    + io.github.uffd4j.internal.linux.Errno.name(io.github.uffd4j.internal.linux.Native.errno()));
-        }
+        Memory.populate(start, len, false);
     }
 
     /**
@@ -175,7 +172,7 @@ public final class TestSupport {
      * 8-byte counter into the memory, which the kernel writes (a write fault).
      */
     public static void touchWrite(long address, long value) {
-        int efd = io.github.uffd4j.internal.linux.Native.eventfd(0, io.github.uffd4j.internal.gen.UffdNative.EFD_CLOEXEC());
+        int efd = io.github.uffd4j.internal.linux.Native.eventfd(0, io.github.uffd4j.internal.linux.Abi.EFD_CLOEXEC);
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment v = arena.allocate(8);
             v.set(ValueLayout.JAVA_LONG, 0, value);

@@ -1,8 +1,5 @@
 package io.github.uffd4j.internal.linux;
 
-import io.github.uffd4j.internal.gen.UffdNative;
-
-import java.lang.foreign.AddressLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -14,16 +11,25 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.util.function.Consumer;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
 /**
  * Every native call uffd4j makes, and the only class that uses restricted FFM methods.
  *
- * <p>The downcall handles are built from the addresses and descriptors jextract generated in
- * {@link UffdNative}, adding {@code Linker.Option.captureCallState("errno")} (jextract does not
- * capture errno) and, for the variadic {@code ioctl}, {@code syscall}, {@code open} and
- * {@code mremap}, the exact variadic argument layouts. Each wrapper returns what the C function
- * returns; after a failure {@link #errno()} gives the errno of the calling thread's last call.
- * Nothing here allocates on the Java heap after a thread's first call: the errno capture buffer
- * and a small scratch buffer for ioctl arguments are kept per thread.
+ * <p>Each C function gets its own downcall handle with {@code Linker.Option.captureCallState("errno")}
+ * (jextract does not capture errno), linked the first time the function is called: a holder class
+ * per function, so opening a userfaultfd links only the five functions it calls (linking all of
+ * them up front cost about 200 ms of a JVM's first {@code Userfaultfd.open()}). The descriptors are
+ * the C signatures with every pointer a machine word: a long where the caller has a raw address
+ * (no MemorySegment per call), an ADDRESS where it passes a segment. {@link Signatures} lists them;
+ * a test checks each against the descriptor jextract generated from the C headers.
+ *
+ * <p>Each wrapper returns what the C function returns; after a failure {@link #errno()} gives the
+ * errno of the calling thread's last call. Nothing here allocates on the Java heap after a
+ * thread's first call: the errno capture buffer and a small scratch buffer for ioctl structs are
+ * kept per thread ({@link ThreadState}). Thread safe.
  */
 @SuppressWarnings("restricted")
 public final class Native {
@@ -69,20 +75,6 @@ public final class Native {
     }
 
     /**
-     * A constant from the generated bindings, or 0 when native access is not available: lets
-     * classes read C constants in static initializers without touching the generated classes
-     * (whose initialization calls restricted methods) in a JVM that denies native access.
-     */
-    public static long constant(java.util.function.LongSupplier value) {
-        return UNAVAILABLE == null ? value.getAsLong() : 0;
-    }
-
-    /** Like {@link #constant(java.util.function.LongSupplier)}, for int constants. */
-    public static int constant(java.util.function.IntSupplier value) {
-        return UNAVAILABLE == null ? value.getAsInt() : 0;
-    }
-
-    /**
      * Throws an {@link UnsupportedOperationException} that says what to change when native calls
      * cannot be made (wrong OS, or the JVM was started without native access for uffd4j).
      */
@@ -97,18 +89,56 @@ public final class Native {
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
-    private static final class ThreadBuffers {
+    /**
+     * A thread's native buffers: the errno capture and a {@link #SCRATCH_BYTES}-byte scratch for
+     * ioctl structs. Fetch it once per operation ({@link #thread()}: one ThreadLocal lookup), fill
+     * the struct, call {@link #ioctl(int, long)}. Used only by the thread that fetched it.
+     */
+    public static final class ThreadState {
         final MemorySegment capture;
         final MemorySegment scratch;
 
-        ThreadBuffers() {
+        ThreadState() {
             Arena arena = Arena.ofAuto();
             capture = arena.allocate(CAPTURE_LAYOUT);
             scratch = arena.allocate(SCRATCH_BYTES, 16);
         }
+
+        /** The scratch buffer with its first {@code bytes} (rounded up to 8) zeroed; the rest is left as it was. */
+        public MemorySegment struct(long bytes) {
+            MemorySegment s = scratch;
+            for (long o = 0; o < bytes; o += 8) {
+                s.set(JAVA_LONG, o, 0L);
+            }
+            return s;
+        }
+
+        /** The scratch buffer as it is. */
+        public MemorySegment scratch() {
+            return scratch;
+        }
+
+        /** {@code ioctl(fd, request, scratch)}. */
+        public int ioctl(int fd, long request) {
+            try {
+                return (int) Ioctl.PTR.invokeExact(capture, fd, request, scratch);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** The errno of this thread's last failed call. */
+        public int errno() {
+            return (int) ERRNO.get(capture, 0L);
+        }
     }
 
-    private static final ThreadLocal<ThreadBuffers> BUFFERS = ThreadLocal.withInitial(ThreadBuffers::new);
+    private static final ThreadLocal<ThreadState> BUFFERS = ThreadLocal.withInitial(ThreadState::new);
+
+    /** The calling thread's native buffers. */
+    public static ThreadState thread() {
+        return BUFFERS.get();
+    }
 
     private static MemorySegment capture() {
         return BUFFERS.get().capture;
@@ -129,66 +159,122 @@ public final class Native {
         return s;
     }
 
-    // ---- downcall handles -------------------------------------------------------------------
+    // ---- signatures and linking -----------------------------------------------------------------
 
-    private static final class Handles {
-        static final Linker LINKER = Linker.nativeLinker();
-        static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
-        static final AddressLayout PTR = UffdNative.C_POINTER;
-
-        static MethodHandle plain(MemorySegment address, FunctionDescriptor descriptor) {
-            return LINKER.downcallHandle(address, descriptor, ERRNO);
-        }
-
-        static MethodHandle variadic(MemorySegment address, FunctionDescriptor descriptor, int firstVariadic) {
-            return LINKER.downcallHandle(address, descriptor, ERRNO, Linker.Option.firstVariadicArg(firstVariadic));
-        }
-
-        /**
-         * The generated descriptor with every pointer (argument and result) passed as a long: the
-         * same machine word in the C calling convention, and no MemorySegment to allocate per
-         * call. For the calls that take raw addresses on hot paths (madvise on every page load).
-         */
-        static FunctionDescriptor addressesAsLongs(FunctionDescriptor d) {
-            MemoryLayout[] args = d.argumentLayouts().stream()
-                    .map(l -> l instanceof AddressLayout ? ValueLayout.JAVA_LONG : l)
-                    .toArray(MemoryLayout[]::new);
-            return d.returnLayout()
-                    .map(r -> FunctionDescriptor.of(r instanceof AddressLayout ? ValueLayout.JAVA_LONG : r, args))
-                    .orElseGet(() -> FunctionDescriptor.ofVoid(args));
-        }
-
-        static final MethodHandle IOCTL_PTR = variadic(UffdNative.ioctl.address(),
-                UffdNative.ioctl.makeInvoker(PTR).descriptor(), 2);
-        static final MethodHandle IOCTL_INT = variadic(UffdNative.ioctl.address(),
-                UffdNative.ioctl.makeInvoker(UffdNative.C_INT).descriptor(), 2);
-        static final MethodHandle SYSCALL_INT = variadic(UffdNative.syscall.address(),
-                UffdNative.syscall.makeInvoker(UffdNative.C_INT).descriptor(), 1);
-        static final MethodHandle CLONE = variadic(UffdNative.clone.address(),
-                UffdNative.clone.makeInvoker().descriptor(), 4);
-        static final MethodHandle OPEN = variadic(UffdNative.open.address(),
-                UffdNative.open.makeInvoker(UffdNative.C_INT).descriptor(), 2);
-        static final MethodHandle MREMAP = variadic(UffdNative.mremap.address(),
-                addressesAsLongs(UffdNative.mremap.makeInvoker(PTR).descriptor()), 4);
-        static final MethodHandle CLOSE = plain(UffdNative.close$address(), UffdNative.close$descriptor());
-        static final MethodHandle DUP = plain(UffdNative.dup$address(), UffdNative.dup$descriptor());
-        static final MethodHandle READ = plain(UffdNative.read$address(), UffdNative.read$descriptor());
-        static final MethodHandle WRITE = plain(UffdNative.write$address(), UffdNative.write$descriptor());
-        static final MethodHandle POLL = plain(UffdNative.poll$address(), UffdNative.poll$descriptor());
-        static final MethodHandle EVENTFD = plain(UffdNative.eventfd$address(), UffdNative.eventfd$descriptor());
-        static final MethodHandle MMAP = plain(UffdNative.mmap$address(), addressesAsLongs(UffdNative.mmap$descriptor()));
-        static final MethodHandle MUNMAP = plain(UffdNative.munmap$address(), addressesAsLongs(UffdNative.munmap$descriptor()));
-        static final MethodHandle MADVISE = plain(UffdNative.madvise$address(), addressesAsLongs(UffdNative.madvise$descriptor()));
-        static final MethodHandle MEMFD_CREATE = plain(UffdNative.memfd_create$address(), UffdNative.memfd_create$descriptor());
-        static final MethodHandle FTRUNCATE = plain(UffdNative.ftruncate$address(), UffdNative.ftruncate$descriptor());
-        static final MethodHandle SYSCONF = plain(UffdNative.sysconf$address(), UffdNative.sysconf$descriptor());
-        static final MethodHandle GETTID = plain(UffdNative.gettid$address(), UffdNative.gettid$descriptor());
-        static final MethodHandle WAITPID = plain(UffdNative.waitpid$address(), UffdNative.waitpid$descriptor());
-        static final MethodHandle KILL = plain(UffdNative.kill$address(), UffdNative.kill$descriptor());
-        static final MethodHandle STRERROR = LINKER.downcallHandle(UffdNative.strerror$address(), UffdNative.strerror$descriptor());
+    /**
+     * The C signatures (LP64: long and size_t are 64 bits). Package-private so that a test can
+     * compare each with the descriptor jextract generated.
+     */
+    static final class Signatures {
+        static final FunctionDescriptor IOCTL_PTR = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS);
+        static final FunctionDescriptor IOCTL_INT = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT);
+        static final FunctionDescriptor SYSCALL_INT = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT);
+        static final FunctionDescriptor OPEN = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+        static final FunctionDescriptor CLOSE = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
+        static final FunctionDescriptor READ = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
+        static final FunctionDescriptor WRITE = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
+        static final FunctionDescriptor POLL = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+        static final FunctionDescriptor EVENTFD = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT);
+        static final FunctionDescriptor MMAP = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG);
+        static final FunctionDescriptor MUNMAP = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG);
+        static final FunctionDescriptor MREMAP = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG);
+        static final FunctionDescriptor MADVISE = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT);
+        static final FunctionDescriptor MEMFD_CREATE = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT);
+        static final FunctionDescriptor FTRUNCATE = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG);
+        static final FunctionDescriptor SYSCONF = FunctionDescriptor.of(JAVA_LONG, JAVA_INT);
+        static final FunctionDescriptor GETTID = FunctionDescriptor.of(JAVA_INT);
+        static final FunctionDescriptor STRERROR = FunctionDescriptor.of(ADDRESS, JAVA_INT);
     }
 
-    private static RuntimeException rethrow(Throwable t) {
+    /**
+     * A downcall handle for the C library function {@code name} with errno capture;
+     * {@code firstVariadic} is the index of the first variadic argument, or -1.
+     */
+    static MethodHandle link(String name, FunctionDescriptor descriptor, int firstVariadic) {
+        Linker linker = Linker.nativeLinker();
+        MemorySegment address = linker.defaultLookup().find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("the C library has no " + name));
+        Linker.Option errno = Linker.Option.captureCallState("errno");
+        return firstVariadic < 0
+                ? linker.downcallHandle(address, descriptor, errno)
+                : linker.downcallHandle(address, descriptor, errno, Linker.Option.firstVariadicArg(firstVariadic));
+    }
+
+    // One holder per function: each is linked on its first call.
+    private static final class Ioctl {
+        static final MethodHandle PTR = link("ioctl", Signatures.IOCTL_PTR, 2);
+    }
+
+    private static final class IoctlInt {
+        static final MethodHandle H = link("ioctl", Signatures.IOCTL_INT, 2);
+    }
+
+    private static final class SyscallInt {
+        static final MethodHandle H = link("syscall", Signatures.SYSCALL_INT, 1);
+    }
+
+    private static final class Open {
+        static final MethodHandle H = link("open", Signatures.OPEN, 2);
+    }
+
+    private static final class Close {
+        static final MethodHandle H = link("close", Signatures.CLOSE, -1);
+    }
+
+    private static final class Read {
+        static final MethodHandle H = link("read", Signatures.READ, -1);
+    }
+
+    private static final class Write {
+        static final MethodHandle H = link("write", Signatures.WRITE, -1);
+    }
+
+    private static final class Poll {
+        static final MethodHandle H = link("poll", Signatures.POLL, -1);
+    }
+
+    private static final class Eventfd {
+        static final MethodHandle H = link("eventfd", Signatures.EVENTFD, -1);
+    }
+
+    private static final class Mmap {
+        static final MethodHandle H = link("mmap", Signatures.MMAP, -1);
+    }
+
+    private static final class Munmap {
+        static final MethodHandle H = link("munmap", Signatures.MUNMAP, -1);
+    }
+
+    private static final class Mremap {
+        static final MethodHandle H = link("mremap", Signatures.MREMAP, 4);
+    }
+
+    private static final class Madvise {
+        static final MethodHandle H = link("madvise", Signatures.MADVISE, -1);
+    }
+
+    private static final class MemfdCreate {
+        static final MethodHandle H = link("memfd_create", Signatures.MEMFD_CREATE, -1);
+    }
+
+    private static final class Ftruncate {
+        static final MethodHandle H = link("ftruncate", Signatures.FTRUNCATE, -1);
+    }
+
+    private static final class Sysconf {
+        static final MethodHandle H = link("sysconf", Signatures.SYSCONF, -1);
+    }
+
+    private static final class Gettid {
+        static final MethodHandle H = link("gettid", Signatures.GETTID, -1);
+    }
+
+    private static final class Strerror {
+        static final MethodHandle H = Linker.nativeLinker().downcallHandle(
+                Linker.nativeLinker().defaultLookup().find("strerror").orElseThrow(), Signatures.STRERROR);
+    }
+
+    static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) {
             return r;
         }
@@ -203,7 +289,7 @@ public final class Native {
     /** {@code ioctl(fd, request, arg)} with a pointer argument. */
     public static int ioctl(int fd, long request, MemorySegment arg) {
         try {
-            return (int) Handles.IOCTL_PTR.invokeExact(capture(), fd, request, arg);
+            return (int) Ioctl.PTR.invokeExact(capture(), fd, request, arg);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -212,7 +298,7 @@ public final class Native {
     /** {@code ioctl(fd, request, value)} with an int argument. */
     public static int ioctl(int fd, long request, int value) {
         try {
-            return (int) Handles.IOCTL_INT.invokeExact(capture(), fd, request, value);
+            return (int) IoctlInt.H.invokeExact(capture(), fd, request, value);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -221,7 +307,7 @@ public final class Native {
     /** {@code syscall(number, arg)} with one int argument. */
     public static long syscall(long number, int arg) {
         try {
-            return (long) Handles.SYSCALL_INT.invokeExact(capture(), number, arg);
+            return (long) SyscallInt.H.invokeExact(capture(), number, arg);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -230,7 +316,7 @@ public final class Native {
     /** {@code open(path, flags, 0)}. */
     public static int open(String path, int flags) {
         try (Arena arena = Arena.ofConfined()) {
-            return (int) Handles.OPEN.invokeExact(capture(), arena.allocateFrom(path), flags, 0);
+            return (int) Open.H.invokeExact(capture(), arena.allocateFrom(path), flags, 0);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -238,16 +324,7 @@ public final class Native {
 
     public static int close(int fd) {
         try {
-            return (int) Handles.CLOSE.invokeExact(capture(), fd);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** {@code dup(fd)}: a new descriptor for the same open file. */
-    public static int dup(int fd) {
-        try {
-            return (int) Handles.DUP.invokeExact(capture(), fd);
+            return (int) Close.H.invokeExact(capture(), fd);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -255,7 +332,7 @@ public final class Native {
 
     public static long read(int fd, MemorySegment buffer, long count) {
         try {
-            return (long) Handles.READ.invokeExact(capture(), fd, buffer, count);
+            return (long) Read.H.invokeExact(capture(), fd, buffer, count);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -263,7 +340,7 @@ public final class Native {
 
     public static long write(int fd, MemorySegment buffer, long count) {
         try {
-            return (long) Handles.WRITE.invokeExact(capture(), fd, buffer, count);
+            return (long) Write.H.invokeExact(capture(), fd, buffer, count);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -271,7 +348,7 @@ public final class Native {
 
     public static int poll(MemorySegment pollfds, long count, int timeoutMillis) {
         try {
-            return (int) Handles.POLL.invokeExact(capture(), pollfds, count, timeoutMillis);
+            return (int) Poll.H.invokeExact(capture(), pollfds, count, timeoutMillis);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -279,7 +356,7 @@ public final class Native {
 
     public static int eventfd(int initial, int flags) {
         try {
-            return (int) Handles.EVENTFD.invokeExact(capture(), initial, flags);
+            return (int) Eventfd.H.invokeExact(capture(), initial, flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -288,7 +365,7 @@ public final class Native {
     /** {@code mmap}; returns the address, or -1 on failure (MAP_FAILED). */
     public static long mmap(long address, long length, int prot, int flags, int fd, long offset) {
         try {
-            return (long) Handles.MMAP.invokeExact(capture(), address, length, prot, flags, fd, offset);
+            return (long) Mmap.H.invokeExact(capture(), address, length, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -296,7 +373,7 @@ public final class Native {
 
     public static int munmap(long address, long length) {
         try {
-            return (int) Handles.MUNMAP.invokeExact(capture(), address, length);
+            return (int) Munmap.H.invokeExact(capture(), address, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -305,7 +382,7 @@ public final class Native {
     /** {@code mremap(old, oldSize, newSize, flags, newAddress)}; returns the address or -1. */
     public static long mremap(long oldAddress, long oldSize, long newSize, int flags, long newAddress) {
         try {
-            return (long) Handles.MREMAP.invokeExact(capture(), oldAddress, oldSize, newSize, flags, newAddress);
+            return (long) Mremap.H.invokeExact(capture(), oldAddress, oldSize, newSize, flags, newAddress);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -313,7 +390,7 @@ public final class Native {
 
     public static int madvise(long address, long length, int advice) {
         try {
-            return (int) Handles.MADVISE.invokeExact(capture(), address, length, advice);
+            return (int) Madvise.H.invokeExact(capture(), address, length, advice);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -321,7 +398,7 @@ public final class Native {
 
     public static int memfdCreate(String name, int flags) {
         try (Arena arena = Arena.ofConfined()) {
-            return (int) Handles.MEMFD_CREATE.invokeExact(capture(), arena.allocateFrom(name), flags);
+            return (int) MemfdCreate.H.invokeExact(capture(), arena.allocateFrom(name), flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -329,7 +406,7 @@ public final class Native {
 
     public static int ftruncate(int fd, long length) {
         try {
-            return (int) Handles.FTRUNCATE.invokeExact(capture(), fd, length);
+            return (int) Ftruncate.H.invokeExact(capture(), fd, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -337,7 +414,7 @@ public final class Native {
 
     public static long sysconf(int name) {
         try {
-            return (long) Handles.SYSCONF.invokeExact(capture(), name);
+            return (long) Sysconf.H.invokeExact(capture(), name);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -346,46 +423,7 @@ public final class Native {
     /** The kernel thread id of the calling thread (what UFFD_FEATURE_THREAD_ID reports). */
     public static int gettid() {
         try {
-            return (int) Handles.GETTID.invokeExact(capture());
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /**
-     * Starts a child process (a copy of this one, like fork) that runs the C function
-     * {@code fn(arg)} on {@code stack} and exits with its return value: glibc's
-     * {@code clone(fn, stackTop, SIGCHLD, arg)}. The child never runs Java code. A JVM forked
-     * with fork() continues in Java in the child, where it can block forever on a safepoint the
-     * parent had started (the child has no VM thread to end it); and glibc's fork() holds the
-     * malloc locks while the kernel waits for a UFFD_FEATURE_EVENT_FORK event to be read, which a
-     * JVM thread cannot do without malloc. Returns the child's pid, or -1.
-     */
-    public static int cloneCalling(MemorySegment fn, MemorySegment stackTop, long arg) {
-        try {
-            return (int) Handles.CLONE.invokeExact(capture(), fn, stackTop, UffdNative.SIGCHLD(), MemorySegment.ofAddress(arg));
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** The address of the C library's {@code strlen}, a function a cloned child can run. */
-    public static MemorySegment strlenAddress() {
-        return UffdNative.strlen$address();
-    }
-
-    /** {@code waitpid(pid, status, options)}; {@code status} receives an int. */
-    public static int waitpid(int pid, MemorySegment status, int options) {
-        try {
-            return (int) Handles.WAITPID.invokeExact(capture(), pid, status, options);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    public static int kill(int pid, int signal) {
-        try {
-            return (int) Handles.KILL.invokeExact(capture(), pid, signal);
+            return (int) Gettid.H.invokeExact(capture());
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -394,7 +432,7 @@ public final class Native {
     /** The C library's text for an errno value. */
     public static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) Handles.STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) Strerror.H.invokeExact(errno);
             return s.equals(MemorySegment.NULL) ? "errno " + errno : s.reinterpret(1024).getString(0);
         } catch (Throwable t) {
             throw rethrow(t);

@@ -1,0 +1,127 @@
+package io.github.uffd4j;
+
+import io.github.uffd4j.internal.linux.Abi;
+import io.github.uffd4j.internal.linux.Errno;
+import io.github.uffd4j.internal.linux.Native;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The read/poll loop of one userfaultfd: read(2) as many messages as the buffer holds, and when
+ * none is pending wait in poll(2) on the descriptor, on its close {@link Doorbell} (rung by
+ * {@link Userfaultfd#close()}) and on the caller's stop doorbell, if any. The descriptor is
+ * non-blocking, so no reader can block past close. Thread safe; allocation-free (the pollfd
+ * array lives in the calling thread's scratch buffer). The caller keeps the descriptor open
+ * meanwhile (its {@link CloseGate}).
+ */
+final class EventReader {
+
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
+
+    private final int fd;
+    private final Doorbell closeBell;
+
+    EventReader(int fd, Doorbell closeBell) {
+        this.fd = fd;
+        this.closeBell = closeBell;
+    }
+
+    /**
+     * Reads into {@code buffer} and returns the number of messages (the buffer's count is set);
+     * waits up to {@code timeoutNanos} (0: not at all, negative: forever) for the first one;
+     * returns 0 when the time is up or {@code doorbell} (may be null) rang.
+     *
+     * @throws UffdClosedException when the close doorbell rings while waiting
+     */
+    int read(EventBuffer buffer, long timeoutNanos, Doorbell doorbell) {
+        long deadline = timeoutNanos > 0 ? System.nanoTime() + timeoutNanos : 0;
+        for (;;) {
+            long n = Native.read(fd, buffer.messages(), buffer.capacity() * EventBuffer.MESSAGE_BYTES);
+            if (n > 0) {
+                int count = (int) (n / EventBuffer.MESSAGE_BYTES);
+                buffer.filled(count);
+                return count;
+            }
+            int e = n < 0 ? Native.errno() : Errno.EAGAIN;
+            if (e == Errno.EINTR) {
+                continue;
+            }
+            if (e != Errno.EAGAIN) {
+                throw Failures.of("read", e);
+            }
+            int waitMillis;
+            if (timeoutNanos == 0) {
+                break;
+            } else if (timeoutNanos < 0) {
+                waitMillis = -1;
+            } else {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                waitMillis = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
+            }
+            if (!awaitReadable(waitMillis, doorbell)) {
+                break;
+            }
+        }
+        buffer.filled(0);
+        return 0;
+    }
+
+    /** Whether a message is waiting to be read right now (poll(2) with no wait). Reads nothing. */
+    boolean hasPending() {
+        MemorySegment fds = Native.thread().struct(Abi.POLLFD_SIZE);
+        set(fds, 0, fd);
+        int rc = Native.poll(fds, 1, 0);
+        if (rc < 0) {
+            throw Failures.of("poll", Native.errno());
+        }
+        return (revents(fds, 0) & Abi.POLLIN) != 0;
+    }
+
+    /**
+     * Waits in poll(2) until the descriptor is readable, the timeout passes, or the close doorbell
+     * rings; returns false when the stop doorbell (if any) rang.
+     */
+    private boolean awaitReadable(int timeoutMillis, Doorbell doorbell) {
+        MemorySegment fds = Native.thread().struct(3 * Abi.POLLFD_SIZE);
+        set(fds, 0, fd);
+        set(fds, 1, closeBell.fd());
+        if (doorbell != null) {
+            set(fds, 2, doorbell.fd());
+        }
+        int rc = Native.poll(fds, doorbell != null ? 3 : 2, timeoutMillis);
+        if (rc < 0) {
+            int e = Native.errno();
+            if (e == Errno.EINTR) {
+                return true;
+            }
+            throw Failures.of("poll", e);
+        }
+        if (revents(fds, 1) != 0 || closeBell.isRung()) {
+            throw new UffdClosedException("userfaultfd " + fd + " was closed while reading events");
+        }
+        if (doorbell != null && revents(fds, 2) != 0) {
+            return false;
+        }
+        short revents = revents(fds, 0);
+        if ((revents & (Abi.POLLERR | Abi.POLLNVAL)) != 0) {
+            throw Failures.withHint("poll", Errno.EBADF, "the userfaultfd reported POLLERR/POLLNVAL (revents 0x"
+                    + Integer.toHexString(revents & 0xffff) + "): the handshake was not done, or the descriptor is gone");
+        }
+        return true;
+    }
+
+    private static void set(MemorySegment fds, int i, int fd) {
+        long base = i * Abi.POLLFD_SIZE;
+        fds.set(INT, base + Abi.POLLFD_FD, fd);
+        fds.set(SHORT, base + Abi.POLLFD_EVENTS, (short) Abi.POLLIN);
+    }
+
+    private static short revents(MemorySegment fds, int i) {
+        return fds.get(SHORT, i * Abi.POLLFD_SIZE + Abi.POLLFD_REVENTS);
+    }
+}
