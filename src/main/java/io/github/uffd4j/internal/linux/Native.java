@@ -178,6 +178,8 @@ public final class Native {
         static final MethodHandle EVENTFD = plain(UffdNative.eventfd$address(), UffdNative.eventfd$descriptor());
         static final MethodHandle MMAP = plain(UffdNative.mmap$address(), addressesAsLongs(UffdNative.mmap$descriptor()));
         static final MethodHandle MUNMAP = plain(UffdNative.munmap$address(), addressesAsLongs(UffdNative.munmap$descriptor()));
+        static final MethodHandle PROCESS_VM_READV = plain(UffdNative.process_vm_readv$address(),
+                UffdNative.process_vm_readv$descriptor());
         static final MethodHandle MADVISE = plain(UffdNative.madvise$address(), addressesAsLongs(UffdNative.madvise$descriptor()));
         static final MethodHandle MEMFD_CREATE = plain(UffdNative.memfd_create$address(), UffdNative.memfd_create$descriptor());
         static final MethodHandle FTRUNCATE = plain(UffdNative.ftruncate$address(), UffdNative.ftruncate$descriptor());
@@ -309,6 +311,25 @@ public final class Native {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /**
+     * process_vm_readv(pid, local, 1, remote, 1, 0) with one iovec on each side: {@code iovecs}
+     * holds the local iovec followed by the remote one. Returns bytes read, or -1 (see errno).
+     */
+    public static long processVmReadv(int pid, MemorySegment iovecs) {
+        long size = io.github.uffd4j.internal.gen.iovec.sizeof();
+        try {
+            return (long) Handles.PROCESS_VM_READV.invokeExact(capture(), pid, iovecs, 1L, iovecs.asSlice(size, size), 1L, 0L);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Fills the iovec at {@code iov} with a base address and a length. */
+    public static void iovec(MemorySegment iov, long base, long length) {
+        io.github.uffd4j.internal.gen.iovec.iov_base(iov, MemorySegment.ofAddress(base));
+        io.github.uffd4j.internal.gen.iovec.iov_len(iov, length);
     }
 
     public static int madvise(long address, long length, int advice) {
