@@ -71,6 +71,15 @@ final class EventReader {
         return 0;
     }
 
+    /**
+     * Waits up to {@code timeoutNanos} (negative: forever) for a message without reading it: true
+     * when one may be pending, false when the time passed or {@code doorbell} rang.
+     */
+    boolean await(long timeoutNanos, Doorbell doorbell) {
+        int millis = timeoutNanos < 0 ? -1 : (int) Math.min(Integer.MAX_VALUE, (timeoutNanos + 999_999) / 1_000_000);
+        return awaitReadable(millis, doorbell) && hasPending();
+    }
+
     /** Whether a message is waiting to be read right now (poll(2) with no wait). Reads nothing. */
     boolean hasPending() {
         MemorySegment fds = Native.thread().struct(Abi.POLLFD_SIZE);

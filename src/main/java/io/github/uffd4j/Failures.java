@@ -37,6 +37,10 @@ final class Failures {
         return of(call, errno, 0, 0);
     }
 
+    static UffdException withHint(String call, int errno, long address, long length, long bytesDone, String hint) {
+        return new UffdException(call, errno, address, length, bytesDone, hint);
+    }
+
     static UffdException withHint(String call, int errno, String hint) {
         return new UffdException(call, errno, 0, 0, 0, hint);
     }

@@ -158,6 +158,70 @@ public final class Memory {
         madvise(DONT_NEED, address, length, Advice.DONT_NEED);
     }
 
+    /**
+     * Copies {@code dst.byteSize()} bytes starting at {@code address} of this process into
+     * {@code dst}, through the kernel (process_vm_readv on this process). The difference from a
+     * plain copy is what happens on a page that is not there: a missing page of a range
+     * registered with a userfaultfd is faulted in while the calling thread waits inside the system
+     * call (in native code, where it does not hold up a JVM safepoint), and a poisoned or unmapped
+     * page fails with a {@link UffdException} (EFAULT, with {@code bytesDone()} saying how far the
+     * copy got) instead of a signal. Allocation-free.
+     *
+     * <p>Trusts the caller for {@code address}: any readable address of this process can be read.
+     *
+     * @throws IllegalArgumentException if {@code dst} is not live off-heap memory
+     * @throws UffdException            {@code call()} "process_vm_readv": EFAULT for a poisoned or
+     *                                  unmapped page, EPERM when a seccomp filter forbids the call
+     */
+    public static void readThroughKernel(long address, java.lang.foreign.MemorySegment dst) {
+        Native.ensureAvailable();
+        Objects.requireNonNull(dst, "dst");
+        if (!dst.isNative() || !dst.scope().isAlive()) {
+            throw new IllegalArgumentException("process_vm_readv: the destination must be live off-heap memory, not " + dst);
+        }
+        long length = dst.byteSize();
+        if (address < 0 || address > Long.MAX_VALUE - length) {
+            throw new IllegalArgumentException("process_vm_readv: [0x" + Long.toHexString(address) + " + " + length
+                    + ") is outside the user address space");
+        }
+        long done = 0;
+        while (done < length) {
+            java.lang.foreign.MemorySegment iovecs = Native.thread().scratch();
+            Native.iovec(iovecs, 0, dst.address() + done, length - done);
+            Native.iovec(iovecs, Abi.IOVEC_SIZE, address + done, length - done);
+            long n = Native.processVmReadv(PID, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE);
+            if (n > 0) {
+                done += n;
+                continue;
+            }
+            int e = n < 0 ? Native.errno() : Errno.EFAULT;
+            if (e == Errno.EINTR) {
+                continue;
+            }
+            throw Failures.withHint("process_vm_readv", e, address, length, done, e == Errno.EFAULT
+                    ? "the page at 0x" + Long.toHexString(address + done) + " is poisoned (a load that failed) or not mapped"
+                    : e == Errno.EPERM || e == Errno.ENOSYS
+                    ? "a seccomp filter forbids process_vm_readv (in a container: a profile allowing it, or Linux 4.8+ with Docker's default)"
+                    : "");
+        }
+    }
+
+    /**
+     * A segment over {@code length} bytes at {@code address}, always accessible: for memory the
+     * caller knows is mapped (for example a registered range after a REMAP moved it). Unchecked:
+     * nothing stops an access after the memory is unmapped, which crashes the JVM.
+     */
+    public static java.lang.foreign.MemorySegment segmentAt(long address, long length) {
+        Native.ensureAvailable();
+        if (address <= 0 || length < 0 || address > Long.MAX_VALUE - length) {
+            throw new IllegalArgumentException("segmentAt: 0x" + Long.toHexString(address) + " + " + length
+                    + " is not a range of the user address space");
+        }
+        return Native.segment(address, length);
+    }
+
+    private static final int PID = (int) ProcessHandle.current().pid();
+
     /** The madvise advice values, read once (never in a JVM without native access). */
     private static final class Advice {
         static final int POPULATE_READ = Abi.MADV_POPULATE_READ;

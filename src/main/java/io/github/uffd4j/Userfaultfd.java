@@ -518,6 +518,25 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits in poll(2) until a message is pending, at most {@code timeout}, without reading it:
+     * returns true when one may be pending (read it with a zero timeout; another thread may have
+     * taken it meanwhile), false when the timeout passed or {@code doorbell} rang. The way a
+     * handler thread waits when it must do something between the wait and the read. Allocates nothing.
+     *
+     * @throws UffdClosedException if this userfaultfd is closed, also while waiting
+     */
+    public boolean await(Duration timeout, Doorbell doorbell) {
+        Objects.requireNonNull(doorbell, "doorbell");
+        long nanos = timeoutNanos(timeout);
+        acquire();
+        try {
+            return reader.await(nanos, doorbell);
+        } finally {
+            release();
+        }
+    }
+
     /** Whether a message is waiting to be read right now (poll(2) with no wait). Reads nothing. */
     public boolean hasPendingMessages() {
         acquire();
@@ -616,7 +635,7 @@ public final class Userfaultfd implements AutoCloseable {
         ensureOpen();
         RangeChecks.pages(call, address, length);
         if (ownsRegistry && !registered.contains(address, address + length)) {
-            throw new IllegalArgumentException(call + ": [0x" + Long.toHexString(address) + ", 0x"
+            throw new RangeNotRegisteredException(call + ": [0x" + Long.toHexString(address) + ", 0x"
                     + Long.toHexString(address + length) + ") is not inside a range registered with this userfaultfd"
                     + " (registered: " + registered + ")");
         }

@@ -1,6 +1,5 @@
 package io.github.uffd4j.handler;
 
-import io.github.uffd4j.PageExistsException;
 import io.github.uffd4j.UffdEvent;
 import io.github.uffd4j.Userfaultfd;
 
@@ -8,23 +7,30 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * One page fault, as a {@link FaultHandler} sees it, with the actions that resolve it. Each
- * action works on the faulting page and wakes the faulting thread. One object per handler
- * thread, reused for every fault: do not keep it.
+ * action works on the faulting page, follows the kernel's rules (EEXIST is answered with a wake)
+ * and wakes the faulting thread. One object per handler thread, reused for every fault: use it
+ * only inside {@link FaultHandler#onFault} and do not keep it. Not thread safe.
  */
 public final class Fault {
 
-    private final FaultService service;
-    private final java.util.function.LongFunction<MemorySegment> staging;
+    private final PageInstaller installer;
+    private final FailureOutcomes failures;
+    private final Staging staging;
+    private final Userfaultfd uffd;
     private Region region;
     private long address;
     private long flags;
     private int threadId;
     private int page;
+    private long epoch;
     private boolean resolved;
+    private boolean stagingZeroed;
 
-    Fault(FaultService service, java.util.function.LongFunction<MemorySegment> staging) {
-        this.service = service;
+    Fault(PageInstaller installer, FailureOutcomes failures, Staging staging, Userfaultfd uffd) {
+        this.installer = installer;
+        this.failures = failures;
         this.staging = staging;
+        this.uffd = uffd;
     }
 
     void reset(Region region, long address, long flags, int threadId) {
@@ -33,7 +39,9 @@ public final class Fault {
         this.flags = flags;
         this.threadId = threadId;
         this.page = region.pageOf(address);
+        this.epoch = region.pages().zapEpoch();
         this.resolved = false;
+        this.stagingZeroed = false;
     }
 
     boolean resolved() {
@@ -52,7 +60,7 @@ public final class Fault {
 
     /** Offset of the faulting page in the region. */
     public long offset() {
-        return (long) page * region.pageSize;
+        return (long) page << region.pageShift();
     }
 
     /** Address of the faulting page. */
@@ -80,63 +88,66 @@ public final class Fault {
         return (flags & UffdEvent.FLAG_MINOR) != 0;
     }
 
-    /** A page-sized buffer owned by this handler thread, to build contents in before {@link #copy}. */
+    /**
+     * A page-sized buffer owned by this handler thread, to build contents in before {@link #copy}:
+     * zeroed on the first call for each fault, the same buffer on later calls for that fault.
+     */
     public MemorySegment staging() {
-        return staging.apply(region.pageSize).asSlice(0, region.pageSize);
+        if (!stagingZeroed) {
+            stagingZeroed = true;
+            return staging.zeroed(1, region.pageSize());
+        }
+        return staging.slice(1, region.pageSize());
     }
 
-    /** UFFDIO_COPY: the page gets the first page-size bytes of {@code src} (off-heap). */
+    /** UFFDIO_COPY: the page gets the first page-size bytes of {@code src} (off-heap, alive). */
     public void copy(MemorySegment src) {
-        if (src.byteSize() < region.pageSize) {
-            throw new IllegalArgumentException("copy: source has " + src.byteSize() + " bytes, the page " + region.pageSize);
+        if (!src.isNative() || !src.scope().isAlive()) {
+            throw new IllegalArgumentException("copy: the source must be live off-heap memory, not " + src);
         }
-        try {
-            service.uffd().copy(pageAddress(), src.address(), region.pageSize, 0);
-        } catch (PageExistsException e) {
-            service.uffd().wake(pageAddress(), region.pageSize);
-            service.counters.eexist.increment();
+        if (src.byteSize() < region.pageSize()) {
+            throw new IllegalArgumentException("copy: the source has " + src.byteSize() + " bytes, the page " + region.pageSize());
         }
-        done(Region.PRESENT);
+        installer.copyPage(region, page, src);
+        mapped();
     }
 
     /** Zeros: UFFDIO_ZEROPAGE (or a copy of zeros on hugetlb). */
     public void zero() {
-        service.zeroFill(region, page);
-        done(Region.PRESENT);
+        installer.zero(region, page);
+        mapped();
     }
 
     /** UFFDIO_CONTINUE: maps the page already in the page cache (minor faults). */
     public void continueMinor() {
-        try {
-            service.uffd().continueRange(pageAddress(), region.pageSize, 0);
-        } catch (PageExistsException e) {
-            service.uffd().wake(pageAddress(), region.pageSize);
-            service.counters.eexist.increment();
-        }
-        done(Region.PRESENT);
+        installer.continuePage(region, page);
+        mapped();
     }
 
     /** UFFDIO_WRITEPROTECT without the WP bit: lets the write go ahead. */
     public void unprotect() {
-        service.uffd().writeProtect(pageAddress(), region.pageSize, false, 0);
+        installer.unprotect(region, page);
         resolved = true;
     }
 
-    /** UFFDIO_POISON: the faulting thread gets an error (SIGBUS) instead of a page. */
+    /** UFFDIO_POISON: the faulting thread gets an error (SIGBUS, or a {@link PageLoadException} in accessors). */
     public void poison() {
-        service.poisonPage(region, page);
-        done(Region.FAILED);
+        failures.poison(region, page);
+        resolved = true;
     }
 
     /** UFFDIO_WAKE: wakes the faulting thread without mapping anything (it faults again unless the page appeared). */
     public void wake() {
-        service.uffd().wake(pageAddress(), region.pageSize);
+        installer.wake(pageAddress(), region.pageSize());
         resolved = true;
     }
 
-    /** The userfaultfd, for anything the actions above do not cover (resolve the fault before returning). */
+    /**
+     * The service's userfaultfd, for ioctls the actions above do not cover (resolve the fault
+     * before returning). The service owns it: never close it, read from it or unregister through it.
+     */
     public Userfaultfd userfaultfd() {
-        return service.uffd();
+        return uffd;
     }
 
     /** Marks the fault resolved by the caller's own ioctls. */
@@ -144,8 +155,9 @@ public final class Fault {
         resolved = true;
     }
 
-    private void done(byte state) {
-        region.force(page, state);
+    /** The page is mapped: recorded present unless a zap came since the fault was read. */
+    private void mapped() {
+        installer.markPresent(region, page, page + 1, epoch);
         resolved = true;
     }
 

@@ -5,7 +5,8 @@ package io.github.uffd4j.handler;
  * runtime calls {@link #onFault} on a handler thread; the handler must resolve the fault with
  * one of {@link Fault}'s actions (copy, zero, continue, unprotect, poison, wake) before it
  * returns. Returning without resolving, or throwing, is a failed attempt handled by the
- * {@link FailurePolicy}, so no faulting thread is ever left asleep.
+ * {@link FailurePolicy}, so no faulting thread is ever left asleep. Implementations must be
+ * thread safe: each handler thread calls it for its own faults.
  */
 @FunctionalInterface
 public interface FaultHandler {

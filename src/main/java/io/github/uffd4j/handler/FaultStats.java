@@ -20,7 +20,7 @@ package io.github.uffd4j.handler;
  */
 public record FaultStats(long faults, long pagesLoaded, long backgroundPages, long bytesLoaded, long sourceCalls,
                          long alreadyPresent, long eexist, long eagain, long events, long failures, long timeouts,
-                         long selfFaults, long writeFaults, LatencyHistogram.Snapshot latency) {
+                         long selfFaults, long writeFaults, LatencySnapshot latency) {
 
     @Override
     public String toString() {

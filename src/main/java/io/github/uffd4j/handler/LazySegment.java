@@ -5,6 +5,9 @@ import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.SharedMemory;
 
+import io.github.uffd4j.UffdException;
+
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -22,10 +25,16 @@ import java.util.Objects;
  * }
  * }</pre>
  *
- * <p>Read through the accessors ({@link #getByte}, {@link #getLong}, {@link #copyTo},
- * {@link #slice}, {@link #load}): they check the page state and bring missing pages in from a
- * native call, which is safe for the JVM (see {@link Region}). Accessing {@link #segment()}
- * directly is fine for pages already loaded, and for native code and system calls anywhere.
+ * <p>The accessors ({@link #getByte}, {@link #getInt}, {@link #getLong}, {@link #copyTo}) are
+ * safe whatever runs concurrently, resets and madvise zaps included: they load from Java only
+ * pages the page table calls present while no zap can happen (see {@code ZapGate}), and read
+ * everything else through the kernel (process_vm_readv), where a missing page is faulted in while
+ * the thread waits in native code and a failed page is a {@link PageLoadException}, never a JVM
+ * freeze or a crash. {@link #slice} and {@link #segment()} hand out the memory itself: plain Java
+ * access to them is safe only for pages loaded and not zapped since (see {@link #slice}). Native
+ * code and system calls may use {@link #segment()} anywhere.
+ *
+ * <p>Thread safe.
  */
 public final class LazySegment implements AutoCloseable {
 
@@ -36,6 +45,15 @@ public final class LazySegment implements AutoCloseable {
     private final MemorySegment segment;
     private final long size;
     private final int pageShift;
+    private final ZapGate gate;
+
+    /** The largest segment: 4 TiB (2^30 pages of 4 KiB; a region's page table takes at most 2^31 pages). */
+    private static final long MAX_SIZE = 1L << 42;
+
+    /** The largest piece read at once (through the gate, or through the kernel). */
+    private static final long CHUNK = 64 * 1024;
+    private static final ThreadLocal<MemorySegment> BOUNCE =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CHUNK, 64));
 
     private LazySegment(FaultService service, Region region, Mapping mapping, SharedMemory shared, long size) {
         this.service = service;
@@ -44,7 +62,8 @@ public final class LazySegment implements AutoCloseable {
         this.shared = shared;
         this.segment = region.memory().asSlice(0, size);
         this.size = size;
-        this.pageShift = region.pageShift;
+        this.pageShift = region.pageShift();
+        this.gate = region.gate();
     }
 
     /** {@code size} bytes of anonymous memory filled on demand by {@code source}, with default settings. */
@@ -67,8 +86,8 @@ public final class LazySegment implements AutoCloseable {
         private String name = "lazy-segment";
 
         private Builder(long size, PageSource source) {
-            if (size <= 0) {
-                throw new IllegalArgumentException("size must be positive, not " + size);
+            if (size <= 0 || size > MAX_SIZE) {
+                throw new IllegalArgumentException("size must be 1 byte to " + (MAX_SIZE >> 40) + " TiB, not " + size);
             }
             this.size = size;
             this.source = Objects.requireNonNull(source, "source");
@@ -173,7 +192,10 @@ public final class LazySegment implements AutoCloseable {
         return size;
     }
 
-    /** The memory itself. Read it directly only where {@link #isLoaded} (or after {@link #load}); see the class comment. */
+    /**
+     * The memory itself, for native code and system calls (always safe) and for plain Java access
+     * to pages loaded and not zapped since, exactly as for {@link #slice}.
+     */
     public MemorySegment segment() {
         return segment;
     }
@@ -207,15 +229,13 @@ public final class LazySegment implements AutoCloseable {
         if (length == 0) {
             return true;
         }
-        for (long p = offset >>> pageShift, last = (offset + length - 1) >>> pageShift; p <= last; p++) {
-            if (!Region.isPresentState(region.stateAcquire((int) p))) {
-                return false;
-            }
-        }
-        return true;
+        return region.pages().allPresent((int) (offset >>> pageShift), (int) ((offset + length - 1) >>> pageShift) + 1);
     }
 
-    /** Loads {@code [offset, offset + length)} if needed; afterwards plain Java access to it is safe. */
+    /**
+     * Loads {@code [offset, offset + length)} if needed; afterwards plain Java access to it is
+     * safe until the pages are zapped (see {@link #slice}).
+     */
     public void load(long offset, long length) {
         checkRange(offset, length);
         region.load(offset, length);
@@ -223,53 +243,135 @@ public final class LazySegment implements AutoCloseable {
 
     /** The byte at {@code offset}. */
     public byte getByte(long offset) {
-        ensure(offset, 1);
-        return segment.get(ValueLayout.JAVA_BYTE, offset);
+        checkRange(offset, 1);
+        int stripe = gate.enter();
+        if (stripe >= 0) {
+            try {
+                if (fast(offset, 1)) {
+                    return segment.get(ValueLayout.JAVA_BYTE, offset);
+                }
+            } finally {
+                gate.leave(stripe);
+            }
+        }
+        return throughKernel(offset, 1).get(ValueLayout.JAVA_BYTE, 0);
     }
 
     /** The int at {@code offset} (native byte order, any alignment). */
     public int getInt(long offset) {
-        ensure(offset, 4);
-        return segment.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
+        checkRange(offset, 4);
+        int stripe = gate.enter();
+        if (stripe >= 0) {
+            try {
+                if (fast(offset, 4)) {
+                    return segment.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
+                }
+            } finally {
+                gate.leave(stripe);
+            }
+        }
+        return throughKernel(offset, 4).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
     }
 
     /** The long at {@code offset} (native byte order, any alignment). */
     public long getLong(long offset) {
-        ensure(offset, 8);
-        return segment.get(ValueLayout.JAVA_LONG_UNALIGNED, offset);
+        checkRange(offset, 8);
+        int stripe = gate.enter();
+        if (stripe >= 0) {
+            try {
+                if (fast(offset, 8)) {
+                    return segment.get(ValueLayout.JAVA_LONG_UNALIGNED, offset);
+                }
+            } finally {
+                gate.leave(stripe);
+            }
+        }
+        return throughKernel(offset, 8).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
     }
 
-    /** Copies {@code dst.byteSize()} bytes from {@code offset} into {@code dst}. */
+    /** Copies {@code dst.byteSize()} bytes from {@code offset} into {@code dst} (off-heap or heap). */
     public void copyTo(long offset, MemorySegment dst) {
         long n = dst.byteSize();
-        ensure(offset, n);
-        MemorySegment.copy(segment, offset, dst, 0, n);
+        checkRange(offset, n);
+        for (long done = 0; done < n; ) {
+            long chunk = Math.min(CHUNK, n - done);
+            copyChunk(offset + done, dst, done, chunk);
+            done += chunk;
+        }
     }
 
     /** Copies {@code length} bytes from {@code offset} into {@code dst[dstIndex...]}. */
     public void copyTo(long offset, byte[] dst, int dstIndex, int length) {
         Objects.checkFromIndexSize(dstIndex, length, dst.length);
-        ensure(offset, length);
-        MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset, dst, dstIndex, length);
+        copyTo(offset, MemorySegment.ofArray(dst).asSlice(dstIndex, length));
     }
 
-    /** {@code [offset, offset + length)}, loaded: plain Java access to the slice is safe. */
+    /**
+     * {@code [offset, offset + length)}, loaded: plain Java access to the slice is safe until its
+     * pages are zapped. A zap is {@link Region#reset}, madvise(MADV_DONTNEED / MADV_REMOVE /
+     * MADV_FREE) on the memory, and, for {@linkplain Builder#shared shared} memory, also a hole
+     * punched into it or reclaim under memory pressure. After a zap, touching the slice from Java
+     * may take a fault this JVM serves itself, which a safepoint can turn into a JVM-wide freeze:
+     * take a new slice (or use the accessors, which stay safe whatever runs concurrently).
+     */
     public MemorySegment slice(long offset, long length) {
-        ensure(offset, length);
+        checkRange(offset, length);
+        if (length > 0 && !isLoaded(offset, length)) {
+            region.load(offset, length);
+        }
         return segment.asSlice(offset, length);
     }
 
-    private void ensure(long offset, long length) {
-        checkRange(offset, length);
-        if (length == 0) {
-            return;
+    /**
+     * Whether [offset, offset + length) may be loaded from Java now: called inside the gate, so no
+     * zap can come until the caller leaves it.
+     */
+    private boolean fast(long offset, long length) {
+        PageTable pages = region.pages();
+        return pages.trusted() && pages.allPresent((int) (offset >>> pageShift),
+                (int) ((offset + length - 1) >>> pageShift) + 1);
+    }
+
+    private void copyChunk(long offset, MemorySegment dst, long dstOffset, long length) {
+        int stripe = gate.enter();
+        if (stripe >= 0) {
+            try {
+                if (fast(offset, length)) {
+                    MemorySegment.copy(segment, offset, dst, dstOffset, length);
+                    return;
+                }
+            } finally {
+                gate.leave(stripe);
+            }
         }
-        long first = offset >>> pageShift;
-        long last = (offset + length - 1) >>> pageShift;
-        if (first == last && Region.isPresentState(region.stateAcquire((int) first))) {
-            return;
+        if (dst.isNative()) {
+            readThroughKernel(offset, dst.asSlice(dstOffset, length));
+        } else {
+            MemorySegment.copy(throughKernel(offset, length), 0, dst, dstOffset, length);
         }
-        region.load(offset, length);
+    }
+
+    /** Reads {@code length} (at most {@link #CHUNK}) bytes through the kernel into this thread's bounce buffer. */
+    private MemorySegment throughKernel(long offset, long length) {
+        MemorySegment b = BOUNCE.get().asSlice(0, length);
+        readThroughKernel(offset, b);
+        return b;
+    }
+
+    /**
+     * The slow path: the kernel copies the bytes (process_vm_readv), faulting missing pages in
+     * while this thread waits in native code, where a fault cannot hold up a safepoint; a failed
+     * page is an error there, not a signal.
+     */
+    private void readThroughKernel(long offset, MemorySegment dst) {
+        region.checkServedForLoad((int) (offset >>> pageShift));
+        try {
+            Memory.readThroughKernel(region.address() + offset, dst);
+        } catch (UffdException x) {
+            int from = (int) (offset >>> pageShift);
+            int to = (int) ((offset + dst.byteSize() - 1) >>> pageShift) + 1;
+            throw region.loadFailure(from, to, x);
+        }
     }
 
     private void checkRange(long offset, long length) {

@@ -13,7 +13,7 @@ public class PageLoadException extends RuntimeException {
 
     private final long offset;
 
-    public PageLoadException(String message, long offset, Throwable cause) {
+    PageLoadException(String message, long offset, Throwable cause) {
         super(message, cause);
         this.offset = offset;
     }

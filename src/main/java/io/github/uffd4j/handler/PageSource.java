@@ -8,8 +8,13 @@ import java.lang.foreign.MemorySegment;
  * <p>The runtime calls {@link #fill} on one of its handler threads (or its background filler)
  * with a page-aligned {@code offset} into the region and a {@code destination} whose size is a
  * whole number of pages (one page, or a fault-around / readahead block). The method must fill
- * all of {@code destination} and return; whatever it leaves there becomes the page contents.
- * It may be called concurrently for different offsets, never twice for a page that is present.
+ * all of {@code destination} and return. {@code destination} is zeroed before each call, so any
+ * part the source leaves unwritten reads as zeros (a file shorter than the region, say), never
+ * as another page's bytes. It is private to the call: in MINOR mode the contents reach the page
+ * cache only after the call returns and only if the attempt is still current, so an attempt the
+ * watchdog abandoned can never change a page already served. Implementations must be thread
+ * safe: the source is called concurrently for different offsets (never twice at once for the
+ * same page), and the thread's interrupt status is cleared before and after each call.
  *
  * <p>Two rules: never read or write the region being served (the handler thread would fault
  * on its own memory; the runtime detects it and fails the fault, see

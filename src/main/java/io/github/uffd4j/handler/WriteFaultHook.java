@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
  * Called on a write-protect fault, before the runtime removes the protection and wakes the
  * writer: the place for copy-before-write (live snapshots). {@code page} is the page about to be
  * written, still holding its old contents; read it (reading does not fault), do not keep it.
+ * Implementations must be thread safe: handler threads call it concurrently for different pages.
  */
 @FunctionalInterface
 public interface WriteFaultHook {

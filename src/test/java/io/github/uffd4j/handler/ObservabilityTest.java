@@ -49,7 +49,7 @@ class ObservabilityTest {
             long bound = LatencyHistogram.upperBound(LatencyHistogram.bucket(v));
             assertTrue(bound >= v && bound <= v + v / 8 + 1, v + " -> " + bound);
         }
-        LatencyHistogram.Snapshot s = h.snapshot();
+        LatencySnapshot s = h.snapshot();
         assertTrue(s.percentile(0) >= 1);
         assertTrue(s.max() >= 7_000_000);
         assertThrows(IllegalArgumentException.class, () -> s.percentile(101));

@@ -2291,6 +2291,69 @@ public class UffdNative {
         }
     }
 
+    private static class process_vm_readv {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_LONG,
+            UffdNative.C_INT,
+            UffdNative.C_POINTER,
+            UffdNative.C_LONG,
+            UffdNative.C_POINTER,
+            UffdNative.C_LONG,
+            UffdNative.C_LONG
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("process_vm_readv");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ssize_t process_vm_readv(pid_t __pid, const struct iovec *__lvec, unsigned long __liovcnt, const struct iovec *__rvec, unsigned long __riovcnt, unsigned long __flags)
+     * }
+     */
+    public static FunctionDescriptor process_vm_readv$descriptor() {
+        return process_vm_readv.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ssize_t process_vm_readv(pid_t __pid, const struct iovec *__lvec, unsigned long __liovcnt, const struct iovec *__rvec, unsigned long __riovcnt, unsigned long __flags)
+     * }
+     */
+    public static MethodHandle process_vm_readv$handle() {
+        return process_vm_readv.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ssize_t process_vm_readv(pid_t __pid, const struct iovec *__lvec, unsigned long __liovcnt, const struct iovec *__rvec, unsigned long __riovcnt, unsigned long __flags)
+     * }
+     */
+    public static MemorySegment process_vm_readv$address() {
+        return process_vm_readv.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ssize_t process_vm_readv(pid_t __pid, const struct iovec *__lvec, unsigned long __liovcnt, const struct iovec *__rvec, unsigned long __riovcnt, unsigned long __flags)
+     * }
+     */
+    public static long process_vm_readv(int __pid, MemorySegment __lvec, long __liovcnt, MemorySegment __rvec, long __riovcnt, long __flags) {
+        var mh$ = process_vm_readv.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("process_vm_readv", __pid, __lvec, __liovcnt, __rvec, __riovcnt, __flags);
+            }
+            return (long)mh$.invokeExact(__pid, __lvec, __liovcnt, __rvec, __riovcnt, __flags);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class waitpid {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             UffdNative.C_INT,

@@ -1,6 +1,7 @@
 package io.github.uffd4j.internal.linux;
 
 import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.gen.iovec;
 import io.github.uffd4j.internal.gen.page_region;
 import io.github.uffd4j.internal.gen.pm_scan_arg;
 import io.github.uffd4j.internal.gen.pollfd;
@@ -223,6 +224,10 @@ public final class Abi {
     public static final long PM_SCAN_ARG_VEC_LEN = ON ? pm_scan_arg.vec_len$offset() : 0;
     public static final long PM_SCAN_ARG_CATEGORY_MASK = ON ? pm_scan_arg.category_mask$offset() : 0;
     public static final long PM_SCAN_ARG_RETURN_MASK = ON ? pm_scan_arg.return_mask$offset() : 0;
+
+    public static final long IOVEC_SIZE = ON ? iovec.sizeof() : 0;
+    public static final long IOVEC_BASE = ON ? iovec.iov_base$offset() : 0;
+    public static final long IOVEC_LEN = ON ? iovec.iov_len$offset() : 0;
 
     public static final long PAGE_REGION_SIZE = ON ? page_region.sizeof() : 0;
     public static final long PAGE_REGION_START = ON ? page_region.start$offset() : 0;

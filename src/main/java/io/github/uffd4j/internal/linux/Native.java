@@ -184,6 +184,8 @@ public final class Native {
         static final FunctionDescriptor SYSCONF = FunctionDescriptor.of(JAVA_LONG, JAVA_INT);
         static final FunctionDescriptor GETTID = FunctionDescriptor.of(JAVA_INT);
         static final FunctionDescriptor STRERROR = FunctionDescriptor.of(ADDRESS, JAVA_INT);
+        static final FunctionDescriptor PROCESS_VM_READV = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG);
     }
 
     /**
@@ -267,6 +269,10 @@ public final class Native {
 
     private static final class Gettid {
         static final MethodHandle H = link("gettid", Signatures.GETTID, -1);
+    }
+
+    private static final class ProcessVmReadv {
+        static final MethodHandle H = link("process_vm_readv", Signatures.PROCESS_VM_READV, -1);
     }
 
     private static final class Strerror {
@@ -386,6 +392,24 @@ public final class Native {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /**
+     * process_vm_readv(pid, localIov, 1, remoteIov, 1, 0) with one iovec on each side, both given
+     * by address (struct iovec, see {@link #iovec}). Returns bytes read, or -1 (see errno).
+     */
+    public static long processVmReadv(int pid, long localIov, long remoteIov) {
+        try {
+            return (long) ProcessVmReadv.H.invokeExact(capture(), pid, localIov, 1L, remoteIov, 1L, 0L);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Fills the struct iovec at {@code offset} of {@code buffer} with a base address and a length. */
+    public static void iovec(MemorySegment buffer, long offset, long base, long length) {
+        buffer.set(JAVA_LONG, offset + Abi.IOVEC_BASE, base);
+        buffer.set(JAVA_LONG, offset + Abi.IOVEC_LEN, length);
     }
 
     public static int madvise(long address, long length, int advice) {

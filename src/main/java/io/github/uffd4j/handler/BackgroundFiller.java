@@ -1,0 +1,113 @@
+package io.github.uffd4j.handler;
+
+import io.github.uffd4j.Userfaultfd;
+
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The background filler (the postcopy "push"): one low-priority thread that loads, region by
+ * region, the pages nobody asked for yet, in chunks, claiming them like the fault path so that no
+ * page is loaded twice. It steps aside while any live handler thread serves faults (urgent faults
+ * first). It cannot read events, so on EAGAIN it gives its pages back and lets the handler
+ * threads read them.
+ */
+final class BackgroundFiller implements Runnable, WorkSlot.Owner {
+
+    private static final System.Logger LOG = System.getLogger(FaultService.class.getName());
+    private static final int CHUNK_BYTES = 256 * 1024;
+
+    private final ServiceContext ctx;
+    private final ThreadRoster roster;
+    private final WorkSlot slot = new WorkSlot(this);
+    private volatile boolean stop;
+    private Thread thread;
+
+    BackgroundFiller(ServiceContext ctx, ThreadRoster roster) {
+        this.ctx = ctx;
+        this.roster = roster;
+    }
+
+    WorkSlot slot() {
+        return slot;
+    }
+
+    void start(Thread t) {
+        this.thread = t;
+        t.start();
+    }
+
+    /** Asks the filler to stop after its current chunk. */
+    void stop() {
+        stop = true;
+    }
+
+    @Override
+    public Thread thread() {
+        return thread;
+    }
+
+    @Override
+    public boolean isFiller() {
+        return true;
+    }
+
+    @Override
+    public void wakeUnserved() {
+        // the filler serves no faults
+    }
+
+    @Override
+    public void run() {
+        int tid = Userfaultfd.currentThreadId();
+        roster.addOwnThread(tid);
+        try (Staging staging = new Staging(roster.stagingBytes())) {
+            PageLoader loader = new PageLoader(slot, staging, ctx.installer(), ctx.failures(), ctx.counters(), null);
+            boolean more = true;
+            while (more && !stop && !slot.isAbandoned()) {
+                more = false;
+                for (Region r : ctx.regions().all()) {
+                    if (r.backgroundFill() && fillSome(r, loader)) {
+                        more = true;
+                    }
+                }
+            }
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.ERROR, "uffd4j background filler failed", t);
+        } finally {
+            roster.removeOwnThread(tid);
+            roster.retired(this);
+        }
+    }
+
+    /** Loads one chunk of {@code r}; false when the region has nothing left to load. */
+    private boolean fillSome(Region r, PageLoader loader) {
+        while (roster.faultsInService() && !stop) {
+            LockSupport.parkNanos(50_000);
+        }
+        PageTable pages = r.pages();
+        int p = pages.fillCursor();
+        while (p < pages.pageCount() && pages.state(p) != PageTable.MISSING) {
+            p++;
+        }
+        if (p >= pages.pageCount() || stop) {
+            pages.fillCursor(pages.pageCount());
+            return false;
+        }
+        long epoch = pages.zapEpoch();
+        if (!pages.claim(p)) {
+            return true;
+        }
+        int limit = (int) Math.min(pages.pageCount(), p + Math.max(1, CHUNK_BYTES >>> r.pageShift()));
+        int e = p + 1;
+        while (e < limit && pages.claim(e)) {
+            e++;
+        }
+        if (!loader.load(r, p, e, -1, epoch)) {
+            stop = true;
+            return false;
+        }
+        pages.fillCursor(e);
+        Thread.yield();
+        return true;
+    }
+}

@@ -1,0 +1,201 @@
+package io.github.uffd4j.handler;
+
+import io.github.uffd4j.EventBuffer;
+import io.github.uffd4j.EventKind;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.UffdClosedException;
+import io.github.uffd4j.UnknownEventException;
+import io.github.uffd4j.Userfaultfd;
+
+import java.time.Duration;
+import java.util.Arrays;
+
+/**
+ * One handler thread: waits in poll(2) on the userfaultfd and the stop doorbell, reads up to a
+ * batch of messages in one read(2) with the {@link ZapGate} closed, applies the REMOVE / UNMAP /
+ * REMAP events to the {@link RegionTable} before the gate opens again, then has its
+ * {@link FaultResolver} serve the faults of the batch. An unknown event is logged and skipped;
+ * every other message of the batch is still handled. If the watchdog abandons the thread (its
+ * page source overran the timeout), it stops after the attempt returns; a replacement already runs.
+ */
+final class HandlerThread implements Runnable, WorkSlot.Owner, PageInstaller.EventPump {
+
+    private static final System.Logger LOG = System.getLogger(FaultService.class.getName());
+    private static final Duration IDLE_WAIT = Duration.ofSeconds(1);
+
+    private final ServiceContext ctx;
+    private final ThreadRoster roster;
+    private final WorkSlot slot = new WorkSlot(this);
+    private Thread thread;
+    private EventBuffer buffer;
+    private EventBuffer aux;
+    // Faults read and not yet served: the current batch, plus any read while applying events under
+    // EAGAIN. If this thread is abandoned, the watchdog wakes the rest (their threads fault again).
+    private long[] pendingAddress = new long[16];
+    private long[] pendingFlags = new long[16];
+    private int[] pendingTid = new int[16];
+    private int pendingCount;
+    private volatile int pendingHead;
+
+    HandlerThread(ServiceContext ctx, ThreadRoster roster) {
+        this.ctx = ctx;
+        this.roster = roster;
+    }
+
+    WorkSlot slot() {
+        return slot;
+    }
+
+    void start(Thread t) {
+        this.thread = t;
+        t.start();
+    }
+
+    @Override
+    public Thread thread() {
+        return thread;
+    }
+
+    @Override
+    public boolean isFiller() {
+        return false;
+    }
+
+    @Override
+    public void run() {
+        int tid = Userfaultfd.currentThreadId();
+        roster.addOwnThread(tid);
+        Staging staging = null;
+        try {
+            staging = new Staging(roster.stagingBytes());
+            buffer = EventBuffer.allocate(ctx.settings().batchSize());
+            aux = EventBuffer.allocate(ctx.settings().batchSize());
+            FaultResolver resolver = new FaultResolver(ctx, roster, slot,
+                    new PageLoader(slot, staging, ctx.installer(), ctx.failures(), ctx.counters(), this),
+                    new Fault(ctx.installer(), ctx.failures(), staging, ctx.uffd()));
+            while (!slot.isAbandoned()) {
+                if (!ctx.uffd().await(IDLE_WAIT, ctx.doorbell())) {
+                    if (ctx.doorbell().isRung()) {
+                        return;
+                    }
+                    continue;
+                }
+                serveBatch(resolver);
+            }
+        } catch (UffdClosedException closed) {
+            // the service closed the descriptor: nothing left to serve
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.ERROR, "uffd4j handler thread failed; starting a replacement", t);
+            wakeUnserved();
+            roster.replace(this);
+        } finally {
+            if (buffer != null) {
+                buffer.close();
+            }
+            if (aux != null) {
+                aux.close();
+            }
+            if (staging != null) {
+                staging.close();
+            }
+            roster.removeOwnThread(tid);
+            roster.retired(this);
+        }
+    }
+
+    private void serveBatch(FaultResolver resolver) {
+        long t0 = System.nanoTime();
+        pendingCount = 0;
+        pendingHead = 0;
+        int n = readAndApply(buffer);
+        if (n == 0) {
+            return;
+        }
+        slot.inBatch = true;
+        int faults = pendingCount;
+        long pages0 = resolver.ownPages();
+        long bytes0 = resolver.ownBytes();
+        try {
+            while (pendingHead < pendingCount && !slot.isAbandoned()) {
+                int i = pendingHead;
+                pendingHead = i + 1;
+                if (!resolver.resolve(pendingAddress[i], pendingFlags[i], pendingTid[i], t0)) {
+                    return; // abandoned
+                }
+            }
+        } finally {
+            slot.inBatch = false;
+        }
+        BatchEvents.commit(n, faults, resolver.ownPages() - pages0, resolver.ownBytes() - bytes0, System.nanoTime() - t0);
+    }
+
+    /**
+     * Reads what is pending without waiting, with the zap gate closed, applies the events and
+     * queues the faults. Returns the number of messages read.
+     */
+    private int readAndApply(EventBuffer b) {
+        ZapGate gate = ctx.gate();
+        gate.close();
+        try {
+            int n = ctx.uffd().read(b, Duration.ZERO);
+            for (int i = 0; i < n; i++) {
+                EventKind kind;
+                try {
+                    kind = b.kind(i);
+                } catch (UnknownEventException unknown) {
+                    LOG.log(System.Logger.Level.ERROR, "uffd4j: skipping a message this version does not know", unknown);
+                    continue;
+                }
+                switch (kind) {
+                    case PAGEFAULT -> defer(b.faultAddress(i), b.faultFlags(i), b.faultThreadId(i));
+                    case REMOVE -> {
+                        ctx.counters().events.increment();
+                        ctx.regions().removed(b.rangeStart(i), b.rangeEnd(i));
+                    }
+                    case UNMAP -> {
+                        ctx.counters().events.increment();
+                        ctx.regions().unmapped(b.rangeStart(i), b.rangeEnd(i));
+                    }
+                    case REMAP -> {
+                        ctx.counters().events.increment();
+                        ctx.regions().remapped(b.remapFrom(i), b.remapTo(i), b.remapLength(i));
+                    }
+                    case FORK -> LOG.log(System.Logger.Level.ERROR, "uffd4j: a FORK event the service never asked for");
+                }
+            }
+            return n;
+        } finally {
+            gate.open();
+        }
+    }
+
+    @Override
+    public boolean pump() {
+        try {
+            return readAndApply(aux) > 0;
+        } catch (UffdClosedException closed) {
+            return false;
+        }
+    }
+
+    private void defer(long address, long flags, int faultTid) {
+        int n = pendingCount;
+        if (n == pendingAddress.length) {
+            pendingAddress = Arrays.copyOf(pendingAddress, n * 2);
+            pendingFlags = Arrays.copyOf(pendingFlags, n * 2);
+            pendingTid = Arrays.copyOf(pendingTid, n * 2);
+        }
+        pendingAddress[n] = address;
+        pendingFlags[n] = flags;
+        pendingTid[n] = faultTid;
+        pendingCount = n + 1;
+    }
+
+    @Override
+    public void wakeUnserved() {
+        for (int i = pendingHead; i < pendingCount; i++) {
+            ctx.installer().wake(pendingAddress[i] & -Memory.pageSize(), Memory.pageSize());
+        }
+        pendingHead = pendingCount;
+    }
+}

@@ -1,0 +1,263 @@
+package io.github.uffd4j.handler;
+
+import io.github.uffd4j.AddressSpaceChangedException;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.PageExistsException;
+import io.github.uffd4j.RangeNotRegisteredException;
+import io.github.uffd4j.UffdException;
+import io.github.uffd4j.Userfaultfd;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The one place where the kernel's rules for resolving faults live, used by the automatic fault
+ * path, the background filler, {@link Fault}'s actions and the close sequence:
+ * <ul>
+ *   <li>EEXIST (a page of the run is mapped already): the kernel did not wake its waiters, so
+ *   wake that page, and go on with the rest of the run;</li>
+ *   <li>EAGAIN (a REMOVE, UNMAP or REMAP event is pending): take the part done, read and apply the
+ *   pending events, retry the rest (pages an UNMAP took are skipped); give up after 10 s;</li>
+ *   <li>EFAULT from UFFDIO_CONTINUE (the page-cache page was punched out after it was written:
+ *   an MADV_REMOVE raced the load): report {@link Result#ZAPPED} so the caller fills again;</li>
+ *   <li>ENOENT / ESRCH, or a range no longer registered: the memory is gone, nobody waits there.</li>
+ * </ul>
+ * Pages are counted loaded before the ioctl that wakes their faulting threads, and recorded
+ * present (inside the {@link ZapGate}, if no zap came since they were claimed) right after it.
+ * Thread safe; allocation-free on success.
+ */
+final class PageInstaller {
+
+    private static final long EAGAIN_GIVE_UP_NANOS = 10_000_000_000L;
+
+    /** How an install ended. */
+    enum Result {
+        /** Every page of the run is mapped (by this call or by someone else). */
+        DONE,
+        /** The memory is gone (unmapped or unregistered); its pages were marked so. */
+        GONE,
+        /** The caller's thread cannot read events and meets EAGAIN: the pages were given back. */
+        STEPPED_BACK,
+        /** UFFDIO_CONTINUE found the page-cache pages gone: fill again. */
+        ZAPPED,
+        /** The kernel refused in a way retrying cannot fix: see {@link #lastError()}. */
+        FAILED
+    }
+
+    /** A thread's way to read and apply the events pending on the userfaultfd. */
+    interface EventPump {
+        /** Reads what is pending without waiting, applies the events, keeps the faults; false if nothing was read. */
+        boolean pump();
+    }
+
+    private final Userfaultfd uffd;
+    private final Counters counters;
+    private final ZapGate gate;
+    private volatile MemorySegment zeros;
+    private final ThreadLocal<Throwable> lastError = new ThreadLocal<>();
+
+    PageInstaller(Userfaultfd uffd, Counters counters, ZapGate gate) {
+        this.uffd = uffd;
+        this.counters = counters;
+        this.gate = gate;
+    }
+
+    /** The exception behind the calling thread's last {@link Result#FAILED}. */
+    Throwable lastError() {
+        return lastError.get();
+    }
+
+    /**
+     * Maps pages [s, e) of {@code r}, claimed at zap epoch {@code epoch}: UFFDIO_COPY from
+     * {@code src} (the contents of page s), or UFFDIO_CONTINUE when {@code src} is 0 (MINOR
+     * regions, contents already in the page cache).
+     */
+    Result install(Region r, int s, int e, long src, boolean urgent, long epoch, EventPump events) {
+        long deadline = 0;
+        int next = s;
+        while (next < e) {
+            long dst = r.pageAddress(next);
+            long len = (long) (e - next) << r.pageShift();
+            counters.loaded(e - next, r.pageSize(), urgent);
+            try {
+                if (src == 0) {
+                    uffd.continueRange(dst, len, 0);
+                } else {
+                    uffd.copy(dst, src + ((long) (next - s) << r.pageShift()), len, 0);
+                }
+                markPresent(r, next, e, epoch);
+                return Result.DONE;
+            } catch (PageExistsException x) {
+                counters.eexist.increment();
+                int done = next + pagesOf(r, x.bytesDone());
+                uncount(r, e - done, urgent);
+                markPresent(r, next, done, epoch);
+                if (done < e) {
+                    // someone else mapped this page: it is there, but its waiters were not woken
+                    markPresent(r, done, done + 1, epoch);
+                    wake(r.pageAddress(done), r.pageSize());
+                }
+                next = done + 1;
+            } catch (AddressSpaceChangedException x) {
+                counters.eagain.increment();
+                int done = next + pagesOf(r, x.bytesDone());
+                uncount(r, e - done, urgent);
+                markPresent(r, next, done, epoch);
+                next = done;
+                if (deadline == 0) {
+                    deadline = System.nanoTime() + EAGAIN_GIVE_UP_NANOS;
+                } else if (System.nanoTime() > deadline) {
+                    lastError.set(x);
+                    return Result.FAILED;
+                }
+                if (events == null || !events.pump()) {
+                    if (!urgent) {
+                        // the filler cannot read events: give the pages back; a handler thread reads them
+                        release(r, next, e);
+                        LockSupport.parkNanos(1_000_000);
+                        return Result.STEPPED_BACK;
+                    }
+                    LockSupport.parkNanos(50_000);
+                }
+                while (next < e && r.pages().state(next) == PageTable.GONE) {
+                    next++;
+                }
+            } catch (RangeNotRegisteredException x) {
+                uncount(r, e - next, urgent);
+                r.pages().gone(next, e);
+                return Result.GONE;
+            } catch (UffdException x) {
+                uncount(r, e - next, urgent);
+                if (isGone(x)) {
+                    r.pages().gone(next, e);
+                    return Result.GONE;
+                }
+                if (src == 0 && "EFAULT".equals(x.errnoName())) {
+                    return Result.ZAPPED;
+                }
+                lastError.set(x);
+                return Result.FAILED;
+            }
+        }
+        return Result.DONE;
+    }
+
+    private static int pagesOf(Region r, long bytes) {
+        return (int) (bytes >>> r.pageShift());
+    }
+
+    private void uncount(Region r, int pages, boolean urgent) {
+        if (pages > 0) {
+            counters.loaded(-pages, r.pageSize(), urgent);
+        }
+    }
+
+    /** Records pages [s, e) present, inside the gate so that no REMOVE is applied meanwhile. */
+    void markPresent(Region r, int s, int e, long epoch) {
+        if (s >= e) {
+            return;
+        }
+        int stripe;
+        while ((stripe = gate.enter()) < 0) {
+            // a handler thread is reading and applying events (briefly): wait for it
+            Thread.onSpinWait();
+        }
+        try {
+            r.pages().markPresent(s, e, epoch);
+        } finally {
+            gate.leave(stripe);
+        }
+    }
+
+    /** Gives pages [s, e) back (claimed, untouched) and wakes whoever waits there: they fault again. */
+    void release(Region r, int s, int e) {
+        for (int p = s; p < e; p++) {
+            r.pages().release(p);
+        }
+        wake(r.pageAddress(s), (long) (e - s) << r.pageShift());
+    }
+
+    /** UFFDIO_WAKE, ignoring a range that is gone (nobody can wait there). */
+    void wake(long address, long length) {
+        try {
+            uffd.wake(address, length);
+        } catch (UffdException | RangeNotRegisteredException gone) {
+            // nobody can be waiting on memory that is no longer registered
+        }
+    }
+
+    /** Maps zeros at page {@code p}: ZEROPAGE where the memory allows it, else a copy of zeros. EEXIST wakes. */
+    void zero(Region r, int p) {
+        long addr = r.pageAddress(p);
+        try {
+            if (r.alias() != null) {
+                r.alias().asSlice((long) p << r.pageShift(), r.pageSize()).fill((byte) 0);
+                uffd.continueRange(addr, r.pageSize(), 0);
+            } else if (r.pageSize() == Memory.pageSize()) {
+                uffd.zeropage(addr, r.pageSize(), 0);
+            } else {
+                uffd.copy(addr, zeros(r.pageSize()).address(), r.pageSize(), 0);
+            }
+        } catch (PageExistsException present) {
+            counters.eexist.increment();
+            wake(addr, r.pageSize());
+        }
+    }
+
+    /** UFFDIO_POISON on page {@code p}; false if the page turned out mapped (it was woken instead). */
+    boolean poison(Region r, int p) {
+        try {
+            uffd.poison(r.pageAddress(p), r.pageSize(), 0);
+            return true;
+        } catch (PageExistsException present) {
+            counters.eexist.increment();
+            wake(r.pageAddress(p), r.pageSize());
+            return false;
+        }
+    }
+
+    /** UFFDIO_COPY of one page from {@code src}, EEXIST answered with a wake. */
+    void copyPage(Region r, int p, MemorySegment src) {
+        try {
+            uffd.copy(r.pageAddress(p), src.address(), r.pageSize(), 0);
+        } catch (PageExistsException e) {
+            counters.eexist.increment();
+            wake(r.pageAddress(p), r.pageSize());
+        }
+    }
+
+    /** UFFDIO_CONTINUE of one page, EEXIST answered with a wake. */
+    void continuePage(Region r, int p) {
+        try {
+            uffd.continueRange(r.pageAddress(p), r.pageSize(), 0);
+        } catch (PageExistsException e) {
+            counters.eexist.increment();
+            wake(r.pageAddress(p), r.pageSize());
+        }
+    }
+
+    /** Lifts write protection from page {@code p} and wakes the writer. */
+    void unprotect(Region r, int p) {
+        uffd.writeProtect(r.pageAddress(p), r.pageSize(), false, 0);
+    }
+
+    static boolean isGone(UffdException x) {
+        String e = x.errnoName();
+        return "ENOENT".equals(e) || "ESRCH".equals(e);
+    }
+
+    private MemorySegment zeros(long bytes) {
+        MemorySegment z = zeros;
+        if (z == null || z.byteSize() < bytes) {
+            synchronized (this) {
+                z = zeros;
+                if (z == null || z.byteSize() < bytes) {
+                    z = Arena.ofAuto().allocate(bytes, Memory.pageSize());
+                    zeros = z;
+                }
+            }
+        }
+        return z;
+    }
+}

@@ -1,0 +1,301 @@
+package io.github.uffd4j.handler;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The state of every page of one region: the single record of what is present, claimed, failed
+ * or gone, with the retry counts, the recorded failures and the zap epoch. Thread safe: every
+ * transition is a compare-and-set on the page's byte.
+ *
+ * <p>The <b>zap epoch</b> counts the REMOVE events (and resets) that touched the region. A loader
+ * remembers the epoch when it claims pages and records them present only if no zap came in
+ * between (see {@link #markPresent}), so a page zapped while it was being loaded is never called
+ * present. The <b>trust</b> counters say whether the state can be relied on by the accessors'
+ * fast path (see {@link ZapGate}): not while a reset is running, and never again after a zap the
+ * service did not make itself.
+ */
+final class PageTable {
+
+    static final byte MISSING = 0;
+    static final byte LOADING = 1;
+    static final byte PRESENT = 2;
+    /** Present, and a fault on it was already answered with a wake; the next such fault refills it. */
+    static final byte PRESENT_WOKEN = 3;
+    static final byte FAILED = 4;
+    static final byte GONE = 5;
+
+    private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
+    private static final VarHandle ATTEMPTS = MethodHandles.arrayElementVarHandle(byte[].class);
+
+    private final int pageCount;
+    private final byte[] state;
+    private final byte[] attempts;
+    private final AtomicInteger present = new AtomicInteger();
+    private final Map<Integer, FaultFailure> failures = new ConcurrentHashMap<>();
+    private final AtomicLong zapEpoch = new AtomicLong();
+    /** The page spans of the last {@link #ZAP_LOG} zaps, by epoch: [from, to) pairs. */
+    private final int[] zapLog = new int[ZAP_LOG * 2];
+    private static final int ZAP_LOG = 64;
+    private final AtomicInteger resetsRunning = new AtomicInteger();
+    /** The page spans of the resets running now, packed as {@code from << 32 | to}. */
+    private final java.util.List<Long> resetSpans = new java.util.ArrayList<>();
+    private volatile boolean distrusted;
+    private volatile int fillCursor;
+
+    PageTable(int pageCount, boolean trusted) {
+        this.pageCount = pageCount;
+        this.state = new byte[pageCount];
+        this.attempts = new byte[pageCount];
+        this.distrusted = !trusted;
+    }
+
+    int pageCount() {
+        return pageCount;
+    }
+
+    int state(int p) {
+        return (byte) STATE.getAcquire(state, p);
+    }
+
+    static boolean isPresentState(int s) {
+        return s == PRESENT || s == PRESENT_WOKEN;
+    }
+
+    boolean isPresent(int p) {
+        return isPresentState(state(p));
+    }
+
+    /** Whether pages [from, to) are all present. */
+    boolean allPresent(int from, int to) {
+        for (int p = from; p < to; p++) {
+            if (!isPresent(p)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    int presentCount() {
+        return present.get();
+    }
+
+    boolean cas(int p, byte expected, byte next) {
+        boolean ok = STATE.compareAndSet(state, p, expected, next);
+        if (ok) {
+            boolean was = isPresentState(expected);
+            boolean is = isPresentState(next);
+            if (was && !is) {
+                present.decrementAndGet();
+            } else if (!was && is) {
+                present.incrementAndGet();
+            }
+        }
+        return ok;
+    }
+
+    /** Sets page {@code p} to {@code next} whatever it was, keeping the present count right. */
+    void force(int p, byte next) {
+        for (;;) {
+            byte s = (byte) STATE.getVolatile(state, p);
+            if (s == next || cas(p, s, next)) {
+                return;
+            }
+        }
+    }
+
+    /** Claims page {@code p} for loading if it is missing. */
+    boolean claim(int p) {
+        return cas(p, MISSING, LOADING);
+    }
+
+    /** A loader gives page {@code p} back untouched; the caller wakes the range afterwards. */
+    void release(int p) {
+        cas(p, LOADING, MISSING);
+    }
+
+    /**
+     * Records pages [from, to) present after a loader mapped them (they were claimed, or found
+     * missing, at zap epoch {@code epoch}). A page a zap touched since then is not recorded
+     * present: a claim on it is given back instead (the zap takes the page away, and a later
+     * fault loads it again). The caller is inside the {@link ZapGate}, so no REMOVE is applied
+     * while this runs. Every claimed page of the run leaves LOADING.
+     */
+    void markPresent(int from, int to, long epoch) {
+        boolean zappedSince = zapEpoch.get() != epoch;
+        for (int p = from; p < to; p++) {
+            if (zappedSince && zappedSince(p, epoch)) {
+                cas(p, LOADING, MISSING);
+                continue;
+            }
+            if (!cas(p, LOADING, PRESENT)) {
+                cas(p, MISSING, PRESENT);
+            }
+            ATTEMPTS.setVolatile(attempts, p, (byte) 0);
+        }
+    }
+
+    /** Whether a zap after {@code epoch} touched page {@code p} (true when the log no longer reaches back so far). */
+    private boolean zappedSince(int p, long epoch) {
+        synchronized (zapLog) {
+            long now = zapEpoch.get();
+            if (now - epoch > ZAP_LOG) {
+                return true;
+            }
+            for (long e = epoch + 1; e <= now; e++) {
+                int i = (int) (e % ZAP_LOG) * 2;
+                if (p >= zapLog[i] && p < zapLog[i + 1]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /** Increments and returns the failed attempts at page {@code p}. */
+    int attemptFailed(int p) {
+        for (;;) {
+            byte a = (byte) ATTEMPTS.getVolatile(attempts, p);
+            byte next = (byte) Math.min(Byte.MAX_VALUE, a + 1);
+            if (ATTEMPTS.compareAndSet(attempts, p, a, next)) {
+                return next;
+            }
+        }
+    }
+
+    void clearAttempts(int p) {
+        ATTEMPTS.setVolatile(attempts, p, (byte) 0);
+    }
+
+    // ---- failures ----------------------------------------------------------------------------
+
+    FaultFailure failure(int p) {
+        return failures.get(p);
+    }
+
+    void recordFailure(int p, FaultFailure f) {
+        failures.put(p, f);
+    }
+
+    void recordFailureIfAbsent(int p, FaultFailure f) {
+        failures.putIfAbsent(p, f);
+    }
+
+    void forgetFailure(int p) {
+        failures.remove(p);
+    }
+
+    void forgetFailure(int p, FaultFailure f) {
+        failures.remove(p, f);
+    }
+
+    // ---- zaps ------------------------------------------------------------------------------------
+
+    long zapEpoch() {
+        return zapEpoch.get();
+    }
+
+    /**
+     * A REMOVE (or reset) zapped pages [from, to): they are missing again, their failures and
+     * retry counts are forgotten, and the zap epoch moves on.
+     */
+    void zapped(int from, int to) {
+        logZap(from, to);
+        boolean anyFailures = !failures.isEmpty();
+        for (int p = from; p < to; p++) {
+            byte s = (byte) STATE.getVolatile(state, p);
+            if (s != GONE && s != MISSING) {
+                force(p, MISSING);
+            }
+            ATTEMPTS.setVolatile(attempts, p, (byte) 0);
+            if (anyFailures) {
+                failures.remove(p);
+            }
+        }
+        if (from < fillCursor) {
+            fillCursor = from;
+        }
+    }
+
+    /** Moves the zap epoch on, remembering which pages the zap covered. */
+    private void logZap(int from, int to) {
+        synchronized (zapLog) {
+            long e = zapEpoch.get() + 1;
+            int i = (int) (e % ZAP_LOG) * 2;
+            zapLog[i] = from;
+            zapLog[i + 1] = to;
+            zapEpoch.set(e);
+        }
+    }
+
+    /** UNMAP: pages [from, to) are no longer mapped. */
+    void gone(int from, int to) {
+        logZap(from, to);
+        for (int p = from; p < to; p++) {
+            force(p, GONE);
+        }
+    }
+
+    /**
+     * A reset of pages [from, to) through {@link Region#reset} begins: the fast path is off until
+     * it {@linkplain #resetEnds ends}, and the REMOVE events inside that span are its own.
+     */
+    long resetBegins(int from, int to) {
+        long span = (long) from << 32 | to;
+        synchronized (resetSpans) {
+            resetSpans.add(span);
+        }
+        resetsRunning.incrementAndGet();
+        return span;
+    }
+
+    void resetEnds(long span) {
+        synchronized (resetSpans) {
+            resetSpans.remove(Long.valueOf(span));
+        }
+        resetsRunning.decrementAndGet();
+    }
+
+    /** Whether pages [from, to) lie inside a reset running now (so their zap is the service's own). */
+    boolean insideReset(int from, int to) {
+        if (resetsRunning.get() == 0) {
+            return false;
+        }
+        synchronized (resetSpans) {
+            for (long s : resetSpans) {
+                if (from >= (int) (s >>> 32) && to <= (int) s) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** A zap the service did not make: the state may lag behind the page tables from now on. */
+    void distrust() {
+        distrusted = true;
+    }
+
+    /** Whether the accessors' fast path may rely on this table (checked inside the {@link ZapGate}). */
+    boolean trusted() {
+        return !distrusted && resetsRunning.get() == 0;
+    }
+
+    boolean isDistrusted() {
+        return distrusted;
+    }
+
+    // ---- background fill -------------------------------------------------------------------------
+
+    int fillCursor() {
+        return fillCursor;
+    }
+
+    void fillCursor(int p) {
+        fillCursor = p;
+    }
+}

@@ -1,0 +1,53 @@
+package io.github.uffd4j.handler;
+
+import java.util.Arrays;
+
+/**
+ * Chooses the block of pages to load for a fault: the aligned fault-around block for a random
+ * fault, a growing block for a fault that continues a sequential stream. Keeps a few streams,
+ * replaced round robin. Thread safe (one lock; it is taken once per fault, not per page).
+ */
+final class Readahead {
+
+    private static final int STREAMS = 4;
+
+    private final int pageCount;
+    private final int[] streamStart = new int[STREAMS];
+    private final int[] streamNext = new int[STREAMS];
+    private final int[] streamWindow = new int[STREAMS];
+    private int victim;
+
+    Readahead(int pageCount) {
+        this.pageCount = pageCount;
+        Arrays.fill(streamNext, -1);
+    }
+
+    /**
+     * The block to load for a fault on page {@code p}, packed as {@code start << 32 | end}. A
+     * fault between the start of a stream's last block and one block past its end (a reader that
+     * skipped over pages already present still counts) continues that stream: a block starting at
+     * {@code p} twice as long as the last one, up to {@code maxPages}. Any other fault is random:
+     * the aligned block of {@code basePages}, and a new stream replaces the oldest one.
+     */
+    synchronized long block(int p, int basePages, int maxPages) {
+        for (int i = 0; i < STREAMS; i++) {
+            int next = streamNext[i];
+            if (next >= 0 && p >= streamStart[i] && (long) p < (long) next + streamWindow[i]) {
+                int w = Math.min(maxPages, streamWindow[i] * 2);
+                int end = (int) Math.min(pageCount, (long) p + w);
+                streamStart[i] = p;
+                streamNext[i] = end;
+                streamWindow[i] = w;
+                return ((long) p << 32) | end;
+            }
+        }
+        int start = p - p % basePages;
+        int end = (int) Math.min(pageCount, (long) start + basePages);
+        int v = victim;
+        victim = (v + 1) % STREAMS;
+        streamStart[v] = start;
+        streamNext[v] = end;
+        streamWindow[v] = basePages;
+        return ((long) start << 32) | end;
+    }
+}

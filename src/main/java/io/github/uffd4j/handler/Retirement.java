@@ -1,0 +1,164 @@
+package io.github.uffd4j.handler;
+
+import io.github.uffd4j.AddressSpaceChangedException;
+import io.github.uffd4j.EventBuffer;
+import io.github.uffd4j.EventKind;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.PageExistsException;
+import io.github.uffd4j.RangeNotRegisteredException;
+import io.github.uffd4j.UffdException;
+import io.github.uffd4j.UnknownEventException;
+
+import java.time.Duration;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Ends the service of a region (on {@link FaultService#unregister} and at close): poisons the
+ * pages never loaded (if the service was built so), so that a late access fails loudly instead of
+ * reading zeros that were never the data, then unregisters the range. Bounded by a deadline even
+ * when the address space keeps changing: EAGAIN is answered by reading and applying the pending
+ * events itself (the handler threads may all be busy or gone), and faults read meanwhile are woken
+ * once the pages are poisoned. Runs on the closing (or unregistering) thread.
+ */
+final class Retirement {
+
+    private static final System.Logger LOG = System.getLogger(FaultService.class.getName());
+
+    private final ServiceContext ctx;
+
+    Retirement(ServiceContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /** Retires {@code r}, giving up on poisoning at {@code deadline} (System.nanoTime()). */
+    void retire(Region r, long deadline) {
+        r.retire();
+        long[] faults = new long[0];
+        if (ctx.settings().poisonOnClose() && ctx.failures().poisonSupported()) {
+            faults = poisonUnloaded(r, deadline);
+        }
+        try {
+            ctx.uffd().unregister(r.address(), r.byteSize());
+        } catch (UffdException | RangeNotRegisteredException x) {
+            LOG.log(System.Logger.Level.DEBUG, "uffd4j: unregister at close", x);
+        }
+        for (long address : faults) {
+            if (address != 0) {
+                // the range is unregistered now: a plain wake lets the thread see the page as it is
+                ctx.installer().wake(address & -Memory.pageSize(), Memory.pageSize());
+            }
+        }
+    }
+
+    private long[] poisonUnloaded(Region r, long deadline) {
+        PageTable pages = r.pages();
+        FaultList faults = new FaultList();
+        TimeoutException cause = null;
+        int p = 0;
+        while (p < pages.pageCount() && System.nanoTime() < deadline) {
+            if (!unloaded(pages.state(p))) {
+                p++;
+                continue;
+            }
+            int q = p + 1;
+            while (q < pages.pageCount() && unloaded(pages.state(q))) {
+                q++;
+            }
+            if (cause == null) {
+                cause = new TimeoutException("the FaultService closed before the page was loaded");
+            }
+            poisonRun(r, p, q, cause, deadline, faults);
+            p = q;
+        }
+        return faults.addresses;
+    }
+
+    private static boolean unloaded(int s) {
+        return s == PageTable.MISSING || s == PageTable.LOADING;
+    }
+
+    private void poisonRun(Region r, int s, int e, Throwable cause, long deadline, FaultList faults) {
+        PageTable pages = r.pages();
+        FaultFailure f = FailureOutcomes.failure(r, s, e - s, FaultFailure.Kind.CLOSED, FaultFailure.Outcome.ERROR, cause);
+        for (int p = s; p < e; p++) {
+            pages.force(p, PageTable.FAILED);
+            pages.recordFailureIfAbsent(p, f);
+        }
+        int next = s;
+        while (next < e) {
+            try {
+                ctx.uffd().poison(r.pageAddress(next), (long) (e - next) << r.pageShift(), 0);
+                next = e;
+            } catch (PageExistsException x) {
+                int done = next + (int) (x.bytesDone() >>> r.pageShift());
+                if (done < e) {
+                    pages.force(done, PageTable.PRESENT);
+                    ctx.installer().wake(r.pageAddress(done), r.pageSize());
+                }
+                next = done + 1;
+            } catch (AddressSpaceChangedException x) {
+                next += (int) (x.bytesDone() >>> r.pageShift());
+                if (System.nanoTime() > deadline) {
+                    break;
+                }
+                if (!pumpEvents(faults)) {
+                    LockSupport.parkNanos(100_000);
+                }
+            } catch (UffdException | RangeNotRegisteredException x) {
+                LOG.log(System.Logger.Level.DEBUG, "uffd4j: poison at close", x);
+                break;
+            }
+        }
+        for (int p = s; p < e; p++) {
+            if (pages.state(p) != PageTable.FAILED) {
+                pages.forgetFailure(p, f);
+            }
+        }
+        for (int p = next; p < e; p++) {
+            // not poisoned in time: leave them missing (after unregister a touch maps zeros, as the kernel does)
+            pages.forgetFailure(p, f);
+            pages.force(p, PageTable.MISSING);
+        }
+    }
+
+    /** Reads the pending messages without waiting, applies the events, keeps the faults' addresses. */
+    private boolean pumpEvents(FaultList faults) {
+        ZapGate gate = ctx.gate();
+        gate.close();
+        try (EventBuffer b = EventBuffer.allocate(64)) {
+            int n = ctx.uffd().read(b, Duration.ZERO);
+            for (int i = 0; i < n; i++) {
+                try {
+                    EventKind k = b.kind(i);
+                    switch (k) {
+                        case PAGEFAULT -> faults.add(b.faultAddress(i));
+                        case REMOVE -> ctx.regions().removed(b.rangeStart(i), b.rangeEnd(i));
+                        case UNMAP -> ctx.regions().unmapped(b.rangeStart(i), b.rangeEnd(i));
+                        case REMAP -> ctx.regions().remapped(b.remapFrom(i), b.remapTo(i), b.remapLength(i));
+                        case FORK -> {
+                        }
+                    }
+                } catch (UnknownEventException unknown) {
+                    LOG.log(System.Logger.Level.ERROR, "uffd4j: skipping a message this version does not know", unknown);
+                }
+            }
+            return n > 0;
+        } finally {
+            gate.open();
+        }
+    }
+
+    /** Fault addresses read while retiring, woken at the end. */
+    private static final class FaultList {
+        long[] addresses = new long[0];
+        int count;
+
+        void add(long address) {
+            if (count == addresses.length) {
+                addresses = java.util.Arrays.copyOf(addresses, Math.max(8, count * 2));
+            }
+            addresses[count++] = address;
+        }
+    }
+}

@@ -1,0 +1,20 @@
+package io.github.uffd4j.handler;
+
+import io.github.uffd4j.Doorbell;
+import io.github.uffd4j.Userfaultfd;
+
+import java.time.Duration;
+
+/**
+ * The collaborators a service's threads share, handed to each explicitly: the descriptor and
+ * its stop doorbell, the region table, the counters, the zap gate, the kernel rules, the failure
+ * handling, and the settings. Every member is thread safe.
+ */
+record ServiceContext(Userfaultfd uffd, Doorbell doorbell, RegionTable regions, Counters counters, ZapGate gate,
+                      PageInstaller installer, FailureOutcomes failures, FailureReporter reporter, Settings settings) {
+
+    /** The service's settings, fixed at start. */
+    record Settings(int threads, int batchSize, long faultAround, long maxReadahead, boolean backgroundFill,
+                    FailurePolicy policy, Duration closeTimeout, boolean poisonOnClose) {
+    }
+}
