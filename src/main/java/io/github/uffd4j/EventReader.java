@@ -77,7 +77,8 @@ final class EventReader {
      */
     boolean await(long timeoutNanos, Doorbell doorbell) {
         int millis = timeoutNanos < 0 ? -1 : (int) Math.min(Integer.MAX_VALUE, (timeoutNanos + 999_999) / 1_000_000);
-        return awaitReadable(millis, doorbell) && hasPending();
+        // the poll's own answer: no second poll(2) to ask whether a message is there
+        return awaitReadable(millis, doorbell) && (revents(Native.thread().scratch(), 0) & Abi.POLLIN) != 0;
     }
 
     /** Whether a message is waiting to be read right now (poll(2) with no wait). Reads nothing. */

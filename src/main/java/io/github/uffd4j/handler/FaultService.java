@@ -225,75 +225,7 @@ public final class FaultService implements AutoCloseable {
         return new RegionBuilder(this, memory);
     }
 
-    /** How a region is served. Not thread safe. */
-    public static final class RegionBuilder {
-        private final FaultService service;
-        private final MemorySegment memory;
-        private long pageSize = Memory.pageSize();
-        private PageSource source;
-        private FaultHandler handler;
-        private WriteFaultHook writeHook;
-        private MemorySegment alias;
-        private String name;
-        private Boolean background;
-
-        private RegionBuilder(FaultService service, MemorySegment memory) {
-            this.service = service;
-            this.memory = Objects.requireNonNull(memory, "memory");
-        }
-
-        /** The page size of the memory (the huge page size for hugetlb; default the base page size). */
-        public RegionBuilder pageSize(long bytes) {
-            if (bytes < Memory.pageSize() || Long.bitCount(bytes) != 1) {
-                throw new IllegalArgumentException("pageSize must be a power of two of at least " + Memory.pageSize() + ", not " + bytes);
-            }
-            this.pageSize = bytes;
-            return this;
-        }
-
-        /** Fills missing pages. */
-        public RegionBuilder source(PageSource source) {
-            this.source = source;
-            return this;
-        }
-
-        /** Decides per fault instead of a page source. */
-        public RegionBuilder handler(FaultHandler handler) {
-            this.handler = handler;
-            return this;
-        }
-
-        /** Also registers write-protect mode, with {@code hook} run on each write-protect fault. */
-        public RegionBuilder writeProtect(WriteFaultHook hook) {
-            this.writeHook = Objects.requireNonNull(hook, "hook");
-            return this;
-        }
-
-        /** MINOR mode: the unregistered second mapping of the same shared memory, written through before CONTINUE. */
-        public RegionBuilder alias(MemorySegment alias) {
-            this.alias = alias;
-            return this;
-        }
-
-        /** A name for logs, failures and JFR. */
-        public RegionBuilder name(String name) {
-            this.name = name;
-            return this;
-        }
-
-        /** Whether the background filler serves this region (default: the service's setting). */
-        public RegionBuilder backgroundFill(boolean on) {
-            this.background = on;
-            return this;
-        }
-
-        /** Registers the region with the userfaultfd; faults on it are served from now on. */
-        public Region register() {
-            return service.add(this);
-        }
-    }
-
-    private synchronized Region add(RegionBuilder b) {
+    synchronized Region add(RegionBuilder b) {
         if (closing.get()) {
             throw new IllegalStateException("register: the FaultService is closed");
         }
