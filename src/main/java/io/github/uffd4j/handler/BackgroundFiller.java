@@ -11,39 +11,23 @@ import java.util.concurrent.locks.LockSupport;
  * first). It cannot read events, so on EAGAIN it gives its pages back and lets the handler
  * threads read them.
  */
-final class BackgroundFiller implements Runnable, WorkSlot.Owner {
+final class BackgroundFiller extends ServiceThread {
 
     private static final System.Logger LOG = System.getLogger(FaultService.class.getName());
     private static final int CHUNK_BYTES = 256 * 1024;
 
     private final ServiceContext ctx;
     private final ThreadRoster roster;
-    private final WorkSlot slot = new WorkSlot(this);
     private volatile boolean stop;
-    private Thread thread;
 
     BackgroundFiller(ServiceContext ctx, ThreadRoster roster) {
         this.ctx = ctx;
         this.roster = roster;
     }
 
-    WorkSlot slot() {
-        return slot;
-    }
-
-    void start(Thread t) {
-        this.thread = t;
-        t.start();
-    }
-
     /** Asks the filler to stop after its current chunk. */
     void stop() {
         stop = true;
-    }
-
-    @Override
-    public Thread thread() {
-        return thread;
     }
 
     @Override

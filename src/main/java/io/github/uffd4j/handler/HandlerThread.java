@@ -18,15 +18,13 @@ import java.util.Arrays;
  * every other message of the batch is still handled. If the watchdog abandons the thread (its
  * page source overran the timeout), it stops after the attempt returns; a replacement already runs.
  */
-final class HandlerThread implements Runnable, WorkSlot.Owner, PageInstaller.EventPump {
+final class HandlerThread extends ServiceThread implements PageInstaller.EventPump {
 
     private static final System.Logger LOG = System.getLogger(FaultService.class.getName());
     private static final Duration IDLE_WAIT = Duration.ofSeconds(1);
 
     private final ServiceContext ctx;
     private final ThreadRoster roster;
-    private final WorkSlot slot = new WorkSlot(this);
-    private Thread thread;
     private EventBuffer buffer;
     private EventBuffer aux;
     // Faults read and not yet served: the current batch, plus any read while applying events under
@@ -40,20 +38,6 @@ final class HandlerThread implements Runnable, WorkSlot.Owner, PageInstaller.Eve
     HandlerThread(ServiceContext ctx, ThreadRoster roster) {
         this.ctx = ctx;
         this.roster = roster;
-    }
-
-    WorkSlot slot() {
-        return slot;
-    }
-
-    void start(Thread t) {
-        this.thread = t;
-        t.start();
-    }
-
-    @Override
-    public Thread thread() {
-        return thread;
     }
 
     @Override

@@ -1,0 +1,26 @@
+package io.github.uffd4j.handler;
+
+/**
+ * What every loader thread of the service (a {@link HandlerThread} or the
+ * {@link BackgroundFiller}) shares: its {@link WorkSlot}, through which the watchdog sees and
+ * takes over what it runs, and its platform thread.
+ */
+abstract class ServiceThread implements Runnable, WorkSlot.Owner {
+
+    final WorkSlot slot = new WorkSlot(this);
+    private volatile Thread thread;
+
+    WorkSlot slot() {
+        return slot;
+    }
+
+    void start(Thread t) {
+        this.thread = t;
+        t.start();
+    }
+
+    @Override
+    public Thread thread() {
+        return thread;
+    }
+}
