@@ -3,12 +3,8 @@ package io.github.uffd4j;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -55,21 +51,8 @@ class JvmSafepointHazardTest {
     }
 
     private static Result run(String mode, Duration limit) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Path log = Files.createTempFile("uffd4j-safepoint-", ".log");
-        try {
-            Process p = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx64m",
-                    "-cp", System.getProperty("java.class.path"), Child.class.getName(), mode))
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            boolean done = p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS);
-            if (!done) {
-                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-            String out = Files.readString(log, StandardCharsets.UTF_8).strip().replace('\n', '|');
-            return new Result(!done, done ? p.exitValue() : -1, out);
-        } finally {
-            Files.deleteIfExists(log);
-        }
+        ChildJvm.Result r = ChildJvm.run(Child.class, limit, List.of("-Xmx64m"), mode);
+        return new Result(r.hung(), r.exit(), r.output().replace('\n', '|'));
     }
 
     /** The child JVM: one thread faults, the main thread reads the fault, forces a GC, then serves it. */

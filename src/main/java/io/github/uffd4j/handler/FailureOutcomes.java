@@ -74,7 +74,11 @@ final class FailureOutcomes {
                 r.pages().force(p, PageTable.PRESENT);
             }
         } catch (UffdException | RangeNotRegisteredException x) {
+            // Neither poisoned nor zero-filled (EAGAIN: an event is pending): the page is missing again, so
+            // the woken thread's next fault is served afresh, and close() (Retirement) poisons it. Left
+            // FAILED, the fault would only be woken again, and read zeros once the range is unregistered.
             r.pages().forgetFailure(p);
+            r.pages().force(p, PageTable.MISSING);
             installer.wake(r.pageAddress(p), r.pageSize());
             reporter.publish(failure(r, p, 1, FaultFailure.Kind.KERNEL_ERROR, FaultFailure.Outcome.NONE, x));
         }

@@ -288,6 +288,7 @@ public final class Region {
 
     private void populate(long offset, long len, boolean write) {
         checkRange(offset, len);
+        checkServedForLoad((int) (offset >>> pageShift));   // also when every page is present: the class comment promises it
         if (len == 0) {
             return;
         }

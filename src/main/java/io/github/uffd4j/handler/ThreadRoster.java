@@ -38,7 +38,8 @@ final class ThreadRoster {
 
     // ---- starting and replacing -------------------------------------------------------------
 
-    void startHandler() {
+    /** Synchronized with {@link #stopAll}, which must never see a thread added but not yet started (join throws). */
+    synchronized void startHandler() {
         HandlerThread h = new HandlerThread(ctx, this);
         addSlot(h.slot());
         Thread t = Thread.ofPlatform().daemon()
@@ -201,7 +202,11 @@ final class ThreadRoster {
             }
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        for (Thread t : new ArrayList<>(threads)) {
+        List<Thread> started;
+        synchronized (this) {
+            started = new ArrayList<>(threads);
+        }
+        for (Thread t : started) {
             if (t == Thread.currentThread()) {
                 continue;
             }

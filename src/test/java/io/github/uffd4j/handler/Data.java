@@ -17,6 +17,30 @@ final class Data {
         return (z ^ (z >>> 33)) | 1;
     }
 
+    /** The long at any byte offset {@code o} (little-endian, as the words are stored): for unaligned reads. */
+    static long longAt(long seed, long o) {
+        long a = o & -8L;
+        int shift = (int) (o & 7) * 8;
+        return shift == 0 ? word(seed, a) : word(seed, a) >>> shift | word(seed, a + 8) << (64 - shift);
+    }
+
+    /** How many bytes of {@code s} differ from the contents at {@code [offset, offset + s.byteSize())}. */
+    static long wrongBytes(long seed, MemorySegment s, long offset) {
+        long n = s.byteSize();
+        long wrong = 0;
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            long x = s.get(ValueLayout.JAVA_LONG_UNALIGNED, i) ^ longAt(seed, offset + i);
+            for (; x != 0; x >>>= 8) {
+                wrong += (x & 0xff) != 0 ? 1 : 0;
+            }
+        }
+        for (; i < n; i++) {
+            wrong += s.get(ValueLayout.JAVA_BYTE, i) != (byte) longAt(seed, offset + i) ? 1 : 0;
+        }
+        return wrong;
+    }
+
     /** Fills {@code dst} with the words at {@code [offset, offset + size)}. */
     static void fill(long seed, long offset, MemorySegment dst) {
         for (long i = 0; i < dst.byteSize(); i += 8) {

@@ -1,0 +1,84 @@
+package io.github.uffd4j;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs a scenario in a child JVM watched from outside: a JVM frozen by a fault taken in Java code
+ * cannot report itself. The child is this JVM's java, with the test class path,
+ * {@code --enable-native-access=ALL-UNNAMED} and the given main class; its output goes to a log
+ * file. If it is still running at the time limit, it is asked for a thread dump (SIGQUIT; a JVM
+ * stuck at a safepoint cannot give one) and killed.
+ */
+public final class ChildJvm {
+
+    /**
+     * How a child run ended.
+     *
+     * @param hung   whether it was killed at the time limit
+     * @param exit   its exit status (-1 when killed)
+     * @param output what it printed (stdout and stderr)
+     */
+    public record Result(boolean hung, int exit, String output) {
+
+        /** Whether it exited by itself with status 0. */
+        public boolean ok() {
+            return !hung && exit == 0;
+        }
+
+        /** One line for assertion messages: how it ended and the last part of its output. */
+        public String describe() {
+            String tail = output.length() > 6_000 ? "..." + output.substring(output.length() - 6_000) : output;
+            return (hung ? "HUNG (killed at the time limit)" : "exit " + exit) + "; output:\n" + tail;
+        }
+    }
+
+    private ChildJvm() {
+    }
+
+    /** Runs {@code main} with {@code args} in a child JVM with a 256 MiB heap; kills it after {@code limit}. */
+    public static Result run(Class<?> main, Duration limit, String... args) throws IOException, InterruptedException {
+        return run(main, limit, List.of("-Xmx256m"), args);
+    }
+
+    /** Like {@link #run(Class, Duration, String...)}, with these JVM options instead of the default heap size. */
+    public static Result run(Class<?> main, Duration limit, List<String> jvmOptions, String... args)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.addAll(jvmOptions);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(main.getName());
+        cmd.addAll(List.of(args));
+        Path log = Files.createTempFile("uffd4j-child-", ".log");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            boolean done = p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS);
+            if (!done) {
+                threadDump(p);
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            String out = Files.readString(log, StandardCharsets.UTF_8).strip();
+            return new Result(!done, done ? p.exitValue() : -1, out);
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+
+    private static void threadDump(Process p) throws InterruptedException {
+        try {
+            new ProcessBuilder("kill", "-QUIT", Long.toString(p.pid())).start().waitFor(5, TimeUnit.SECONDS);
+            p.waitFor(2, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            // no kill(1): no thread dump
+        }
+    }
+}

@@ -1,0 +1,150 @@
+package io.github.uffd4j.handler;
+
+import io.github.uffd4j.ChildJvm;
+import io.github.uffd4j.Feature;
+import io.github.uffd4j.Mapping;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.PagemapScanner;
+import io.github.uffd4j.TestSupport;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static io.github.uffd4j.TestSupport.PAGE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Issue 10 #1 (and #4): LazySegment's accessors never take a userfaultfd fault in Java code,
+ * whatever runs concurrently. Readers hammer the accessors while resets, madvise zaps behind the
+ * service's back and GCs run, in a child JVM watched from outside (a fault taken in Java code plus
+ * a safepoint freezes the JVM for good). Every value read is checked.
+ */
+class AccessorSafetyTest {
+
+    /** Resets only: the page table stays trusted, so the accessors' Java fast path runs against the zaps. */
+    @Test
+    void accessorsRacingResetsAndGcsNeitherFreezeNorReadWrongBytes() throws Exception {
+        assumeEvents();
+        Map<String, Long> r = runWorkload("anon", "resets-only");
+        assertTrue(r.get("resets") > 0, r::toString);
+    }
+
+    /** External madvise(MADV_DONTNEED) as well: the service did not make these zaps itself. */
+    @Test
+    void accessorsRacingExternalDontNeedNeitherFreezeNorReadWrongBytes() throws Exception {
+        assumeEvents();
+        Map<String, Long> r = runWorkload("anon", "external");
+        assertTrue(r.get("zaps") > 0, r::toString);
+    }
+
+    /** Shared memory (MINOR mode) with DONTNEED and MADV_REMOVE hole punches racing the loads: also #4. */
+    @Test
+    void sharedMemoryAccessorsRacingDontNeedAndHolePunchesStayCorrect() throws Exception {
+        assumeEvents();
+        TestSupport.assumeFeature(Feature.MINOR_SHMEM);
+        Map<String, Long> r = runWorkload("shared", "external");
+        assertTrue(r.get("zaps") > 0, r::toString);
+        assertEquals(0, r.get("kernelErrors"), "UFFDIO_CONTINUE losing to a hole punch must be retried, not poison the page: " + r);
+    }
+
+    /**
+     * Region.load racing resets: once everything is quiet, no page is recorded present that the
+     * kernel has not mapped (such a page would make later "safe" Java reads fault), and a load
+     * then reads the source's contents.
+     */
+    @Test
+    void loadRacingResetsNeverRecordsAZappedPagePresent() throws Exception {
+        assumeEvents();
+        int pages = 512;
+        try (Mapping m = Memory.anonymous(pages * PAGE);
+             FaultService service = FaultService.builder().threads(2).faultAround(4 * PAGE).start();
+             PagemapScanner pagemap = PagemapScanner.open()) {
+            Region r = service.register(m, Data.source(ZapWorkload.SEED));
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicReference<Throwable> error = new AtomicReference<>();
+            List<Thread> threads = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                boolean resetter = i == 0;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    ThreadLocalRandom rnd = ThreadLocalRandom.current();
+                    try {
+                        while (!stop.get()) {
+                            int n = rnd.nextInt(1, 33);
+                            int p = rnd.nextInt(0, pages - n + 1);
+                            if (resetter) {
+                                r.reset(p * PAGE, n * PAGE);
+                            } else {
+                                r.load(p * PAGE, n * PAGE);
+                            }
+                        }
+                    } catch (Throwable t) {
+                        error.compareAndSet(null, t);
+                    }
+                }));
+            }
+            Thread.sleep(2_000);
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            assertEquals(null, error.get());
+            Thread.sleep(100);
+            List<Integer> lies = new ArrayList<>();
+            for (int p = 0; p < pages; p++) {
+                if (r.isPresent(p * PAGE) && !pagemap.isPresent(m.address() + p * PAGE, PAGE)) {
+                    lies.add(p);
+                }
+            }
+            assertEquals(List.of(), lies, "pages recorded present that the kernel does not have mapped");
+            r.load(0, pages * PAGE);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment copy = arena.allocate(pages * PAGE);
+                Memory.readThroughKernel(m.address(), copy);   // no Java load of registered memory
+                assertEquals(0, Data.wrongBytes(ZapWorkload.SEED, copy, 0));
+            }
+            assertTrue(pagemap.isPresent(m.address(), pages * PAGE), "load() returned with pages still missing");
+        }
+    }
+
+    static void assumeEvents() {
+        TestSupport.assumeFeature(Feature.EVENT_REMOVE);
+        TestSupport.assumeFeature(Feature.POISON);
+    }
+
+    /** Runs {@link ZapWorkload} for one 4-second cycle; asserts no freeze, no wrong byte, no error; returns its counts. */
+    private static Map<String, Long> runWorkload(String memory, String zaps) throws Exception {
+        ChildJvm.Result r = ChildJvm.run(ZapWorkload.class, Duration.ofSeconds(60), memory, "4000", "4000", zaps,
+                "close-when-quiet");
+        System.out.println("ZapWorkload " + memory + " " + zaps + ": " + r.describe());
+        assertTrue(r.ok(), r.describe());
+        Map<String, Long> counts = results(r.output());
+        assertTrue(counts.get("reads") > 500, r::describe);
+        assertEquals(0, counts.get("wrongOpen"), r::describe);
+        assertEquals(0, counts.get("errorsOpen"), r::describe);
+        assertEquals(0, counts.get("failuresOpen"), r::describe);
+        assertEquals(0, counts.get("closesOverLimit"), r::describe);
+        return counts;
+    }
+
+    /** The key=value counts of the child's RESULT line. */
+    static Map<String, Long> results(String output) {
+        String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no RESULT line in:\n" + output));
+        Map<String, Long> m = new HashMap<>();
+        for (String kv : line.substring(7).split(" ")) {
+            String[] p = kv.split("=");
+            m.put(p[0], Long.parseLong(p[1]));
+        }
+        return m;
+    }
+}
