@@ -160,18 +160,24 @@ public final class Memory {
 
     /**
      * Copies {@code dst.byteSize()} bytes starting at {@code address} of this process into
-     * {@code dst}, through the kernel (process_vm_readv on this process). The difference from a
-     * plain copy is what happens on a page that is not there: a missing page of a range
-     * registered with a userfaultfd is faulted in while the calling thread waits inside the system
-     * call (in native code, where it does not hold up a JVM safepoint), and a poisoned or unmapped
-     * page fails with a {@link UffdException} (EFAULT, with {@code bytesDone()} saying how far the
-     * copy got) instead of a signal. Allocation-free.
+     * {@code dst}, through the kernel. The difference from a plain copy is what happens on a page
+     * that is not there: a missing page of a range registered with a userfaultfd is faulted in
+     * while the calling thread waits inside a system call (in native code, where it does not hold
+     * up a JVM safepoint), and a poisoned or unmapped page fails with a {@link UffdException}
+     * (with {@code bytesDone()} saying how far the copy got) instead of a signal. Allocation-free.
+     *
+     * <p>It uses process_vm_readv on this process. Where a seccomp filter forbids that (Docker's
+     * default profile does without CAP_SYS_PTRACE), it faults the pages in with
+     * madvise(MADV_POPULATE_READ) and copies them with pread(2) from /proc/self/mem, which reports
+     * a page zapped in between as an error instead of waiting: the page is faulted in again and
+     * the copy goes on.
      *
      * <p>Trusts the caller for {@code address}: any readable address of this process can be read.
      *
      * @throws IllegalArgumentException if {@code dst} is not live off-heap memory
-     * @throws UffdException            {@code call()} "process_vm_readv": EFAULT for a poisoned or
-     *                                  unmapped page, EPERM when a seccomp filter forbids the call
+     * @throws UffdException            {@code call()} "process_vm_readv", or the madvise or pread
+     *                                  of the fallback: EFAULT / EHWPOISON / EIO for a poisoned or
+     *                                  unmapped page
      */
     public static void readThroughKernel(long address, java.lang.foreign.MemorySegment dst) {
         Native.ensureAvailable();
@@ -185,7 +191,7 @@ public final class Memory {
                     + ") is outside the user address space");
         }
         long done = 0;
-        while (done < length) {
+        while (done < length && !SelfMemory.preferred()) {
             java.lang.foreign.MemorySegment iovecs = Native.thread().scratch();
             Native.iovec(iovecs, 0, dst.address() + done, length - done);
             Native.iovec(iovecs, Abi.IOVEC_SIZE, address + done, length - done);
@@ -198,11 +204,90 @@ public final class Memory {
             if (e == Errno.EINTR) {
                 continue;
             }
+            if (e == Errno.EPERM || e == Errno.ENOSYS) {
+                SelfMemory.prefer();
+                break;
+            }
             throw Failures.withHint("process_vm_readv", e, address, length, done, e == Errno.EFAULT
                     ? "the page at 0x" + Long.toHexString(address + done) + " is poisoned (a load that failed) or not mapped"
-                    : e == Errno.EPERM || e == Errno.ENOSYS
-                    ? "a seccomp filter forbids process_vm_readv (in a container: a profile allowing it, or Linux 4.8+ with Docker's default)"
                     : "");
+        }
+        if (done < length) {
+            SelfMemory.read(address, dst, done);
+        }
+    }
+
+    /** The fallback of {@link #readThroughKernel}: madvise(MADV_POPULATE_READ), then pread(2) from /proc/self/mem. */
+    private static final class SelfMemory {
+        /** A page zapped between the populate and the pread this many times in a row is an error. */
+        private static final int RACES = 1000;
+        /** {@code -Duffd4j.readThroughKernel=proc-mem} chooses the fallback from the start (diagnostics, tests). */
+        private static volatile boolean preferred = "proc-mem".equals(System.getProperty("uffd4j.readThroughKernel"));
+        private static volatile int fd = -1;
+
+        static boolean preferred() {
+            return preferred;
+        }
+
+        static void prefer() {
+            preferred = true;
+        }
+
+        private static synchronized int fd() {
+            if (fd < 0) {
+                int f = Native.open("/proc/self/mem", Abi.O_RDONLY | Abi.O_CLOEXEC);
+                if (f < 0) {
+                    throw Failures.withHint("open(/proc/self/mem)", Native.errno(), "process_vm_readv is forbidden here "
+                            + "(seccomp) and /proc/self/mem cannot be opened either: allow process_vm_readv (in a container: "
+                            + "--cap-add SYS_PTRACE or a seccomp profile allowing it) or mount /proc");
+                }
+                fd = f;
+            }
+            return fd;
+        }
+
+        static void read(long address, java.lang.foreign.MemorySegment dst, long done) {
+            long length = dst.byteSize();
+            int f = fd();
+            int races = 0;
+            while (done < length) {
+                long n = Native.pread(f, dst.address() + done, length - done, address + done);
+                if (n > 0) {
+                    done += n;
+                    races = 0;
+                    continue;
+                }
+                int e = n < 0 ? Native.errno() : Errno.EIO;
+                if (e == Errno.EINTR) {
+                    continue;
+                }
+                if ((e != Errno.EIO && e != Errno.EFAULT) || ++races > RACES) {
+                    throw Failures.withHint("pread(/proc/self/mem)", e, address, length, done,
+                            "the page at 0x" + Long.toHexString(address + done) + " could not be read");
+                }
+                // missing (never loaded, or zapped since): fault it in from native code, then read again
+                try {
+                    populatePageAt(address + done);
+                } catch (UffdException x) {
+                    throw Failures.withHint("pread(/proc/self/mem)", x.errno(), address, length, done,
+                            "the page at 0x" + Long.toHexString(address + done) + " could not be faulted in: " + x.getMessage());
+                }
+            }
+        }
+
+        /** Faults in the page holding {@code address}, whatever the page size of its mapping. */
+        private static void populatePageAt(long address) {
+            for (long page = PAGE_SIZE; ; page <<= 9) {
+                try {
+                    populate(address & -page, page, false);
+                    return;
+                } catch (UffdException x) {
+                    if (x.errno() != Errno.EINVAL || page >= 1L << 30) {
+                        throw x;
+                    }
+                    // a huge page mapping: madvise wants the range aligned to its page size
+                }
+            }
         }
     }
 

@@ -186,6 +186,7 @@ public final class Native {
         static final FunctionDescriptor STRERROR = FunctionDescriptor.of(ADDRESS, JAVA_INT);
         static final FunctionDescriptor PROCESS_VM_READV = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG);
+        static final FunctionDescriptor PREAD = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG);
     }
 
     /**
@@ -273,6 +274,10 @@ public final class Native {
 
     private static final class ProcessVmReadv {
         static final MethodHandle H = link("process_vm_readv", Signatures.PROCESS_VM_READV, -1);
+    }
+
+    private static final class Pread {
+        static final MethodHandle H = link("pread", Signatures.PREAD, -1);
     }
 
     private static final class Strerror {
@@ -398,6 +403,15 @@ public final class Native {
      * process_vm_readv(pid, localIov, 1, remoteIov, 1, 0) with one iovec on each side, both given
      * by address (struct iovec, see {@link #iovec}). Returns bytes read, or -1 (see errno).
      */
+    /** pread(fd, buf, count, offset) into native memory at {@code buf}: bytes read, or -1 (see errno). */
+    public static long pread(int fd, long buf, long count, long offset) {
+        try {
+            return (long) Pread.H.invokeExact(capture(), fd, buf, count, offset);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     public static long processVmReadv(int pid, long localIov, long remoteIov) {
         try {
             return (long) ProcessVmReadv.H.invokeExact(capture(), pid, localIov, 1L, remoteIov, 1L, 0L);

@@ -67,6 +67,7 @@ class NativeSignaturesTest {
         same(Native.Signatures.SYSCALL_INT, UffdNative.syscall.makeInvoker(UffdNative.C_INT).descriptor());
         same(Native.Signatures.OPEN, UffdNative.open.makeInvoker(UffdNative.C_INT).descriptor());
         same(Native.Signatures.PROCESS_VM_READV, UffdNative.process_vm_readv$descriptor());
+        same(Native.Signatures.PREAD, UffdNative.pread$descriptor());
         same(Native.Signatures.MREMAP, UffdNative.mremap.makeInvoker(UffdNative.C_POINTER).descriptor());
         same(TestNatives.Signatures.DUP, UffdNative.dup$descriptor());
         same(TestNatives.Signatures.WAITPID, UffdNative.waitpid$descriptor());
