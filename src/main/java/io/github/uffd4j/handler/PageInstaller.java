@@ -158,11 +158,7 @@ final class PageInstaller {
         if (s >= e) {
             return;
         }
-        int stripe;
-        while ((stripe = gate.enter()) < 0) {
-            // a handler thread is reading and applying events (briefly): wait for it
-            Thread.onSpinWait();
-        }
+        int stripe = gate.enterWaiting();
         try {
             r.pages().markPresent(s, e, epoch);
         } finally {

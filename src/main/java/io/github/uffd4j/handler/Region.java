@@ -326,10 +326,7 @@ public final class Region {
         }
         // Every page is mapped now. The kernel woke this thread a moment before the handler thread
         // records that; record it here too (unless a zap came since), so the state is exact once load() returns.
-        int stripe;
-        while ((stripe = gate.enter()) < 0) {
-            Thread.onSpinWait();
-        }
+        int stripe = gate.enterWaiting();
         try {
             pages.markPresent(from, to, epoch);
         } finally {

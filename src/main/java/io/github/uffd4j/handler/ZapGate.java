@@ -54,6 +54,23 @@ final class ZapGate {
         return s;
     }
 
+    /**
+     * Enters as a reader, waiting while a handler thread has the gate closed (it reads and applies
+     * events, briefly). For writers of the page table, which must not race a REMOVE being applied.
+     */
+    int enterWaiting() {
+        int stripe;
+        int spins = 0;
+        while ((stripe = enter()) < 0) {
+            if (++spins < 50) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield(); // the closer may need this CPU to finish
+            }
+        }
+        return stripe;
+    }
+
     void leave(int stripe) {
         readers.getAndDecrement(stripe);
     }
