@@ -1,5 +1,6 @@
 package io.github.uffd4j.handler;
 
+import io.github.uffd4j.Memory;
 import io.github.uffd4j.RangeNotRegisteredException;
 import io.github.uffd4j.UffdEvent;
 import io.github.uffd4j.UffdException;
@@ -48,7 +49,7 @@ final class FaultResolver {
         boolean current = true;
         if (r == null) {
             // not ours (any more): wake whoever waits so that it sees what the address holds now
-            ctx.installer().wake(address & -io.github.uffd4j.Memory.pageSize(), io.github.uffd4j.Memory.pageSize());
+            ctx.installer().wake(address & -Memory.pageSize(), Memory.pageSize());
         } else {
             int p = r.pageOf(address);
             if (roster.isOwnThread(faultTid)) {

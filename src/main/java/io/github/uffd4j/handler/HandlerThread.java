@@ -1,10 +1,8 @@
 package io.github.uffd4j.handler;
 
 import io.github.uffd4j.EventBuffer;
-import io.github.uffd4j.EventKind;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.UffdClosedException;
-import io.github.uffd4j.UnknownEventException;
 import io.github.uffd4j.Userfaultfd;
 
 import java.time.Duration;
@@ -33,6 +31,8 @@ final class HandlerThread extends ServiceThread implements PageInstaller.EventPu
     private long[] pendingFlags = new long[16];
     private int[] pendingTid = new int[16];
     private int pendingCount;
+    /** Made once: the fault path allocates nothing. */
+    private final EventApplier.FaultSink deferred = this::defer;
     private volatile int pendingHead;
 
     HandlerThread(ServiceContext ctx, ThreadRoster roster) {
@@ -91,7 +91,7 @@ final class HandlerThread extends ServiceThread implements PageInstaller.EventPu
         long t0 = System.nanoTime();
         pendingCount = 0;
         pendingHead = 0;
-        int n = readAndApply(buffer);
+        int n = EventApplier.readAndApply(ctx, buffer, deferred);
         if (n == 0) {
             return;
         }
@@ -113,50 +113,10 @@ final class HandlerThread extends ServiceThread implements PageInstaller.EventPu
         BatchEvents.commit(n, faults, resolver.ownPages() - pages0, resolver.ownBytes() - bytes0, System.nanoTime() - t0);
     }
 
-    /**
-     * Reads what is pending without waiting, with the zap gate closed, applies the events and
-     * queues the faults. Returns the number of messages read.
-     */
-    private int readAndApply(EventBuffer b) {
-        ZapGate gate = ctx.gate();
-        gate.close();
-        try {
-            int n = ctx.uffd().read(b, Duration.ZERO);
-            for (int i = 0; i < n; i++) {
-                EventKind kind;
-                try {
-                    kind = b.kind(i);
-                } catch (UnknownEventException unknown) {
-                    LOG.log(System.Logger.Level.ERROR, "uffd4j: skipping a message this version does not know", unknown);
-                    continue;
-                }
-                switch (kind) {
-                    case PAGEFAULT -> defer(b.faultAddress(i), b.faultFlags(i), b.faultThreadId(i));
-                    case REMOVE -> {
-                        ctx.counters().events.increment();
-                        ctx.regions().removed(b.rangeStart(i), b.rangeEnd(i));
-                    }
-                    case UNMAP -> {
-                        ctx.counters().events.increment();
-                        ctx.regions().unmapped(b.rangeStart(i), b.rangeEnd(i));
-                    }
-                    case REMAP -> {
-                        ctx.counters().events.increment();
-                        ctx.regions().remapped(b.remapFrom(i), b.remapTo(i), b.remapLength(i));
-                    }
-                    case FORK -> LOG.log(System.Logger.Level.ERROR, "uffd4j: a FORK event the service never asked for");
-                }
-            }
-            return n;
-        } finally {
-            gate.open();
-        }
-    }
-
     @Override
     public boolean pump() {
         try {
-            return readAndApply(aux) > 0;
+            return EventApplier.readAndApply(ctx, aux, deferred) > 0;
         } catch (UffdClosedException closed) {
             return false;
         }

@@ -2,14 +2,11 @@ package io.github.uffd4j.handler;
 
 import io.github.uffd4j.AddressSpaceChangedException;
 import io.github.uffd4j.EventBuffer;
-import io.github.uffd4j.EventKind;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.PageExistsException;
 import io.github.uffd4j.RangeNotRegisteredException;
 import io.github.uffd4j.UffdException;
-import io.github.uffd4j.UnknownEventException;
 
-import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 
@@ -124,28 +121,8 @@ final class Retirement {
 
     /** Reads the pending messages without waiting, applies the events, keeps the faults' addresses. */
     private boolean pumpEvents(FaultList faults) {
-        ZapGate gate = ctx.gate();
-        gate.close();
         try (EventBuffer b = EventBuffer.allocate(64)) {
-            int n = ctx.uffd().read(b, Duration.ZERO);
-            for (int i = 0; i < n; i++) {
-                try {
-                    EventKind k = b.kind(i);
-                    switch (k) {
-                        case PAGEFAULT -> faults.add(b.faultAddress(i));
-                        case REMOVE -> ctx.regions().removed(b.rangeStart(i), b.rangeEnd(i));
-                        case UNMAP -> ctx.regions().unmapped(b.rangeStart(i), b.rangeEnd(i));
-                        case REMAP -> ctx.regions().remapped(b.remapFrom(i), b.remapTo(i), b.remapLength(i));
-                        case FORK -> {
-                        }
-                    }
-                } catch (UnknownEventException unknown) {
-                    LOG.log(System.Logger.Level.ERROR, "uffd4j: skipping a message this version does not know", unknown);
-                }
-            }
-            return n > 0;
-        } finally {
-            gate.open();
+            return EventApplier.readAndApply(ctx, b, (address, flags, tid) -> faults.add(address)) > 0;
         }
     }
 
