@@ -6,6 +6,7 @@ import io.github.uffd4j.internal.linux.Native;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The read/poll loop of one userfaultfd: read(2) as many messages as the buffer holds, and when
@@ -22,34 +23,45 @@ final class EventReader {
 
     private final int fd;
     private final Doorbell closeBell;
+    /** Orders read(2) with the tracking of what it read (see {@link #read}). */
+    private final ReentrantLock order = new ReentrantLock();
 
     EventReader(int fd, Doorbell closeBell) {
         this.fd = fd;
         this.closeBell = closeBell;
     }
 
+    /** What to do with the messages of a read before another thread may read: see {@link #read}. */
+    interface Tracker {
+        void track(EventBuffer buffer, int count);
+    }
+
     /**
      * Reads into {@code buffer} and returns the number of messages (the buffer's count is set);
      * waits up to {@code timeoutNanos} (0: not at all, negative: forever) for the first one;
-     * returns 0 when the time is up or {@code doorbell} (may be null) rang.
+     * returns 0 when the time is up or {@code doorbell} (may be null) rang. Each read(2) and the
+     * {@code tracker}'s look at what it read happen under one lock, so that the messages of two
+     * reads are tracked in the order the kernel queued them even when two threads read at once
+     * (an UNMAP read by one thread must not be tracked after a later REMAP read by another). The
+     * lock is never held while waiting.
      *
      * @throws UffdClosedException when the close doorbell rings while waiting
      */
-    int read(EventBuffer buffer, long timeoutNanos, Doorbell doorbell) {
+    int read(EventBuffer buffer, long timeoutNanos, Doorbell doorbell, Tracker tracker) {
         long deadline = timeoutNanos > 0 ? System.nanoTime() + timeoutNanos : 0;
         for (;;) {
-            long n = Native.read(fd, buffer.messages(), buffer.capacity() * EventBuffer.MESSAGE_BYTES);
-            if (n > 0) {
-                int count = (int) (n / EventBuffer.MESSAGE_BYTES);
-                buffer.filled(count);
+            int count;
+            order.lock();
+            try {
+                count = readNow(buffer);
+                if (count > 0) {
+                    tracker.track(buffer, count);
+                }
+            } finally {
+                order.unlock();
+            }
+            if (count > 0) {
                 return count;
-            }
-            int e = n < 0 ? Native.errno() : Errno.EAGAIN;
-            if (e == Errno.EINTR) {
-                continue;
-            }
-            if (e != Errno.EAGAIN) {
-                throw Failures.of("read", e);
             }
             int waitMillis;
             if (timeoutNanos == 0) {
@@ -69,6 +81,25 @@ final class EventReader {
         }
         buffer.filled(0);
         return 0;
+    }
+
+    /** One read(2) without waiting (the descriptor is non-blocking): the messages read, 0 when none was pending. */
+    private int readNow(EventBuffer buffer) {
+        for (;;) {
+            long n = Native.read(fd, buffer.messages(), buffer.capacity() * EventBuffer.MESSAGE_BYTES);
+            if (n > 0) {
+                int count = (int) (n / EventBuffer.MESSAGE_BYTES);
+                buffer.filled(count);
+                return count;
+            }
+            int e = n < 0 ? Native.errno() : Errno.EAGAIN;
+            if (e == Errno.EAGAIN) {
+                return 0;
+            }
+            if (e != Errno.EINTR) {
+                throw Failures.of("read", e);
+            }
+        }
     }
 
     /**

@@ -31,6 +31,17 @@ public enum Ioctl {
         this.call = "UFFDIO_" + name();
     }
 
+    /**
+     * Whether the ioctl neither sleeps nor reads user memory other than its argument struct, so
+     * it may be made as a critical downcall (no Java-to-native thread transition; a safepoint
+     * waits for it). Only WAKE: it takes the wait queue's spin lock and returns. COPY may fault on
+     * its source (which another handler in this JVM could serve), and the others take the mmap
+     * lock, which can sleep.
+     */
+    boolean isShortCall() {
+        return this == WAKE;
+    }
+
     /** The ioctl's number (_UFFDIO_*), which is also its bit position in the kernel's ioctl masks. */
     public int number() {
         return number;

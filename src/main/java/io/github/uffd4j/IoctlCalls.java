@@ -56,7 +56,8 @@ final class IoctlCalls {
         if (struct.mode() >= 0) {
             a.set(U64, struct.mode(), kernelMode);
         }
-        return outcome(t, ioctl, t.ioctl(fd, ioctl.request()), a, struct, address, length);
+        int rc = ioctl.isShortCall() ? t.shortIoctl(fd, ioctl.request()) : t.ioctl(fd, ioctl.request());
+        return outcome(t, ioctl, rc, a, struct, address, length);
     }
 
     /** COPY and MOVE: {@code length} bytes from {@code src} into {@code dst}. */

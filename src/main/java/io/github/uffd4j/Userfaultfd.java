@@ -54,6 +54,8 @@ public final class Userfaultfd implements AutoCloseable {
     private final int fd;
     private final Doorbell closeBell;
     private final EventReader reader;
+    /** Made once: reads allocate nothing. */
+    private final EventReader.Tracker tracker;
     private final Set<Feature> features;
     private final long featureBits;
     private final Set<Ioctl> ioctls;
@@ -79,6 +81,7 @@ public final class Userfaultfd implements AutoCloseable {
         this.ownsRegistry = ownsRegistry;
         this.closeBell = Doorbell.create();
         this.reader = new EventReader(fd, closeBell);
+        this.tracker = this::track;
     }
 
     // ---- opening ---------------------------------------------------------------------------
@@ -510,9 +513,7 @@ public final class Userfaultfd implements AutoCloseable {
         Objects.requireNonNull(buffer, "buffer");
         acquire();
         try {
-            int count = reader.read(buffer, timeoutNanos, doorbell);
-            track(buffer, count);
-            return count;
+            return reader.read(buffer, timeoutNanos, doorbell, tracker);
         } finally {
             release();
         }

@@ -4,11 +4,14 @@ import io.github.uffd4j.EventBuffer;
 import io.github.uffd4j.UnknownEventException;
 
 import java.time.Duration;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The one way the service reads the userfaultfd: without waiting, with the {@link ZapGate}
  * closed, applying the REMOVE / UNMAP / REMAP events to the {@link RegionTable} before the gate
- * opens again and handing each fault to the caller. Used by the handler threads and, at close,
+ * opens again and handing each fault to the caller. Read and application happen under the
+ * table's event-order lock: without it, an event read by one thread could be applied after a
+ * later one read by another (an UNMAP after the REMAP that followed it). Used by the handler threads and, at close,
  * by {@link Retirement}. An unknown event is logged and skipped; the other messages are handled.
  */
 final class EventApplier {
@@ -26,7 +29,9 @@ final class EventApplier {
     /** Reads into {@code b}, applies the events, gives the faults to {@code faults}; returns the messages read. */
     static int readAndApply(ServiceContext ctx, EventBuffer b, FaultSink faults) {
         ZapGate gate = ctx.gate();
+        ReentrantLock order = ctx.regions().eventOrder();
         gate.close();
+        order.lock();
         try {
             int n = ctx.uffd().read(b, Duration.ZERO);
             for (int i = 0; i < n; i++) {
@@ -53,6 +58,7 @@ final class EventApplier {
             }
             return n;
         } finally {
+            order.unlock();
             gate.open();
         }
     }

@@ -9,8 +9,9 @@ import java.time.Duration;
 import java.util.Arrays;
 
 /**
- * One handler thread: waits in poll(2) on the userfaultfd and the stop doorbell, reads up to a
- * batch of messages in one read(2) with the {@link ZapGate} closed, applies the REMOVE / UNMAP /
+ * One handler thread: reads up to a batch of messages in one non-blocking read(2) with the
+ * {@link ZapGate} closed (waiting in poll(2) on the userfaultfd and the stop doorbell only when
+ * nothing was pending), applies the REMOVE / UNMAP /
  * REMAP events to the {@link RegionTable} before the gate opens again, then has its
  * {@link FaultResolver} serve the faults of the batch. An unknown event is logged and skipped;
  * every other message of the batch is still handled. If the watchdog abandons the thread (its
@@ -58,13 +59,15 @@ final class HandlerThread extends ServiceThread implements PageInstaller.EventPu
                     new PageLoader(slot, staging, ctx.installer(), ctx.failures(), ctx.counters(), this),
                     new Fault(ctx.installer(), ctx.failures(), staging, ctx.uffd()));
             while (!slot.isAbandoned()) {
-                if (!ctx.uffd().await(IDLE_WAIT, ctx.doorbell())) {
-                    if (ctx.doorbell().isRung()) {
-                        return;
-                    }
+                // Read first and wait only when nothing is pending: under load the next fault is
+                // usually queued by the time a batch is served, and a poll(2) per batch costs more
+                // than an empty read.
+                if (serveBatch(resolver)) {
                     continue;
                 }
-                serveBatch(resolver);
+                if (!ctx.uffd().await(IDLE_WAIT, ctx.doorbell()) && ctx.doorbell().isRung()) {
+                    return;
+                }
             }
         } catch (UffdClosedException closed) {
             // the service closed the descriptor: nothing left to serve
@@ -87,14 +90,15 @@ final class HandlerThread extends ServiceThread implements PageInstaller.EventPu
         }
     }
 
-    private void serveBatch(FaultResolver resolver) {
-        long t0 = System.nanoTime();
+    /** Reads one batch without waiting and serves it; returns false when nothing was pending. */
+    private boolean serveBatch(FaultResolver resolver) {
         pendingCount = 0;
         pendingHead = 0;
         int n = EventApplier.readAndApply(ctx, buffer, deferred);
         if (n == 0) {
-            return;
+            return false;
         }
+        long t0 = System.nanoTime();
         slot.inBatch = true;
         int faults = pendingCount;
         long pages0 = resolver.ownPages();
@@ -104,13 +108,14 @@ final class HandlerThread extends ServiceThread implements PageInstaller.EventPu
                 int i = pendingHead;
                 pendingHead = i + 1;
                 if (!resolver.resolve(pendingAddress[i], pendingFlags[i], pendingTid[i], t0)) {
-                    return; // abandoned
+                    return true; // abandoned
                 }
             }
         } finally {
             slot.inBatch = false;
         }
         BatchEvents.commit(n, faults, resolver.ownPages() - pages0, resolver.ownBytes() - bytes0, System.nanoTime() - t0);
+        return true;
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.github.uffd4j.handler;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The regions a service serves, and the only code that moves or drops them: finds the region of
@@ -13,6 +14,16 @@ final class RegionTable {
     private static final System.Logger LOG = System.getLogger(RegionTable.class.getName());
 
     private volatile Region[] regions = new Region[0];
+    /**
+     * Held by a thread from its read of the userfaultfd until it has applied the events read, so
+     * that events reach the table in the order the kernel queued them although several handler
+     * threads read (see {@link EventApplier}).
+     */
+    private final ReentrantLock eventOrder = new ReentrantLock();
+
+    ReentrantLock eventOrder() {
+        return eventOrder;
+    }
 
     Region[] all() {
         return regions;

@@ -9,6 +9,8 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Consumer;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -127,6 +129,20 @@ public final class Native {
             }
         }
 
+        /**
+         * {@code ioctl(fd, request, scratch)} as a critical downcall (see
+         * {@link java.lang.foreign.Linker.Option#critical}): about 12 ns cheaper, but a safepoint
+         * waits for it, so only for requests that never sleep nor touch user memory other than
+         * the scratch buffer (UFFDIO_WAKE).
+         */
+        public int shortIoctl(int fd, long request) {
+            try {
+                return (int) ShortIoctl.PTR.invokeExact(capture, fd, request, scratch);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
         /** The errno of this thread's last failed call. */
         public int errno() {
             return (int) ERRNO.get(capture, 0L);
@@ -194,18 +210,44 @@ public final class Native {
      * {@code firstVariadic} is the index of the first variadic argument, or -1.
      */
     static MethodHandle link(String name, FunctionDescriptor descriptor, int firstVariadic) {
+        return link(name, descriptor, firstVariadic, false);
+    }
+
+    /**
+     * {@link #link} as a critical function: for calls that return at once without sleeping, and
+     * read no memory the JVM could be serving faults for. Falls back to an ordinary handle where
+     * the JDK refuses the combination with errno capture.
+     */
+    static MethodHandle linkCritical(String name, FunctionDescriptor descriptor, int firstVariadic) {
+        try {
+            return link(name, descriptor, firstVariadic, true);
+        } catch (IllegalArgumentException refused) {
+            return link(name, descriptor, firstVariadic, false);
+        }
+    }
+
+    private static MethodHandle link(String name, FunctionDescriptor descriptor, int firstVariadic, boolean critical) {
         Linker linker = Linker.nativeLinker();
         MemorySegment address = linker.defaultLookup().find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("the C library has no " + name));
-        Linker.Option errno = Linker.Option.captureCallState("errno");
-        return firstVariadic < 0
-                ? linker.downcallHandle(address, descriptor, errno)
-                : linker.downcallHandle(address, descriptor, errno, Linker.Option.firstVariadicArg(firstVariadic));
+        List<Linker.Option> options = new ArrayList<>(3);
+        options.add(Linker.Option.captureCallState("errno"));
+        if (firstVariadic >= 0) {
+            options.add(Linker.Option.firstVariadicArg(firstVariadic));
+        }
+        if (critical) {
+            options.add(Linker.Option.critical(false));
+        }
+        return linker.downcallHandle(address, descriptor, options.toArray(Linker.Option[]::new));
     }
 
     // One holder per function: each is linked on its first call.
     private static final class Ioctl {
         static final MethodHandle PTR = link("ioctl", Signatures.IOCTL_PTR, 2);
+    }
+
+    private static final class ShortIoctl {
+        static final MethodHandle PTR = linkCritical("ioctl", Signatures.IOCTL_PTR, 2);
     }
 
     private static final class IoctlInt {
