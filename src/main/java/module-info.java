@@ -4,7 +4,12 @@
  */
 module io.github.uffd4j {
     requires jdk.jfr;
+    requires static info.picocli;
 
     exports io.github.uffd4j;
     exports io.github.uffd4j.handler;
+    exports io.github.uffd4j.pager;
+    opens io.github.uffd4j.pager to info.picocli;
+
+    uses io.github.uffd4j.pager.PageSourceProvider;
 }

@@ -44,10 +44,15 @@ public final class FaultService implements AutoCloseable {
     private final Retirement retirement;
     private final AtomicBoolean closing = new AtomicBoolean();
     private final boolean removeEvents;
+    private final boolean remote;
 
     private FaultService(Builder b) {
-        boolean poison = Userfaultfd.isSupported(Feature.POISON);
+        this.remote = b.adopted != null;
+        boolean poison = remote ? b.adopted.features().contains(Feature.POISON) : Userfaultfd.isSupported(Feature.POISON);
         if (b.policy.fallback() == FailurePolicy.Fallback.ERROR && !poison) {
+            if (remote) {
+                b.adopted.close();
+            }
             throw new IllegalStateException("FailurePolicy.Fallback.ERROR delivers the error with UFFDIO_POISON, which needs "
                     + "Linux 6.6+; this kernel is " + System.getProperty("os.version")
                     + ": choose Fallback.ZERO_PAGE, or run on a newer kernel");
@@ -56,16 +61,20 @@ public final class FaultService implements AutoCloseable {
                 Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS, Feature.MINOR_SHMEM, Feature.MINOR_HUGETLBFS,
                 Feature.PAGEFAULT_FLAG_WP, Feature.WP_HUGETLBFS_SHMEM, Feature.POISON);
         wanted.retainAll(Userfaultfd.kernelFeatures());
+        if (remote) {
+            wanted = b.adopted.features();
+        }
         this.removeEvents = wanted.contains(Feature.EVENT_REMOVE);
         ServiceContext.Settings settings = new ServiceContext.Settings(b.threads, b.batchSize, b.faultAround,
                 Math.max(b.maxReadahead, b.faultAround), b.backgroundFill, b.policy, b.closeTimeout, b.poisonOnClose && poison);
-        Userfaultfd uffd = Userfaultfd.builder().features(wanted).open();
+        Userfaultfd uffd = remote ? b.adopted : Userfaultfd.builder().features(wanted).open();
         Doorbell doorbell = null;
         PagemapScanner pagemap = null;
         try {
             doorbell = Doorbell.create();
             try {
-                pagemap = PagemapScanner.open();
+                // this process's page map: of no use for another process's memory
+                pagemap = remote ? null : PagemapScanner.open();
             } catch (RuntimeException noPagemap) {
                 pagemap = null;
             }
@@ -116,6 +125,7 @@ public final class FaultService implements AutoCloseable {
         private Duration closeTimeout = Duration.ofSeconds(5);
         private boolean poisonOnClose = true;
         private Consumer<FaultFailure> failureListener;
+        private Userfaultfd adopted;
 
         private Builder() {
         }
@@ -197,7 +207,24 @@ public final class FaultService implements AutoCloseable {
             return this;
         }
 
-        /** Opens the userfaultfd and starts the threads. */
+        /**
+         * Serves a userfaultfd of another process instead of opening one: the descriptor another
+         * process created, registered its memory with and handed over (a unix socket, or
+         * pidfd_getfd), {@linkplain Userfaultfd#adopt adopted} here. The service owns it from
+         * {@link #start()} on and closes it with itself (also when start fails). Its regions are
+         * that process's memory: {@link FaultService#region} takes their addresses in the other
+         * process ({@link io.github.uffd4j.Memory#segmentAt}), does not register them again
+         * (the owner did), and never touches them from this process; {@link Region#load},
+         * {@link Region#reset} and write-fault hooks are refused. Faults are served with the
+         * same ioctls, which act on the owner's memory. This is the pager's side of the
+         * non-cooperative model; events (REMOVE, UNMAP, REMAP) are those the owner enabled.
+         */
+        public Builder serve(Userfaultfd adopted) {
+            this.adopted = Objects.requireNonNull(adopted, "adopted");
+            return this;
+        }
+
+        /** Opens the userfaultfd (unless one is {@linkplain #serve served}) and starts the threads. */
         public FaultService start() {
             return new FaultService(this);
         }
@@ -234,6 +261,10 @@ public final class FaultService implements AutoCloseable {
         }
         MemorySegment m = b.memory;
         checkLive("register: the memory", m);
+        if (remote && b.writeHook != null) {
+            throw new IllegalArgumentException("register: a WriteFaultHook reads the page in this process; the memory of a "
+                    + "served (adopted) userfaultfd is another process's");
+        }
         if (m.byteSize() == 0 || m.address() % b.pageSize != 0 || m.byteSize() % b.pageSize != 0) {
             throw new IllegalArgumentException("register: memory at 0x" + Long.toHexString(m.address()) + " of " + m.byteSize()
                     + " bytes must be non-empty and aligned to the page size " + b.pageSize);
@@ -248,7 +279,7 @@ public final class FaultService implements AutoCloseable {
         String name = b.name != null ? b.name : "region-" + (ctx.regions().size() + 1);
         boolean background = b.background != null ? b.background : ctx.settings().backgroundFill();
         Region r = new Region(this, ctx.uffd(), ctx.gate(), name, m, b.pageSize, b.source, b.handler, b.writeHook, b.alias,
-                background, removeEvents);
+                background, removeEvents, remote);
         EnumSet<RegisterMode> modes = EnumSet.of(RegisterMode.MISSING);
         if (b.alias != null) {
             modes.add(RegisterMode.MINOR);
@@ -257,11 +288,13 @@ public final class FaultService implements AutoCloseable {
             modes.add(RegisterMode.WP);
         }
         ctx.regions().add(r);
-        try {
-            ctx.uffd().register(m, modes);
-        } catch (RuntimeException e) {
-            ctx.regions().remove(r);
-            throw e;
+        if (!remote) { // the owner of a served userfaultfd registered its memory itself
+            try {
+                ctx.uffd().register(m, modes);
+            } catch (RuntimeException e) {
+                ctx.regions().remove(r);
+                throw e;
+            }
         }
         if (background) {
             roster.startFillerIfNeeded();

@@ -45,6 +45,8 @@ public final class Region {
     private final boolean background;
     private final PageTable pages;
     private final Readahead readahead;
+    /** The memory is another process's (the service serves an adopted userfaultfd): never touched here. */
+    private final boolean remote;
     /** Where the region is: changed only by {@link RegionTable} when a REMAP moves it whole. */
     private volatile long address;
     private volatile MemorySegment memory;
@@ -52,7 +54,7 @@ public final class Region {
 
     Region(FaultService service, Userfaultfd uffd, ZapGate gate, String name, MemorySegment memory, long pageSize,
            PageSource source, FaultHandler handler, WriteFaultHook writeHook, MemorySegment alias, boolean background,
-           boolean trusted) {
+           boolean trusted, boolean remote) {
         this.service = service;
         this.uffd = uffd;
         this.gate = gate;
@@ -74,6 +76,7 @@ public final class Region {
         this.background = background;
         this.pages = new PageTable((int) count, trusted && alias == null);
         this.readahead = new Readahead((int) count);
+        this.remote = remote;
     }
 
     // ---- public view -----------------------------------------------------------------------------
@@ -85,7 +88,8 @@ public final class Region {
 
     /**
      * The registered memory (at its current address, if a REMAP moved the region). See the class
-     * comment before touching it from Java code.
+     * comment before touching it from Java code. For a region of another process
+     * ({@link FaultService.Builder#serve}) these are the other process's addresses: never touch them here.
      */
     public MemorySegment memory() {
         return memory;
@@ -287,6 +291,7 @@ public final class Region {
     // ---- loading from native code ------------------------------------------------------------------
 
     private void populate(long offset, long len, boolean write) {
+        checkLocal(write ? "loadForWrite" : "load");
         checkRange(offset, len);
         checkServedForLoad((int) (offset >>> pageShift));   // also when every page is present: the class comment promises it
         if (len == 0) {
@@ -359,12 +364,26 @@ public final class Region {
     }
 
     private void checkServed(String call) {
+        checkLocal(call);
         if (retired) {
             throw new IllegalStateException(call + ": " + this + " was unregistered");
         }
         if (service.isClosed()) {
             throw new IllegalStateException(call + ": the FaultService of " + this + " is closed");
         }
+    }
+
+    /** Refuses the calls that act on this process's memory when the memory is another process's. */
+    private void checkLocal(String call) {
+        if (remote) {
+            throw new UnsupportedOperationException(call + ": " + this + " is memory of the process that handed its "
+                    + "userfaultfd to this service; it cannot be loaded, reset or read from here (the owner touches it)");
+        }
+    }
+
+    /** Whether the memory belongs to another process (see {@link FaultService.Builder#serve}). */
+    public boolean isRemote() {
+        return remote;
     }
 
     void checkServedForLoad(int page) {

@@ -1,0 +1,164 @@
+package io.github.uffd4j.pager;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+
+/**
+ * The app-pager protocol, version 1: one message per SOCK_SEQPACKET packet, big-endian, each
+ * starting with the magic {@code "UFFP"}, the version (u16) and the type (u8). The app sends
+ * requests and the pager answers each with a {@link Reply}, in order.
+ *
+ * <pre>
+ *   HELLO  features (u64)                 + the userfaultfd, by SCM_RIGHTS (exactly one descriptor)
+ *   ADD    name, address, length, page size, source URI   (strings: u16 length + UTF-8)
+ *   REMOVE address
+ *   BYE
+ *   REPLY  ok (u8), text
+ * </pre>
+ *
+ * Decoding checks every length and value and throws {@link PagerException} for anything else:
+ * the pager answers such a message with an error and closes the connection. Stateless: thread safe.
+ */
+final class PagerProtocol {
+
+    static final int MAGIC = 0x55464650; // "UFFP"
+    static final int VERSION = 1;
+    static final int MAX_NAME = 256;
+    static final int MAX_URI = 4096;
+    static final int MAX_TEXT = 4096;
+
+    enum Type { HELLO, ADD, REMOVE, BYE, REPLY }
+
+    private PagerProtocol() {
+    }
+
+    sealed interface Message permits Hello, Add, Remove, Bye, Reply {
+    }
+
+    record Hello(long features) implements Message {
+    }
+
+    record Add(RegionSpec region) implements Message {
+    }
+
+    record Remove(long address) implements Message {
+    }
+
+    record Bye() implements Message {
+    }
+
+    record Reply(boolean ok, String text) implements Message {
+    }
+
+    static byte[] encode(Message m) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeInt(MAGIC);
+            out.writeShort(VERSION);
+            switch (m) {
+                case Hello h -> {
+                    out.writeByte(Type.HELLO.ordinal());
+                    out.writeLong(h.features());
+                }
+                case Add a -> {
+                    out.writeByte(Type.ADD.ordinal());
+                    RegionSpec r = a.region();
+                    writeString(out, r.name(), MAX_NAME);
+                    out.writeLong(r.address());
+                    out.writeLong(r.length());
+                    out.writeLong(r.pageSize());
+                    writeString(out, r.source().toString(), MAX_URI);
+                }
+                case Remove r -> {
+                    out.writeByte(Type.REMOVE.ordinal());
+                    out.writeLong(r.address());
+                }
+                case Bye b -> out.writeByte(Type.BYE.ordinal());
+                case Reply r -> {
+                    out.writeByte(Type.REPLY.ordinal());
+                    out.writeBoolean(r.ok());
+                    String text = r.text().length() > MAX_TEXT ? r.text().substring(0, MAX_TEXT) : r.text();
+                    writeString(out, text, MAX_TEXT);
+                }
+            }
+        } catch (IOException impossible) {
+            throw new UncheckedIOException(impossible);
+        }
+        return bytes.toByteArray();
+    }
+
+    static Message decode(byte[] data) {
+        DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));
+        try {
+            int magic = in.readInt();
+            if (magic != MAGIC) {
+                throw new PagerException("not a uffd4j pager message (magic 0x" + Integer.toHexString(magic) + ")");
+            }
+            int version = in.readUnsignedShort();
+            if (version != VERSION) {
+                throw new PagerException("protocol version " + version + " is not supported (this side speaks " + VERSION
+                        + "): run the app and the pager from the same uffd4j version");
+            }
+            int type = in.readUnsignedByte();
+            if (type >= Type.values().length) {
+                throw new PagerException("unknown message type " + type);
+            }
+            Message m = switch (Type.values()[type]) {
+                case HELLO -> new Hello(in.readLong());
+                case ADD -> add(in);
+                case REMOVE -> new Remove(in.readLong());
+                case BYE -> new Bye();
+                case REPLY -> new Reply(in.readBoolean(), readString(in, MAX_TEXT));
+            };
+            if (in.available() > 0) {
+                throw new PagerException("a " + Type.values()[type] + " message has " + in.available() + " bytes too many");
+            }
+            return m;
+        } catch (EOFException truncated) {
+            throw new PagerException("truncated message (" + data.length + " bytes)");
+        } catch (IOException impossible) {
+            throw new UncheckedIOException(impossible);
+        }
+    }
+
+    private static Add add(DataInputStream in) throws IOException {
+        String name = readString(in, MAX_NAME);
+        long address = in.readLong();
+        long length = in.readLong();
+        long pageSize = in.readLong();
+        String uri = readString(in, MAX_URI);
+        try {
+            return new Add(new RegionSpec(name, address, length, pageSize, new URI(uri)));
+        } catch (URISyntaxException e) {
+            throw new PagerException("bad source URI: " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            throw new PagerException("bad region: " + e.getMessage());
+        }
+    }
+
+    private static void writeString(DataOutputStream out, String s, int max) throws IOException {
+        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (b.length > max * 4) {
+            throw new IllegalArgumentException("string of " + b.length + " bytes is too long");
+        }
+        out.writeShort(b.length);
+        out.write(b);
+    }
+
+    private static String readString(DataInputStream in, int max) throws IOException {
+        int n = in.readUnsignedShort();
+        if (n > max * 4) {
+            throw new PagerException("a string of " + n + " bytes is longer than allowed (" + max + " characters)");
+        }
+        byte[] b = new byte[n];
+        in.readFully(b);
+        return new String(b, java.nio.charset.StandardCharsets.UTF_8);
+    }
+}

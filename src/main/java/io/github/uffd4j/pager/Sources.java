@@ -1,0 +1,117 @@
+package io.github.uffd4j.pager;
+
+import io.github.uffd4j.handler.PageSource;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ServiceLoader;
+
+/**
+ * The page sources a pager opens by URI:
+ * <ul>
+ *   <li>{@code zero:} pages of zeros;</li>
+ *   <li>{@code pattern:SEED} (SEED a decimal long): the 8-byte word at offset {@code o} is
+ *       {@link #patternWord patternWord(SEED, o)}, native byte order; for tests and demos that
+ *       check every word;</li>
+ *   <li>{@code file:/path}: the file's bytes from offset 0, positional reads on one open
+ *       channel, zeros past its end;</li>
+ *   <li>any other scheme: a {@link PageSourceProvider} found by {@link ServiceLoader}.</li>
+ * </ul>
+ * Thread safe.
+ */
+public final class Sources {
+
+    private Sources() {
+    }
+
+    /** The word at {@code offset} of a {@code pattern:SEED} source (a 64-bit mix of both). */
+    public static long patternWord(long seed, long offset) {
+        long z = seed * 0x9E3779B97F4A7C15L + offset;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /** Opens the source {@code uri} names for a region of {@code length} bytes. */
+    public static PageSource open(URI uri, long length) {
+        String scheme = uri.getScheme();
+        if (scheme == null) {
+            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, or a provider's)");
+        }
+        try {
+            return switch (scheme) {
+                case "zero" -> (offset, destination) -> destination.fill((byte) 0);
+                case "pattern" -> pattern(Long.parseLong(uri.getSchemeSpecificPart()));
+                case "file" -> file(Path.of(uri));
+                default -> provided(uri, length);
+            };
+        } catch (NumberFormatException e) {
+            throw new PagerException("pattern: takes a decimal seed, not '" + uri.getSchemeSpecificPart() + "'");
+        } catch (PagerException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new PagerException("cannot open source " + uri + ": " + e, e);
+        }
+    }
+
+    private static PageSource pattern(long seed) {
+        return (offset, destination) -> {
+            long n = destination.byteSize();
+            for (long o = 0; o + 8 <= n; o += 8) {
+                destination.set(ValueLayout.JAVA_LONG_UNALIGNED, o, patternWord(seed, offset + o));
+            }
+        };
+    }
+
+    private static PageSource file(Path path) throws IOException {
+        return new FileSource(FileChannel.open(path, StandardOpenOption.READ));
+    }
+
+    /** Positional reads that fill the whole destination; zeros past the end of the file. */
+    private record FileSource(FileChannel channel) implements PageSource, AutoCloseable {
+        @Override
+        public void fill(long offset, MemorySegment destination) throws IOException {
+            ByteBuffer b = destination.asByteBuffer();
+            long pos = offset;
+            while (b.hasRemaining()) {
+                int n = channel.read(b, pos);
+                if (n < 0) {
+                    break; // past the end: the rest stays zero (the runtime zeroes the buffer first)
+                }
+                pos += n;
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            channel.close();
+        }
+    }
+
+    private static PageSource provided(URI uri, long length) throws Exception {
+        for (PageSourceProvider p : ServiceLoader.load(PageSourceProvider.class)) {
+            if (p.scheme().equals(uri.getScheme())) {
+                return p.open(uri, length);
+            }
+        }
+        throw new PagerException("no page source for the scheme '" + uri.getScheme() + "' (built in: zero:, pattern:SEED, "
+                + "file:/path; others come from a PageSourceProvider on the pager's class path)");
+    }
+
+    /** Checks a destination against a {@code pattern:SEED} source: the offset of the first wrong word, or -1. */
+    public static long firstWrongWord(MemorySegment memory, long seed) {
+        long n = memory.byteSize();
+        for (long o = 0; o + 8 <= n; o += 8) {
+            if (memory.get(ValueLayout.JAVA_LONG_UNALIGNED, o) != patternWord(seed, o)) {
+                return o;
+            }
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,71 @@
+package io.github.uffd4j.pager;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The app of {@link PagerTest}, run in a child JVM: maps SIZE bytes served by the pager at
+ * SOCKET from {@code pattern:SEED}, has THREADS threads read every word with plain Java code
+ * (each its own stripe of pages) while another thread calls System.gc() in a loop, checks each
+ * word, writes to every 16th page and reads the write back, and prints one RESULT line.
+ *
+ * <p>Arguments: SOCKET SIZE SEED THREADS
+ */
+public final class PagerAppChild {
+
+    public static void main(String[] args) throws Exception {
+        Path socket = Path.of(args[0]);
+        long size = Long.parseLong(args[1]);
+        long seed = Long.parseLong(args[2]);
+        int threads = Integer.parseInt(args[3]);
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong gcs = new AtomicLong();
+        Thread gc = Thread.ofPlatform().daemon().start(() -> {
+            while (!done.get()) {
+                System.gc();
+                gcs.incrementAndGet();
+            }
+        });
+        long t0 = System.nanoTime();
+        try (PagedMemory pager = PagedMemory.connect(socket)) {
+            PagedMemory.Region r = pager.map("test", size, URI.create("pattern:" + seed));
+            MemorySegment m = r.segment();
+            long page = 4096;
+            long pages = size / page;
+            AtomicLong bad = new AtomicLong();
+            AtomicLong firstBad = new AtomicLong(-1);
+            Thread[] ts = new Thread[threads];
+            for (int t = 0; t < threads; t++) {
+                int me = t;
+                ts[t] = Thread.ofPlatform().start(() -> {
+                    for (long p = me; p < pages; p += threads) {
+                        long base = p * page;
+                        for (long o = 0; o < page; o += 8) {
+                            if (m.get(ValueLayout.JAVA_LONG, base + o) != Sources.patternWord(seed, base + o)) {
+                                bad.incrementAndGet();
+                                firstBad.compareAndSet(-1, base + o);
+                            }
+                        }
+                        if (p % 16 == 0) {
+                            m.set(ValueLayout.JAVA_LONG, base, ~Sources.patternWord(seed, base));
+                            if (m.get(ValueLayout.JAVA_LONG, base) != ~Sources.patternWord(seed, base)) {
+                                bad.incrementAndGet();
+                            }
+                        }
+                    }
+                });
+            }
+            for (Thread t : ts) {
+                t.join();
+            }
+            done.set(true);
+            gc.join();
+            System.out.printf("RESULT pages=%d bad=%d firstBad=%d gcs=%d millis=%d%n", pages, bad.get(), firstBad.get(),
+                    gcs.get(), (System.nanoTime() - t0) / 1_000_000);
+        }
+    }
+}

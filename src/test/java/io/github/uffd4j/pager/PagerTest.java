@@ -1,0 +1,112 @@
+package io.github.uffd4j.pager;
+
+import io.github.uffd4j.ChildJvm;
+import io.github.uffd4j.UnixSocket;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The pager with real processes: a pager JVM serves an app JVM whose plain Java code reads every
+ * word of its lazily paged memory while a System.gc() loop runs. Both run in child JVMs watched
+ * from here (an app whose faults nobody serves would freeze, and could not report itself).
+ */
+class PagerTest {
+
+    private static final long SIZE = 256L << 20;
+    private static final Duration LIMIT = Duration.ofSeconds(120);
+    private static final Pattern RESULT = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) firstBad=(-?\\d+) gcs=(\\d+)");
+
+    @TempDir
+    Path dir;
+
+    private Path socket() {
+        return dir.resolve("pager").resolve("pager.sock");
+    }
+
+    private static Matcher result(ChildJvm.Result r) {
+        Matcher m = RESULT.matcher(r.output());
+        assertTrue(r.ok() && m.find(), r.describe());
+        return m;
+    }
+
+    private void scanUnderGcStorm(List<String> jvmOptions) throws Exception {
+        try (PagerProcess pager = PagerProcess.start(socket())) {
+            ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, jvmOptions, socket().toString(),
+                    Long.toString(SIZE), "42", "4");
+            Matcher m = result(r);
+            assertEquals(SIZE / 4096, Long.parseLong(m.group(1)));
+            assertEquals(0, Long.parseLong(m.group(2)), "wrong words; first at offset " + m.group(3) + "\n" + r.describe());
+            assertTrue(Long.parseLong(m.group(4)) > 0, "the GC loop ran");
+            assertTrue(pager.process().isAlive(), "the pager outlives its app:\n" + pager.output());
+        }
+    }
+
+    @Test
+    void plainJavaReadsEveryWordCorrectlyUnderAGcLoopWithG1() throws Exception {
+        scanUnderGcStorm(List.of("-Xmx256m", "-XX:+UseG1GC"));
+    }
+
+    @Test
+    void plainJavaReadsEveryWordCorrectlyUnderAGcLoopWithZgc() throws Exception {
+        scanUnderGcStorm(List.of("-Xmx256m", "-XX:+UseZGC"));
+    }
+
+    @Test
+    void malformedMessagesEndOnlyTheirConnection() throws Exception {
+        try (PagerProcess pager = PagerProcess.start(socket())) {
+            List<byte[]> bad = List.of(new byte[0], new byte[] {1, 2, 3}, "UFFPxxxxxxxxxxxxxxxx".getBytes(),
+                    PagerProtocol.encode(new PagerProtocol.Bye()),                                // no HELLO first
+                    java.util.Arrays.copyOf(PagerProtocol.encode(new PagerProtocol.Hello(0)), 9), // truncated
+                    PagerProtocol.encode(new PagerProtocol.Hello(0)));                           // HELLO without a descriptor
+            for (byte[] message : bad) {
+                try (UnixSocket s = UnixSocket.connect(socket())) {
+                    s.send(message);
+                    try (UnixSocket.Message reply = s.receive(Duration.ofSeconds(10))) {
+                        assertNotNull(reply, "no reply to a malformed message");
+                        assertFalse(reply.isEndOfStream(), "the pager closed without saying why");
+                        PagerProtocol.Reply r = (PagerProtocol.Reply) PagerProtocol.decode(reply.data());
+                        assertFalse(r.ok());
+                        assertFalse(r.text().isBlank());
+                    }
+                    try (UnixSocket.Message end = s.receive(Duration.ofSeconds(10))) {
+                        assertTrue(end != null && end.isEndOfStream(), "the connection is closed after the error");
+                    }
+                }
+            }
+            // and a real app is still served
+            ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, socket().toString(), Long.toString(16L << 20), "7", "2");
+            assertEquals(0, Long.parseLong(result(r).group(2)), r.describe());
+        }
+    }
+
+    @Test
+    void aPeerWhoseUidIsNotAllowedIsRefused() throws Exception {
+        int other = UnixSocket.currentUid() + 4242;
+        try (PagerProcess pager = PagerProcess.start(socket(), "--allow-uid", Integer.toString(other))) {
+            ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, socket().toString(), Long.toString(16L << 20), "7", "2");
+            assertFalse(r.ok(), r.describe());
+            assertTrue(r.output().contains("may not use this pager"), r.describe());
+        }
+    }
+
+    @Test
+    void aDirectoryOthersMayEnterIsRefused() throws Exception {
+        Path open = dir.resolve("open");
+        java.nio.file.Files.createDirectory(open);
+        java.nio.file.Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        PagerException e = org.junit.jupiter.api.Assertions.assertThrows(PagerException.class,
+                () -> Pager.builder().socket(open.resolve("p.sock")).start());
+        assertTrue(e.getMessage().contains("chmod 700"), e.getMessage());
+    }
+}
