@@ -491,6 +491,15 @@ public class UffdNative {
     public static int POLLIN() {
         return POLLIN;
     }
+    private static final int POLLOUT = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define POLLOUT 4
+     * }
+     */
+    public static int POLLOUT() {
+        return POLLOUT;
+    }
     private static final int POLLERR = (int)8L;
     /**
      * {@snippet lang=c :

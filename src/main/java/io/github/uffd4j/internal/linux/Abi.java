@@ -50,6 +50,7 @@ public final class Abi {
     public static final int POLLERR = ON ? UffdNative.POLLERR() : 0;
     public static final int POLLNVAL = ON ? UffdNative.POLLNVAL() : 0;
     public static final int POLLHUP = ON ? UffdNative.POLLHUP() : 0;
+    public static final int POLLOUT = ON ? UffdNative.POLLOUT() : 0;
     public static final int PROT_NONE = ON ? UffdNative.PROT_NONE() : 0;
     public static final int PROT_READ = ON ? UffdNative.PROT_READ() : 0;
     public static final int PROT_WRITE = ON ? UffdNative.PROT_WRITE() : 0;
