@@ -5,12 +5,16 @@ import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 import io.github.uffd4j.internal.linux.NativeSockets;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
@@ -79,6 +83,48 @@ final class SocketIo {
             throw Failures.socket("socket", Native.errno(), null);
         }
         return fd;
+    }
+
+    /** The identity (device and inode) of the file at {@code path}, or null when it cannot be read. */
+    static Object fileKey(Path path) {
+        try {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** Deletes {@code path} if it is still the file {@code key} names (not one made since by someone else). */
+    static void deleteIfSame(Path path, Object key) {
+        if (key != null && key.equals(fileKey(path))) {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException ignored) {
+                // the directory's permissions changed: the file stays, as a crashed listener's would
+            }
+        }
+    }
+
+    /**
+     * accept4(2) on the non-blocking listening socket {@code fd}, waiting in poll until
+     * {@code deadline}: the connected socket's descriptor (close-on-exec, blocking), or -1 when
+     * the deadline passed.
+     */
+    static int accept(int fd, Doorbell bell, long deadline, Path path) {
+        for (;;) {
+            int s = NativeSockets.accept4(fd, Abi.SOCK_CLOEXEC);
+            if (s >= 0) {
+                return s;
+            }
+            int e = Native.errno();
+            if (e == Errno.EAGAIN) {
+                if (!await(fd, Abi.POLLIN, bell, deadline, "accepting on " + path)) {
+                    return -1;
+                }
+            } else if (e != Errno.EINTR) {
+                throw Failures.socket("accept4", e, path);
+            }
+        }
     }
 
     // ---- timeouts and waiting ---------------------------------------------------------------------

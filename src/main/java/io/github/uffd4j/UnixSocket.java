@@ -5,14 +5,10 @@ import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 import io.github.uffd4j.internal.linux.NativeSockets;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
@@ -120,18 +116,19 @@ public final class UnixSocket implements AutoCloseable {
         byte[] bytes = SocketIo.pathBytes(path);
         Native.ensureAvailable();
         int fd = SocketIo.newSocket(Abi.SOCK_NONBLOCK);
+        Object file = null;
         try (Arena arena = Arena.ofConfined()) {
             if (NativeSockets.bind(fd, SocketIo.address(arena, bytes), SocketIo.addressLength(bytes)) != 0) {
                 throw Failures.socket("bind", Native.errno(), path);
             }
+            file = SocketIo.fileKey(path);
             if (NativeSockets.listen(fd, Abi.SOMAXCONN) != 0) {
-                int e = Native.errno();
-                deleteIfSame(path, fileKey(path));
-                throw Failures.socket("listen", e, path);
+                throw Failures.socket("listen", Native.errno(), path);
             }
-            return new Listener(path, fd, fileKey(path));
+            return new Listener(path, fd, file);
         } catch (RuntimeException e) {
             Native.close(fd);
+            SocketIo.deleteIfSame(path, file);
             throw e;
         }
     }
@@ -275,25 +272,6 @@ public final class UnixSocket implements AutoCloseable {
         return "UnixSocket[fd=" + fd + (isClosed() ? ", closed" : "") + "]";
     }
 
-    private static Object fileKey(Path path) {
-        try {
-            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-        } catch (IOException e) {
-            return null;
-        }
-    }
-
-    /** Deletes {@code path} if it is still the file {@code key} names (not one made since by someone else). */
-    private static void deleteIfSame(Path path, Object key) {
-        if (key != null && key.equals(fileKey(path))) {
-            try {
-                Files.deleteIfExists(path);
-            } catch (IOException ignored) {
-                // the directory's permissions changed: the file stays, as a crashed listener's would
-            }
-        }
-    }
-
     /**
      * The credentials of a socket's peer at connect time (SO_PEERCRED).
      *
@@ -425,20 +403,8 @@ public final class UnixSocket implements AutoCloseable {
                 throw new UffdClosedException("the listener on " + path + " is closed");
             }
             try {
-                for (;;) {
-                    int s = NativeSockets.accept4(fd, Abi.SOCK_CLOEXEC);
-                    if (s >= 0) {
-                        return adopt(s);
-                    }
-                    int e = Native.errno();
-                    if (e == Errno.EAGAIN) {
-                        if (!SocketIo.await(fd, Abi.POLLIN, closeBell, deadline, "accepting on " + path)) {
-                            return null;
-                        }
-                    } else if (e != Errno.EINTR) {
-                        throw Failures.socket("accept4", e, path);
-                    }
-                }
+                int s = SocketIo.accept(fd, closeBell, deadline, path);
+                return s < 0 ? null : adopt(s);
             } finally {
                 gate.exit();
             }
@@ -458,7 +424,7 @@ public final class UnixSocket implements AutoCloseable {
             if (gate.close(closeBell::ring, Duration.ofSeconds(5))) {
                 Native.close(fd);
                 closeBell.close();
-                deleteIfSame(path, fileKey);
+                SocketIo.deleteIfSame(path, fileKey);
             }
         }
 

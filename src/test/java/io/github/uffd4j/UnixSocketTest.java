@@ -20,6 +20,8 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.Future;
 
 import static io.github.uffd4j.TestSupport.PAGE;
@@ -240,18 +242,20 @@ class UnixSocketTest {
     void closingAMessageClosesTheDescriptorsNotTaken() {
         UnixSocket[] pair = UnixSocket.pair();
         try (UnixSocket a = pair[0]; UnixSocket b = pair[1]; SharedMemory shm = Memory.shared(PAGE)) {
+            Set<Integer> before = memfds();
             a.send(HELLO, shm.fd(), shm.fd());
             UnixSocket.Message m = b.receive(WAIT);
+            Set<Integer> received = memfds();
+            received.removeAll(before);
+            assertEquals(2, received.size(), "two new descriptors: " + received);
             int kept = m.takeFd(0);
+            assertTrue(received.contains(kept));
             assertThrows(IllegalStateException.class, () -> m.takeFd(0));
             assertThrows(IndexOutOfBoundsException.class, () -> m.takeFd(2));
-            int[] left = {-1};
-            try (UnixSocket.Message probe = m) {
-                // the untaken one is open until the message closes
-                left[0] = readFdNumber(probe);
-            }
-            assertFalse(isMemfd(left[0]), "descriptor " + left[0] + " was closed");
-            assertTrue(isMemfd(kept), "the taken descriptor stays open");
+            m.close();
+            Set<Integer> after = memfds();
+            after.removeAll(before);
+            assertEquals(Set.of(kept), after, "the descriptor not taken was closed, the taken one stays open");
             assertThrows(IllegalStateException.class, () -> m.takeFd(1));
             m.close(); // idempotent
             UnixSocket.closeDescriptor(kept);
@@ -259,15 +263,51 @@ class UnixSocketTest {
         }
     }
 
+    @Test
+    void aSenderWaitsWhileThePeersQueueIsFullAndCloseWakesIt() throws Exception {
+        UnixSocket[] pair = UnixSocket.pair();
+        try (UnixSocket a = pair[0]; UnixSocket b = pair[1]) {
+            int count = 64; // 4 MiB: far beyond the socket buffers, so the sender has to wait for the reader
+            Future<Integer> sending = TestSupport.inThread("send", () -> {
+                byte[] data = new byte[UnixSocket.MAX_MESSAGE];
+                for (int i = 0; i < count; i++) {
+                    Arrays.fill(data, (byte) i);
+                    a.send(data);
+                }
+                return count;
+            });
+            for (int i = 0; i < count; i++) {
+                try (UnixSocket.Message m = b.receive(WAIT)) {
+                    byte[] expected = new byte[UnixSocket.MAX_MESSAGE];
+                    Arrays.fill(expected, (byte) i);
+                    assertArrayEquals(expected, m.data(), "message " + i);
+                }
+            }
+            assertEquals(count, TestSupport.await(sending));
+
+            Future<Integer> blocked = TestSupport.inThread("send forever", () -> {
+                for (;;) {
+                    a.send(new byte[UnixSocket.MAX_MESSAGE]);
+                }
+            });
+            assertTrue(TestSupport.stillBlocked(blocked, 300));
+            a.close();
+            UffdClosedException e = assertThrows(UffdClosedException.class, () -> TestSupport.await(blocked));
+            assertTrue(e.getMessage().contains("sending"), e.getMessage());
+        }
+    }
+
     // ---- helpers ----------------------------------------------------------------------------------
 
-    /** The number of the untaken descriptor at index 1, read from toString (takeFd would hand it over). */
-    private static int readFdNumber(UnixSocket.Message m) {
-        String s = m.toString();
-        String list = s.substring(s.indexOf("fds=[") + 5, s.indexOf(']'));
-        int fd = Integer.parseInt(list.split(", ")[1]);
-        assertTrue(isMemfd(fd), "open before close: " + s);
-        return fd;
+    /** The descriptors of this process that are open on a memfd. */
+    private static Set<Integer> memfds() {
+        try (var s = Files.list(Path.of("/proc/self/fd"))) {
+            Set<Integer> fds = new HashSet<>();
+            s.map(p -> Integer.parseInt(p.getFileName().toString())).filter(UnixSocketTest::isMemfd).forEach(fds::add);
+            return fds;
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
     }
 
     private static boolean isMemfd(int fd) {
