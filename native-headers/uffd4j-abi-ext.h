@@ -5,7 +5,7 @@
  * Every block is guarded by the macro a newer <linux/userfaultfd.h> or <linux/fs.h> defines, so
  * that the system header always wins when it already has the definition.
  *
- * Include this file after <linux/userfaultfd.h> and <linux/fs.h>.
+ * Include this file after <linux/userfaultfd.h>, <linux/fs.h> and <sys/socket.h>.
  */
 #ifndef UFFD4J_ABI_EXT_H
 #define UFFD4J_ABI_EXT_H
@@ -116,6 +116,14 @@ struct pm_scan_arg {
 
 #ifndef PAGE_IS_GUARD                          /* Linux 6.14 */
 #define PAGE_IS_GUARD       (1 << 8)
+#endif
+
+/* ---- sockets: SO_PEERPIDFD (Linux 6.5) gives a pidfd of a unix socket's peer ----
+ * 77 in asm-generic/socket.h, which x86_64 and aarch64 use (alpha, mips, parisc and sparc differ,
+ * and uffd4j does not run there). */
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD        77
 #endif
 
 #endif /* UFFD4J_ABI_EXT_H */

@@ -8,6 +8,7 @@
 
 #include <linux/userfaultfd.h>
 #include <linux/fs.h>
+#include <sys/socket.h>
 #include "uffd4j-abi-ext.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sched.h>
 #include <unistd.h>

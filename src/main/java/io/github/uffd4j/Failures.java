@@ -45,6 +45,35 @@ final class Failures {
         return new UffdException(call, errno, 0, 0, 0, hint);
     }
 
+    /**
+     * A failed socket call of {@link UnixSocket} ("connect", "bind", "sendmsg", ...), with advice
+     * about {@code path} (the socket file; null for a socket pair or a connected socket).
+     */
+    static UffdException socket(String call, int e, java.nio.file.Path path) {
+        String at = path == null ? "the socket" : path.toString();
+        String hint;
+        if (e == Errno.EADDRINUSE) {
+            hint = "a file already exists at " + at + " (a socket file left by a listener that did not close, or one "
+                    + "that is listening): remove it when no process listens there";
+        } else if (e == Errno.ECONNREFUSED) {
+            hint = "nobody listens on " + at + " (the socket file may be left from a listener that is gone)";
+        } else if (e == Errno.ENOENT) {
+            hint = call.equals("connect") ? "there is no socket file at " + at + ": is the listener started?"
+                    : "the directory of " + at + " does not exist";
+        } else if (e == Errno.EACCES || e == Errno.EPERM) {
+            hint = call.equals("bind")
+                    ? "this user may not create a file in the directory of " + at + " (check the directory's permissions)"
+                    : "connecting needs write permission on the socket file " + at + " and search permission on its directories";
+        } else if (e == Errno.EPIPE || e == Errno.ECONNRESET) {
+            hint = "the peer closed its end of the socket";
+        } else if (e == Errno.ENOTCONN) {
+            hint = "the socket is not connected";
+        } else {
+            hint = common(e);
+        }
+        return new UffdException(call, e, 0, 0, 0, hint);
+    }
+
     private static String hint(Ioctl ioctl, int e) {
         if (e == Errno.EEXIST && ioctl.reportsProgress()) {
             return "a page in the range is already mapped (a concurrent fault was served, or the page was populated); "

@@ -5,7 +5,8 @@ package io.github.uffd4j;
  * was called while the operation waited (a {@link Userfaultfd#read read} blocked for events). It
  * means exactly that and nothing else: a handler loop that catches it can stop quietly.
  *
- * <p>Only {@link Userfaultfd} (and a FORK child's {@link Userfaultfd}) throws it.
+ * <p>Only {@link Userfaultfd} (and a FORK child's {@link Userfaultfd}) throws it, and
+ * {@link UnixSocket} and its {@link UnixSocket.Listener} in the same sense.
  *
  * <p>Immutable: thread safe.
  */

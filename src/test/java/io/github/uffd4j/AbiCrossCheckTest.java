@@ -62,6 +62,12 @@ class AbiCrossCheckTest {
         OWN_OFFSETS.put("offsetof(struct pm_scan_arg, walk_end)", Abi.PM_SCAN_ARG_WALK_END);
         OWN_OFFSETS.put("offsetof(struct pm_scan_arg, return_mask)", Abi.PM_SCAN_ARG_RETURN_MASK);
         OWN_OFFSETS.put("offsetof(struct page_region, categories)", Abi.PAGE_REGION_CATEGORIES);
+        // CMSG_* are macros jextract cannot see: Abi computes them from struct cmsghdr
+        OWN_OFFSETS.put("CMSG_LEN(0)", Abi.CMSG_DATA);
+        OWN_OFFSETS.put("CMSG_LEN(3 * sizeof(int))", Abi.cmsgLen(12));
+        OWN_OFFSETS.put("CMSG_SPACE(3 * sizeof(int))", Abi.cmsgSpace(12));
+        OWN_OFFSETS.put("CMSG_SPACE(16 * sizeof(int))", Abi.cmsgSpace(64));
+        OWN_OFFSETS.put("sizeof(((struct sockaddr_un *) 0)->sun_path)", Abi.SOCKADDR_UN_PATH_BYTES);
         ownStruct("uffdio_range", IoctlCalls.RANGE, "start", null, "len", null, null);
         ownStruct("uffdio_register", IoctlCalls.REGISTER, "range.start", null, "range.len", "mode", null);
         ownStruct("uffdio_zeropage", IoctlCalls.ZEROPAGE, "range.start", null, "range.len", "mode", "zeropage");

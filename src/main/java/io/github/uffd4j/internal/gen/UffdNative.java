@@ -122,6 +122,42 @@ public class UffdNative {
     public static int UFFD_USER_MODE_ONLY() {
         return UFFD_USER_MODE_ONLY;
     }
+    private static final int SOMAXCONN = (int)4096L;
+    /**
+     * {@snippet lang=c :
+     * #define SOMAXCONN 4096
+     * }
+     */
+    public static int SOMAXCONN() {
+        return SOMAXCONN;
+    }
+    private static final int SOL_SOCKET = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define SOL_SOCKET 1
+     * }
+     */
+    public static int SOL_SOCKET() {
+        return SOL_SOCKET;
+    }
+    private static final int SO_PEERCRED = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PEERCRED 17
+     * }
+     */
+    public static int SO_PEERCRED() {
+        return SO_PEERCRED;
+    }
+    private static final int SO_PEERPIDFD = (int)77L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PEERPIDFD 77
+     * }
+     */
+    public static int SO_PEERPIDFD() {
+        return SO_PEERPIDFD;
+    }
     private static final int EPERM = (int)1L;
     /**
      * {@snippet lang=c :
@@ -302,6 +338,15 @@ public class UffdNative {
     public static int ENOSPC() {
         return ENOSPC;
     }
+    private static final int EPIPE = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define EPIPE 32
+     * }
+     */
+    public static int EPIPE() {
+        return EPIPE;
+    }
     private static final int ERANGE = (int)34L;
     /**
      * {@snippet lang=c :
@@ -310,6 +355,15 @@ public class UffdNative {
      */
     public static int ERANGE() {
         return ERANGE;
+    }
+    private static final int ENAMETOOLONG = (int)36L;
+    /**
+     * {@snippet lang=c :
+     * #define ENAMETOOLONG 36
+     * }
+     */
+    public static int ENAMETOOLONG() {
+        return ENAMETOOLONG;
     }
     private static final int ENOSYS = (int)38L;
     /**
@@ -320,6 +374,15 @@ public class UffdNative {
     public static int ENOSYS() {
         return ENOSYS;
     }
+    private static final int ENOPROTOOPT = (int)92L;
+    /**
+     * {@snippet lang=c :
+     * #define ENOPROTOOPT 92
+     * }
+     */
+    public static int ENOPROTOOPT() {
+        return ENOPROTOOPT;
+    }
     private static final int EOPNOTSUPP = (int)95L;
     /**
      * {@snippet lang=c :
@@ -328,6 +391,42 @@ public class UffdNative {
      */
     public static int EOPNOTSUPP() {
         return EOPNOTSUPP;
+    }
+    private static final int EADDRINUSE = (int)98L;
+    /**
+     * {@snippet lang=c :
+     * #define EADDRINUSE 98
+     * }
+     */
+    public static int EADDRINUSE() {
+        return EADDRINUSE;
+    }
+    private static final int ECONNRESET = (int)104L;
+    /**
+     * {@snippet lang=c :
+     * #define ECONNRESET 104
+     * }
+     */
+    public static int ECONNRESET() {
+        return ECONNRESET;
+    }
+    private static final int ENOTCONN = (int)107L;
+    /**
+     * {@snippet lang=c :
+     * #define ENOTCONN 107
+     * }
+     */
+    public static int ENOTCONN() {
+        return ENOTCONN;
+    }
+    private static final int ECONNREFUSED = (int)111L;
+    /**
+     * {@snippet lang=c :
+     * #define ECONNREFUSED 111
+     * }
+     */
+    public static int ECONNREFUSED() {
+        return ECONNREFUSED;
     }
     private static final int EHWPOISON = (int)133L;
     /**
@@ -391,6 +490,15 @@ public class UffdNative {
      */
     public static int POLLIN() {
         return POLLIN;
+    }
+    private static final int POLLOUT = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define POLLOUT 4
+     * }
+     */
+    public static int POLLOUT() {
+        return POLLOUT;
     }
     private static final int POLLERR = (int)8L;
     /**
@@ -608,15 +716,6 @@ public class UffdNative {
     public static int MREMAP_DONTUNMAP() {
         return MREMAP_DONTUNMAP;
     }
-    private static final int SOL_SOCKET = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define SOL_SOCKET 1
-     * }
-     */
-    public static int SOL_SOCKET() {
-        return SOL_SOCKET;
-    }
     private static final int WNOHANG = (int)1L;
     /**
      * {@snippet lang=c :
@@ -625,6 +724,639 @@ public class UffdNative {
      */
     public static int WNOHANG() {
         return WNOHANG;
+    }
+    private static final int SOCK_STREAM = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_STREAM = 1
+     * }
+     */
+    public static int SOCK_STREAM() {
+        return SOCK_STREAM;
+    }
+    private static final int SOCK_SEQPACKET = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_SEQPACKET = 5
+     * }
+     */
+    public static int SOCK_SEQPACKET() {
+        return SOCK_SEQPACKET;
+    }
+    private static final int SOCK_CLOEXEC = (int)524288L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_CLOEXEC = 524288
+     * }
+     */
+    public static int SOCK_CLOEXEC() {
+        return SOCK_CLOEXEC;
+    }
+    private static final int SOCK_NONBLOCK = (int)2048L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_NONBLOCK = 2048
+     * }
+     */
+    public static int SOCK_NONBLOCK() {
+        return SOCK_NONBLOCK;
+    }
+    private static final int MSG_CTRUNC = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_CTRUNC = 8
+     * }
+     */
+    public static int MSG_CTRUNC() {
+        return MSG_CTRUNC;
+    }
+    private static final int MSG_TRUNC = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_TRUNC = 32
+     * }
+     */
+    public static int MSG_TRUNC() {
+        return MSG_TRUNC;
+    }
+    private static final int MSG_DONTWAIT = (int)64L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_DONTWAIT = 64
+     * }
+     */
+    public static int MSG_DONTWAIT() {
+        return MSG_DONTWAIT;
+    }
+    private static final int MSG_NOSIGNAL = (int)16384L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_NOSIGNAL = 16384
+     * }
+     */
+    public static int MSG_NOSIGNAL() {
+        return MSG_NOSIGNAL;
+    }
+    private static final int MSG_CMSG_CLOEXEC = (int)1073741824L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_CMSG_CLOEXEC = 1073741824
+     * }
+     */
+    public static int MSG_CMSG_CLOEXEC() {
+        return MSG_CMSG_CLOEXEC;
+    }
+    private static final int SCM_RIGHTS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SCM_RIGHTS = 1
+     * }
+     */
+    public static int SCM_RIGHTS() {
+        return SCM_RIGHTS;
+    }
+
+    private static class socket {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("socket");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int socket(int __domain, int __type, int __protocol)
+     * }
+     */
+    public static FunctionDescriptor socket$descriptor() {
+        return socket.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int socket(int __domain, int __type, int __protocol)
+     * }
+     */
+    public static MethodHandle socket$handle() {
+        return socket.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int socket(int __domain, int __type, int __protocol)
+     * }
+     */
+    public static MemorySegment socket$address() {
+        return socket.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int socket(int __domain, int __type, int __protocol)
+     * }
+     */
+    public static int socket(int __domain, int __type, int __protocol) {
+        var mh$ = socket.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("socket", __domain, __type, __protocol);
+            }
+            return (int)mh$.invokeExact(__domain, __type, __protocol);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class socketpair {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("socketpair");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
+     * }
+     */
+    public static FunctionDescriptor socketpair$descriptor() {
+        return socketpair.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
+     * }
+     */
+    public static MethodHandle socketpair$handle() {
+        return socketpair.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
+     * }
+     */
+    public static MemorySegment socketpair$address() {
+        return socketpair.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
+     * }
+     */
+    public static int socketpair(int __domain, int __type, int __protocol, MemorySegment __fds) {
+        var mh$ = socketpair.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("socketpair", __domain, __type, __protocol, __fds);
+            }
+            return (int)mh$.invokeExact(__domain, __type, __protocol, __fds);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bind {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            __CONST_SOCKADDR_ARG.layout(),
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("bind");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int bind(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
+     * }
+     */
+    public static FunctionDescriptor bind$descriptor() {
+        return bind.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int bind(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
+     * }
+     */
+    public static MethodHandle bind$handle() {
+        return bind.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int bind(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
+     * }
+     */
+    public static MemorySegment bind$address() {
+        return bind.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int bind(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
+     * }
+     */
+    public static int bind(int __fd, MemorySegment __addr, int __len) {
+        var mh$ = bind.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bind", __fd, __addr, __len);
+            }
+            return (int)mh$.invokeExact(__fd, __addr, __len);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class connect {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            __CONST_SOCKADDR_ARG.layout(),
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("connect");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int connect(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
+     * }
+     */
+    public static FunctionDescriptor connect$descriptor() {
+        return connect.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int connect(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
+     * }
+     */
+    public static MethodHandle connect$handle() {
+        return connect.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int connect(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
+     * }
+     */
+    public static MemorySegment connect$address() {
+        return connect.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int connect(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
+     * }
+     */
+    public static int connect(int __fd, MemorySegment __addr, int __len) {
+        var mh$ = connect.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("connect", __fd, __addr, __len);
+            }
+            return (int)mh$.invokeExact(__fd, __addr, __len);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sendmsg {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_LONG,
+            UffdNative.C_INT,
+            UffdNative.C_POINTER,
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("sendmsg");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
+     * }
+     */
+    public static FunctionDescriptor sendmsg$descriptor() {
+        return sendmsg.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
+     * }
+     */
+    public static MethodHandle sendmsg$handle() {
+        return sendmsg.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
+     * }
+     */
+    public static MemorySegment sendmsg$address() {
+        return sendmsg.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
+     * }
+     */
+    public static long sendmsg(int __fd, MemorySegment __message, int __flags) {
+        var mh$ = sendmsg.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sendmsg", __fd, __message, __flags);
+            }
+            return (long)mh$.invokeExact(__fd, __message, __flags);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class recvmsg {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_LONG,
+            UffdNative.C_INT,
+            UffdNative.C_POINTER,
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("recvmsg");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
+     * }
+     */
+    public static FunctionDescriptor recvmsg$descriptor() {
+        return recvmsg.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
+     * }
+     */
+    public static MethodHandle recvmsg$handle() {
+        return recvmsg.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
+     * }
+     */
+    public static MemorySegment recvmsg$address() {
+        return recvmsg.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
+     * }
+     */
+    public static long recvmsg(int __fd, MemorySegment __message, int __flags) {
+        var mh$ = recvmsg.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("recvmsg", __fd, __message, __flags);
+            }
+            return (long)mh$.invokeExact(__fd, __message, __flags);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getsockopt {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_POINTER,
+            UffdNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("getsockopt");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
+     * }
+     */
+    public static FunctionDescriptor getsockopt$descriptor() {
+        return getsockopt.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
+     * }
+     */
+    public static MethodHandle getsockopt$handle() {
+        return getsockopt.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
+     * }
+     */
+    public static MemorySegment getsockopt$address() {
+        return getsockopt.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
+     * }
+     */
+    public static int getsockopt(int __fd, int __level, int __optname, MemorySegment __optval, MemorySegment __optlen) {
+        var mh$ = getsockopt.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getsockopt", __fd, __level, __optname, __optval, __optlen);
+            }
+            return (int)mh$.invokeExact(__fd, __level, __optname, __optval, __optlen);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class listen {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("listen");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int listen(int __fd, int __n)
+     * }
+     */
+    public static FunctionDescriptor listen$descriptor() {
+        return listen.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int listen(int __fd, int __n)
+     * }
+     */
+    public static MethodHandle listen$handle() {
+        return listen.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int listen(int __fd, int __n)
+     * }
+     */
+    public static MemorySegment listen$address() {
+        return listen.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int listen(int __fd, int __n)
+     * }
+     */
+    public static int listen(int __fd, int __n) {
+        var mh$ = listen.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("listen", __fd, __n);
+            }
+            return (int)mh$.invokeExact(__fd, __n);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class accept4 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            __SOCKADDR_ARG.layout(),
+            UffdNative.C_POINTER,
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("accept4");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int accept4(int __fd, __SOCKADDR_ARG __addr, socklen_t *restrict __addr_len, int __flags)
+     * }
+     */
+    public static FunctionDescriptor accept4$descriptor() {
+        return accept4.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int accept4(int __fd, __SOCKADDR_ARG __addr, socklen_t *restrict __addr_len, int __flags)
+     * }
+     */
+    public static MethodHandle accept4$handle() {
+        return accept4.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int accept4(int __fd, __SOCKADDR_ARG __addr, socklen_t *restrict __addr_len, int __flags)
+     * }
+     */
+    public static MemorySegment accept4$address() {
+        return accept4.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int accept4(int __fd, __SOCKADDR_ARG __addr, socklen_t *restrict __addr_len, int __flags)
+     * }
+     */
+    public static int accept4(int __fd, MemorySegment __addr, MemorySegment __addr_len, int __flags) {
+        var mh$ = accept4.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("accept4", __fd, __addr, __addr_len, __flags);
+            }
+            return (int)mh$.invokeExact(__fd, __addr, __addr_len, __flags);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
     }
 
     private static class fallocate {
@@ -1350,6 +2082,118 @@ public class UffdNative {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("getpid");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getuid {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT    );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("getuid");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern __uid_t getuid(void)
+     * }
+     */
+    public static FunctionDescriptor getuid$descriptor() {
+        return getuid.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern __uid_t getuid(void)
+     * }
+     */
+    public static MethodHandle getuid$handle() {
+        return getuid.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern __uid_t getuid(void)
+     * }
+     */
+    public static MemorySegment getuid$address() {
+        return getuid.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern __uid_t getuid(void)
+     * }
+     */
+    public static int getuid() {
+        var mh$ = getuid.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getuid");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getgid {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT    );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("getgid");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid(void)
+     * }
+     */
+    public static FunctionDescriptor getgid$descriptor() {
+        return getgid.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid(void)
+     * }
+     */
+    public static MethodHandle getgid$handle() {
+        return getgid.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid(void)
+     * }
+     */
+    public static MemorySegment getgid$address() {
+        return getgid.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern __gid_t getgid(void)
+     * }
+     */
+    public static int getgid() {
+        var mh$ = getgid.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getgid");
             }
             return (int)mh$.invokeExact();
         } catch (Throwable ex$) {
@@ -2125,232 +2969,6 @@ public class UffdNative {
             }
         }
     }
-    private static final int SOCK_STREAM = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_STREAM = 1
-     * }
-     */
-    public static int SOCK_STREAM() {
-        return SOCK_STREAM;
-    }
-    private static final int SOCK_SEQPACKET = (int)5L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_SEQPACKET = 5
-     * }
-     */
-    public static int SOCK_SEQPACKET() {
-        return SOCK_SEQPACKET;
-    }
-    private static final int SOCK_CLOEXEC = (int)524288L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_CLOEXEC = 524288
-     * }
-     */
-    public static int SOCK_CLOEXEC() {
-        return SOCK_CLOEXEC;
-    }
-    private static final int MSG_CMSG_CLOEXEC = (int)1073741824L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_CMSG_CLOEXEC = 1073741824
-     * }
-     */
-    public static int MSG_CMSG_CLOEXEC() {
-        return MSG_CMSG_CLOEXEC;
-    }
-    private static final int SCM_RIGHTS = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SCM_RIGHTS = 1
-     * }
-     */
-    public static int SCM_RIGHTS() {
-        return SCM_RIGHTS;
-    }
-
-    private static class socketpair {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            UffdNative.C_INT,
-            UffdNative.C_INT,
-            UffdNative.C_INT,
-            UffdNative.C_INT,
-            UffdNative.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = UffdNative.findOrThrow("socketpair");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
-     * }
-     */
-    public static FunctionDescriptor socketpair$descriptor() {
-        return socketpair.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
-     * }
-     */
-    public static MethodHandle socketpair$handle() {
-        return socketpair.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
-     * }
-     */
-    public static MemorySegment socketpair$address() {
-        return socketpair.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
-     * }
-     */
-    public static int socketpair(int __domain, int __type, int __protocol, MemorySegment __fds) {
-        var mh$ = socketpair.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("socketpair", __domain, __type, __protocol, __fds);
-            }
-            return (int)mh$.invokeExact(__domain, __type, __protocol, __fds);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class sendmsg {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            UffdNative.C_LONG,
-            UffdNative.C_INT,
-            UffdNative.C_POINTER,
-            UffdNative.C_INT
-        );
-
-        public static final MemorySegment ADDR = UffdNative.findOrThrow("sendmsg");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
-     * }
-     */
-    public static FunctionDescriptor sendmsg$descriptor() {
-        return sendmsg.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
-     * }
-     */
-    public static MethodHandle sendmsg$handle() {
-        return sendmsg.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
-     * }
-     */
-    public static MemorySegment sendmsg$address() {
-        return sendmsg.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
-     * }
-     */
-    public static long sendmsg(int __fd, MemorySegment __message, int __flags) {
-        var mh$ = sendmsg.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("sendmsg", __fd, __message, __flags);
-            }
-            return (long)mh$.invokeExact(__fd, __message, __flags);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class recvmsg {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            UffdNative.C_LONG,
-            UffdNative.C_INT,
-            UffdNative.C_POINTER,
-            UffdNative.C_INT
-        );
-
-        public static final MemorySegment ADDR = UffdNative.findOrThrow("recvmsg");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
-     * }
-     */
-    public static FunctionDescriptor recvmsg$descriptor() {
-        return recvmsg.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
-     * }
-     */
-    public static MethodHandle recvmsg$handle() {
-        return recvmsg.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
-     * }
-     */
-    public static MemorySegment recvmsg$address() {
-        return recvmsg.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
-     * }
-     */
-    public static long recvmsg(int __fd, MemorySegment __message, int __flags) {
-        var mh$ = recvmsg.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("recvmsg", __fd, __message, __flags);
-            }
-            return (long)mh$.invokeExact(__fd, __message, __flags);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
 
     private static class process_vm_readv {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -2936,6 +3554,15 @@ public class UffdNative {
     public static long UFFDIO_CONTINUE_MODE_DONTWAKE() {
         return UFFDIO_CONTINUE_MODE_DONTWAKE;
     }
+    private static final int AF_UNIX = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_UNIX 1
+     * }
+     */
+    public static int AF_UNIX() {
+        return AF_UNIX;
+    }
     private static final int UFFD_FEATURE_WP_UNPOPULATED = (int)8192L;
     /**
      * {@snippet lang=c :
@@ -3178,15 +3805,6 @@ public class UffdNative {
      */
     public static int MFD_HUGETLB() {
         return MFD_HUGETLB;
-    }
-    private static final int AF_UNIX = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_UNIX 1
-     * }
-     */
-    public static int AF_UNIX() {
-        return AF_UNIX;
     }
     private static final int SYS_userfaultfd = (int)323L;
     /**

@@ -1,10 +1,14 @@
 package io.github.uffd4j.internal.linux;
 
 import io.github.uffd4j.internal.gen.UffdNative;
+import io.github.uffd4j.internal.gen.cmsghdr;
 import io.github.uffd4j.internal.gen.iovec;
+import io.github.uffd4j.internal.gen.msghdr;
 import io.github.uffd4j.internal.gen.page_region;
 import io.github.uffd4j.internal.gen.pm_scan_arg;
 import io.github.uffd4j.internal.gen.pollfd;
+import io.github.uffd4j.internal.gen.sockaddr_un;
+import io.github.uffd4j.internal.gen.ucred;
 import io.github.uffd4j.internal.gen.uffd_msg;
 import io.github.uffd4j.internal.gen.uffdio_api;
 import io.github.uffd4j.internal.gen.uffdio_continue;
@@ -45,6 +49,8 @@ public final class Abi {
     public static final int POLLIN = ON ? UffdNative.POLLIN() : 0;
     public static final int POLLERR = ON ? UffdNative.POLLERR() : 0;
     public static final int POLLNVAL = ON ? UffdNative.POLLNVAL() : 0;
+    public static final int POLLHUP = ON ? UffdNative.POLLHUP() : 0;
+    public static final int POLLOUT = ON ? UffdNative.POLLOUT() : 0;
     public static final int PROT_NONE = ON ? UffdNative.PROT_NONE() : 0;
     public static final int PROT_READ = ON ? UffdNative.PROT_READ() : 0;
     public static final int PROT_WRITE = ON ? UffdNative.PROT_WRITE() : 0;
@@ -140,6 +146,20 @@ public final class Abi {
     public static final int PAGE_IS_PFNZERO = ON ? UffdNative.PAGE_IS_PFNZERO() : 0;
     public static final int PAGE_IS_HUGE = ON ? UffdNative.PAGE_IS_HUGE() : 0;
     public static final int PAGE_IS_SOFT_DIRTY = ON ? UffdNative.PAGE_IS_SOFT_DIRTY() : 0;
+    public static final int AF_UNIX = ON ? UffdNative.AF_UNIX() : 0;
+    public static final int SOCK_SEQPACKET = ON ? UffdNative.SOCK_SEQPACKET() : 0;
+    public static final int SOCK_CLOEXEC = ON ? UffdNative.SOCK_CLOEXEC() : 0;
+    public static final int SOCK_NONBLOCK = ON ? UffdNative.SOCK_NONBLOCK() : 0;
+    public static final int SOL_SOCKET = ON ? UffdNative.SOL_SOCKET() : 0;
+    public static final int SO_PEERCRED = ON ? UffdNative.SO_PEERCRED() : 0;
+    public static final int SO_PEERPIDFD = ON ? UffdNative.SO_PEERPIDFD() : 0;
+    public static final int SOMAXCONN = ON ? UffdNative.SOMAXCONN() : 0;
+    public static final int SCM_RIGHTS = ON ? UffdNative.SCM_RIGHTS() : 0;
+    public static final int MSG_CMSG_CLOEXEC = ON ? UffdNative.MSG_CMSG_CLOEXEC() : 0;
+    public static final int MSG_NOSIGNAL = ON ? UffdNative.MSG_NOSIGNAL() : 0;
+    public static final int MSG_DONTWAIT = ON ? UffdNative.MSG_DONTWAIT() : 0;
+    public static final int MSG_TRUNC = ON ? UffdNative.MSG_TRUNC() : 0;
+    public static final int MSG_CTRUNC = ON ? UffdNative.MSG_CTRUNC() : 0;
 
     // ---- struct layouts: offsets and sizes (bytes) ---------------------------------------------
 
@@ -233,4 +253,46 @@ public final class Abi {
     public static final long PAGE_REGION_START = ON ? page_region.start$offset() : 0;
     public static final long PAGE_REGION_END = ON ? page_region.end$offset() : 0;
     public static final long PAGE_REGION_CATEGORIES = ON ? page_region.categories$offset() : 0;
+
+    public static final long MSGHDR_SIZE = ON ? msghdr.sizeof() : 0;
+    public static final long MSGHDR_IOV = ON ? msghdr.msg_iov$offset() : 0;
+    public static final long MSGHDR_IOVLEN = ON ? msghdr.msg_iovlen$offset() : 0;
+    public static final long MSGHDR_CONTROL = ON ? msghdr.msg_control$offset() : 0;
+    public static final long MSGHDR_CONTROLLEN = ON ? msghdr.msg_controllen$offset() : 0;
+    public static final long MSGHDR_FLAGS = ON ? msghdr.msg_flags$offset() : 0;
+
+    // CMSG_* are function-like macros jextract cannot see: computed from struct cmsghdr as
+    // <bits/socket.h> does, aligning to sizeof(size_t), the type of cmsg_len
+    private static final long CMSG_ALIGNMENT = ON ? cmsghdr.cmsg_len$layout().byteSize() : 8;
+    public static final long CMSGHDR_LEN = ON ? cmsghdr.cmsg_len$offset() : 0;
+    public static final long CMSGHDR_LEVEL = ON ? cmsghdr.cmsg_level$offset() : 0;
+    public static final long CMSGHDR_TYPE = ON ? cmsghdr.cmsg_type$offset() : 0;
+    /** CMSG_DATA's offset in a control message: CMSG_ALIGN(sizeof(struct cmsghdr)). */
+    public static final long CMSG_DATA = ON ? cmsgAlign(cmsghdr.sizeof()) : 0;
+
+    /** CMSG_ALIGN(n): n rounded up to the alignment of control messages. */
+    public static long cmsgAlign(long n) {
+        return (n + CMSG_ALIGNMENT - 1) & -CMSG_ALIGNMENT;
+    }
+
+    /** CMSG_SPACE(n): the bytes a control message with n data bytes takes, padding included. */
+    public static long cmsgSpace(long n) {
+        return CMSG_DATA + cmsgAlign(n);
+    }
+
+    /** CMSG_LEN(n): the cmsg_len of a control message with n data bytes. */
+    public static long cmsgLen(long n) {
+        return CMSG_DATA + n;
+    }
+
+    public static final long SOCKADDR_UN_SIZE = ON ? sockaddr_un.sizeof() : 0;
+    public static final long SOCKADDR_UN_FAMILY = ON ? sockaddr_un.sun_family$offset() : 0;
+    public static final long SOCKADDR_UN_PATH = ON ? sockaddr_un.sun_path$offset() : 0;
+    /** The bytes of sun_path, its terminating NUL included (108). */
+    public static final long SOCKADDR_UN_PATH_BYTES = ON ? sockaddr_un.sun_path$layout().byteSize() : 0;
+
+    public static final long UCRED_SIZE = ON ? ucred.sizeof() : 0;
+    public static final long UCRED_PID = ON ? ucred.pid$offset() : 0;
+    public static final long UCRED_UID = ON ? ucred.uid$offset() : 0;
+    public static final long UCRED_GID = ON ? ucred.gid$offset() : 0;
 }

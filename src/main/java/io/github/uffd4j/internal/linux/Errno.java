@@ -32,6 +32,13 @@ public final class Errno {
     public static final int ENOSYS = UffdNative.ENOSYS();
     public static final int EOPNOTSUPP = UffdNative.EOPNOTSUPP();
     public static final int EHWPOISON = UffdNative.EHWPOISON();
+    public static final int EPIPE = UffdNative.EPIPE();
+    public static final int ECONNREFUSED = UffdNative.ECONNREFUSED();
+    public static final int ECONNRESET = UffdNative.ECONNRESET();
+    public static final int EADDRINUSE = UffdNative.EADDRINUSE();
+    public static final int ENOTCONN = UffdNative.ENOTCONN();
+    public static final int ENOPROTOOPT = UffdNative.ENOPROTOOPT();
+    public static final int ENAMETOOLONG = UffdNative.ENAMETOOLONG();
 
     private static final Map<Integer, String> NAMES = new HashMap<>();
 
@@ -60,6 +67,13 @@ public final class Errno {
         name(ENOSYS, "ENOSYS");
         name(EOPNOTSUPP, "EOPNOTSUPP");
         name(EHWPOISON, "EHWPOISON");
+        name(EPIPE, "EPIPE");
+        name(ECONNREFUSED, "ECONNREFUSED");
+        name(ECONNRESET, "ECONNRESET");
+        name(EADDRINUSE, "EADDRINUSE");
+        name(ENOTCONN, "ENOTCONN");
+        name(ENOPROTOOPT, "ENOPROTOOPT");
+        name(ENAMETOOLONG, "ENAMETOOLONG");
     }
 
     private static void name(int value, String name) {

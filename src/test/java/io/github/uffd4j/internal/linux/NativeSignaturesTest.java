@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.AddressLayout;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.UnionLayout;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,9 +16,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * Native links each C function with a signature of its own (so that nothing is linked before it
  * is called); each must match the descriptor jextract generated from the C headers, a pointer
- * passed as a long counting as a pointer.
+ * passed as a long counting as a pointer, and so does a transparent union of pointers (glibc's
+ * {@code __CONST_SOCKADDR_ARG}), which the C ABI passes as its first member.
  */
 class NativeSignaturesTest {
+
+    /** A pointer, or a transparent union of pointers in jextract's descriptor. */
+    private static boolean isPointer(MemoryLayout layout) {
+        return layout instanceof AddressLayout
+                || layout instanceof UnionLayout u && u.memberLayouts().stream().allMatch(m -> m instanceof AddressLayout);
+    }
 
     /** One token per layout: "ptr" for a pointer (or a long standing for one where jextract has a pointer), else the carrier. */
     private static List<String> shape(FunctionDescriptor ours, FunctionDescriptor generated) {
@@ -30,7 +38,7 @@ class NativeSignaturesTest {
         for (int i = 0; i < a.size(); i++) {
             MemoryLayout x = a.get(i);
             MemoryLayout y = g.get(i);
-            boolean bothPointers = y instanceof AddressLayout && (x instanceof AddressLayout || x.equals(ValueLayout.JAVA_LONG));
+            boolean bothPointers = isPointer(y) && (x instanceof AddressLayout || x.equals(ValueLayout.JAVA_LONG));
             out.add(bothPointers ? "ptr" : ((ValueLayout) x).carrier() + "/" + x.byteSize());
         }
         return out;
@@ -42,7 +50,7 @@ class NativeSignaturesTest {
         List<MemoryLayout> gl = new ArrayList<>(generated.argumentLayouts());
         generated.returnLayout().ifPresent(r -> gl.addFirst(r));
         for (int i = 0; i < gl.size(); i++) {
-            g.add(gl.get(i) instanceof AddressLayout ? "ptr" : ((ValueLayout) gl.get(i)).carrier() + "/" + gl.get(i).byteSize());
+            g.add(isPointer(gl.get(i)) ? "ptr" : ((ValueLayout) gl.get(i)).carrier() + "/" + gl.get(i).byteSize());
         }
         assertEquals(g, o, ours + " vs " + generated);
     }
@@ -69,6 +77,17 @@ class NativeSignaturesTest {
         same(Native.Signatures.PROCESS_VM_READV, UffdNative.process_vm_readv$descriptor());
         same(Native.Signatures.PREAD, UffdNative.pread$descriptor());
         same(Native.Signatures.MREMAP, UffdNative.mremap.makeInvoker(UffdNative.C_POINTER).descriptor());
+        same(NativeSockets.Signatures.SOCKET, UffdNative.socket$descriptor());
+        same(NativeSockets.Signatures.SOCKETPAIR, UffdNative.socketpair$descriptor());
+        same(NativeSockets.Signatures.BIND, UffdNative.bind$descriptor());
+        same(NativeSockets.Signatures.LISTEN, UffdNative.listen$descriptor());
+        same(NativeSockets.Signatures.ACCEPT4, UffdNative.accept4$descriptor());
+        same(NativeSockets.Signatures.CONNECT, UffdNative.connect$descriptor());
+        same(NativeSockets.Signatures.GETSOCKOPT, UffdNative.getsockopt$descriptor());
+        same(NativeSockets.Signatures.SENDMSG, UffdNative.sendmsg$descriptor());
+        same(NativeSockets.Signatures.RECVMSG, UffdNative.recvmsg$descriptor());
+        same(NativeSockets.Signatures.GETUID, UffdNative.getuid$descriptor());
+        same(NativeSockets.Signatures.GETGID, UffdNative.getgid$descriptor());
         same(TestNatives.Signatures.DUP, UffdNative.dup$descriptor());
         same(TestNatives.Signatures.WAITPID, UffdNative.waitpid$descriptor());
         same(TestNatives.Signatures.KILL, UffdNative.kill$descriptor());
