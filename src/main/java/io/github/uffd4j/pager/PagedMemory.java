@@ -4,6 +4,7 @@ import io.github.uffd4j.Feature;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.RegisterMode;
+import io.github.uffd4j.UffdException;
 import io.github.uffd4j.UnixSocket;
 import io.github.uffd4j.Userfaultfd;
 
@@ -111,7 +112,12 @@ public final class PagedMemory implements AutoCloseable {
     private void request(PagerProtocol.Message m, int... fds) {
         String answer;
         synchronized (requests) {
-            socket.send(PagerProtocol.encode(m), fds);
+            try {
+                socket.send(PagerProtocol.encode(m), fds);
+            } catch (UffdException gone) {
+                // a pager that refuses us replies and closes before reading: its reason may be waiting
+                throw new PagerException(refusal(gone), gone);
+            }
             try (UnixSocket.Message reply = socket.receive(REPLY_WAIT)) {
                 if (reply == null) {
                     throw new PagerException("the pager did not answer within " + REPLY_WAIT.toSeconds() + " s");
@@ -129,6 +135,19 @@ public final class PagedMemory implements AutoCloseable {
             }
         }
         throw new PagerException("the pager refused: " + answer);
+    }
+
+    /** What to say when a send failed: the pager's last word, if it left one. */
+    private String refusal(UffdException sendFailure) {
+        try (UnixSocket.Message last = socket.receive(Duration.ofMillis(500))) {
+            if (last != null && !last.isEndOfStream() && PagerProtocol.decode(last.data()) instanceof PagerProtocol.Reply r
+                    && !r.ok()) {
+                return "the pager refused: " + r.text();
+            }
+        } catch (RuntimeException nothingMore) {
+            // no reply to read
+        }
+        return "the pager closed the connection (" + sendFailure.getMessage() + ")";
     }
 
     private void remove(Region r) {

@@ -65,7 +65,7 @@ class PagerTest {
     @Test
     void malformedMessagesEndOnlyTheirConnection() throws Exception {
         try (PagerProcess pager = PagerProcess.start(socket())) {
-            List<byte[]> bad = List.of(new byte[0], new byte[] {1, 2, 3}, "UFFPxxxxxxxxxxxxxxxx".getBytes(),
+            List<byte[]> bad = List.of(new byte[] {0}, new byte[] {1, 2, 3}, "UFFPxxxxxxxxxxxxxxxx".getBytes(),
                     PagerProtocol.encode(new PagerProtocol.Bye()),                                // no HELLO first
                     java.util.Arrays.copyOf(PagerProtocol.encode(new PagerProtocol.Hello(0)), 9), // truncated
                     PagerProtocol.encode(new PagerProtocol.Hello(0)));                           // HELLO without a descriptor
