@@ -1,12 +1,14 @@
 package io.github.uffd4j;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.Objects;
 
 /**
  * The argument checks of the range ioctls, made in Java before any reaches the kernel: segments
  * off-heap and alive, addresses and lengths whole pages inside the user address space (no
- * overflow past the end), mode flags the ioctl takes. Stateless: thread safe.
+ * overflow past the end), mode flags the ioctl takes; and the timeouts of the calls that wait.
+ * Stateless: thread safe.
  */
 final class RangeChecks {
 
@@ -74,5 +76,14 @@ final class RangeChecks {
             throw new UnsupportedOperationException(call + " needs Linux " + feature.sinceKernel()
                     + "; this kernel is " + System.getProperty("os.version"));
         }
+    }
+
+    /** A wait's timeout in nanoseconds: refuses a negative one, saturates at Long.MAX_VALUE (wait forever). */
+    static long timeoutNanos(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("negative timeout " + timeout);
+        }
+        return timeout.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE : timeout.toNanos();
     }
 }

@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -129,16 +128,8 @@ final class SocketIo {
 
     // ---- timeouts and waiting ---------------------------------------------------------------------
 
-    /** The timeout in nanoseconds, saturated at Long.MAX_VALUE ("forever"). */
-    static long timeoutNanos(Duration timeout) {
-        Objects.requireNonNull(timeout, "timeout");
-        if (timeout.isNegative()) {
-            throw new IllegalArgumentException("negative timeout " + timeout);
-        }
-        return timeout.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE : timeout.toNanos();
-    }
 
-    /** The deadline of a timeout from {@link #timeoutNanos}, or Long.MAX_VALUE for none. */
+    /** The deadline of a timeout from {@link RangeChecks#timeoutNanos}, or Long.MAX_VALUE for none. */
     static long deadline(long timeoutNanos) {
         return timeoutNanos == Long.MAX_VALUE ? Long.MAX_VALUE : System.nanoTime() + timeoutNanos;
     }

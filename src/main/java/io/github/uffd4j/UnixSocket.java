@@ -173,7 +173,7 @@ public final class UnixSocket implements AutoCloseable {
      * @throws UffdClosedException if this socket is closed, also while waiting
      */
     public Message receive(Duration timeout) {
-        long nanos = SocketIo.timeoutNanos(timeout);
+        long nanos = RangeChecks.timeoutNanos(timeout);
         acquire();
         try {
             return SocketIo.receive(fd, closeBell, nanos);
@@ -398,7 +398,7 @@ public final class UnixSocket implements AutoCloseable {
          * @throws UffdClosedException if this listener is closed, also while waiting
          */
         public UnixSocket accept(Duration timeout) {
-            long deadline = SocketIo.deadline(SocketIo.timeoutNanos(timeout));
+            long deadline = SocketIo.deadline(RangeChecks.timeoutNanos(timeout));
             if (!gate.enter()) {
                 throw new UffdClosedException("the listener on " + path + " is closed");
             }

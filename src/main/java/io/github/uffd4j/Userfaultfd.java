@@ -487,7 +487,7 @@ public final class Userfaultfd implements AutoCloseable {
      * no message arrived in time.
      */
     public int read(EventBuffer buffer, Duration timeout) {
-        return read(buffer, timeoutNanos(timeout), null);
+        return read(buffer, RangeChecks.timeoutNanos(timeout), null);
     }
 
     /**
@@ -497,16 +497,7 @@ public final class Userfaultfd implements AutoCloseable {
      */
     public int read(EventBuffer buffer, Duration timeout, Doorbell doorbell) {
         Objects.requireNonNull(doorbell, "doorbell");
-        return read(buffer, timeoutNanos(timeout), doorbell);
-    }
-
-    /** The timeout in nanoseconds, saturated at Long.MAX_VALUE. */
-    private static long timeoutNanos(Duration timeout) {
-        Objects.requireNonNull(timeout, "timeout");
-        if (timeout.isNegative()) {
-            throw new IllegalArgumentException("negative timeout " + timeout);
-        }
-        return timeout.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE : timeout.toNanos();
+        return read(buffer, RangeChecks.timeoutNanos(timeout), doorbell);
     }
 
     private int read(EventBuffer buffer, long timeoutNanos, Doorbell doorbell) {
@@ -529,7 +520,7 @@ public final class Userfaultfd implements AutoCloseable {
      */
     public boolean await(Duration timeout, Doorbell doorbell) {
         Objects.requireNonNull(doorbell, "doorbell");
-        long nanos = timeoutNanos(timeout);
+        long nanos = RangeChecks.timeoutNanos(timeout);
         acquire();
         try {
             return reader.await(nanos, doorbell);
