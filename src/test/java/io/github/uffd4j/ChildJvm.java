@@ -50,14 +50,7 @@ public final class ChildJvm {
     /** Like {@link #run(Class, Duration, String...)}, with these JVM options instead of the default heap size. */
     public static Result run(Class<?> main, Duration limit, List<String> jvmOptions, String... args)
             throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.addAll(jvmOptions);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(main.getName());
-        cmd.addAll(List.of(args));
+        List<String> cmd = command(main, jvmOptions, args);
         Path log = Files.createTempFile("uffd4j-child-", ".log");
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -71,6 +64,19 @@ public final class ChildJvm {
         } finally {
             Files.deleteIfExists(log);
         }
+    }
+
+    /** The command line of a child JVM: this JVM's java, the test class path, native access, {@code main} and {@code args}. */
+    public static List<String> command(Class<?> main, List<String> jvmOptions, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.addAll(jvmOptions);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(main.getName());
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     private static void threadDump(Process p) throws InterruptedException {

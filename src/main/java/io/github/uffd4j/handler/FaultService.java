@@ -57,13 +57,7 @@ public final class FaultService implements AutoCloseable {
                     + "Linux 6.6+; this kernel is " + System.getProperty("os.version")
                     + ": choose Fallback.ZERO_PAGE, or run on a newer kernel");
         }
-        Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
-                Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS, Feature.MINOR_SHMEM, Feature.MINOR_HUGETLBFS,
-                Feature.PAGEFAULT_FLAG_WP, Feature.WP_HUGETLBFS_SHMEM, Feature.POISON);
-        wanted.retainAll(Userfaultfd.kernelFeatures());
-        if (remote) {
-            wanted = b.adopted.features();
-        }
+        Set<Feature> wanted = remote ? b.adopted.features() : wantedFeatures();
         this.removeEvents = wanted.contains(Feature.EVENT_REMOVE);
         ServiceContext.Settings settings = new ServiceContext.Settings(b.threads, b.batchSize, b.faultAround,
                 Math.max(b.maxReadahead, b.faultAround), b.backgroundFill, b.policy, b.closeTimeout, b.poisonOnClose && poison);
@@ -102,6 +96,15 @@ public final class FaultService implements AutoCloseable {
             roster.startHandler();
         }
         watchdog.start();
+    }
+
+    /** What a service opens its userfaultfd with: the features it can use that this kernel has. */
+    private static Set<Feature> wantedFeatures() {
+        Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
+                Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS, Feature.MINOR_SHMEM, Feature.MINOR_HUGETLBFS,
+                Feature.PAGEFAULT_FLAG_WP, Feature.WP_HUGETLBFS_SHMEM, Feature.POISON);
+        wanted.retainAll(Userfaultfd.kernelFeatures());
+        return wanted;
     }
 
     /** A builder with the defaults: 2 handler threads, 64 KiB fault-around, 2 MiB readahead, no background fill. */

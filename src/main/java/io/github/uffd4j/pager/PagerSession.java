@@ -73,7 +73,7 @@ final class PagerSession implements Runnable {
     }
 
     private void hello() {
-        try (UnixSocket.Message m = receive(HELLO_WAIT)) {
+        try (UnixSocket.Message m = socket.receive(HELLO_WAIT)) {
             if (m == null) {
                 throw new PagerException("no HELLO within " + HELLO_WAIT.toSeconds() + " s");
             }
@@ -99,7 +99,7 @@ final class PagerSession implements Runnable {
 
     private void serve() {
         while (!closing) {
-            try (UnixSocket.Message m = receive(Duration.ofSeconds(1))) {
+            try (UnixSocket.Message m = socket.receive(Duration.ofSeconds(1))) {
                 if (m == null) {
                     continue;
                 }
@@ -149,10 +149,6 @@ final class PagerSession implements Runnable {
         service.unregister(s.region());
         closeSource(s.source());
         reply(true, "removed");
-    }
-
-    private UnixSocket.Message receive(Duration wait) {
-        return socket.receive(wait);
     }
 
     private void reply(boolean ok, String text) {

@@ -103,15 +103,4 @@ public final class Sources {
         throw new PagerException("no page source for the scheme '" + uri.getScheme() + "' (built in: zero:, pattern:SEED, "
                 + "file:/path; others come from a PageSourceProvider on the pager's class path)");
     }
-
-    /** Checks a destination against a {@code pattern:SEED} source: the offset of the first wrong word, or -1. */
-    public static long firstWrongWord(MemorySegment memory, long seed) {
-        long n = memory.byteSize();
-        for (long o = 0; o + 8 <= n; o += 8) {
-            if (memory.get(ValueLayout.JAVA_LONG_UNALIGNED, o) != patternWord(seed, o)) {
-                return o;
-            }
-        }
-        return -1;
-    }
 }

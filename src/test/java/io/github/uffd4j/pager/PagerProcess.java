@@ -1,5 +1,7 @@
 package io.github.uffd4j.pager;
 
+import io.github.uffd4j.ChildJvm;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,16 +25,9 @@ final class PagerProcess implements AutoCloseable {
 
     /** Starts a pager on {@code socket} and waits until it listens. */
     static PagerProcess start(Path socket, String... extraArgs) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("-Xmx256m");
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(PagerChild.class.getName());
-        cmd.add("--socket");
-        cmd.add(socket.toString());
-        cmd.addAll(List.of(extraArgs));
+        List<String> args = new ArrayList<>(List.of("--socket", socket.toString()));
+        args.addAll(List.of(extraArgs));
+        List<String> cmd = ChildJvm.command(PagerChild.class, List.of("-Xmx256m"), args.toArray(String[]::new));
         Path log = Files.createTempFile("uffd4j-pager-", ".log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         PagerProcess pp = new PagerProcess(p, log, socket);
