@@ -117,7 +117,7 @@ final class SocketIo {
             }
             int e = Native.errno();
             if (e == Errno.EAGAIN) {
-                if (!await(fd, Abi.POLLIN, bell, deadline, "accepting on " + path)) {
+                if (!await(fd, Abi.POLLIN, bell, deadline, "unix socket " + fd + " was closed while accepting on " + path)) {
                     return -1;
                 }
             } else if (e != Errno.EINTR) {
@@ -141,7 +141,7 @@ final class SocketIo {
      *
      * @throws UffdClosedException when {@code bell} (the owner's close doorbell) rang
      */
-    static boolean await(int fd, int events, Doorbell bell, long deadline, String what) {
+    static boolean await(int fd, int events, Doorbell bell, long deadline, String closedMessage) {
         int millis;
         if (deadline == Long.MAX_VALUE) {
             millis = -1;
@@ -162,7 +162,7 @@ final class SocketIo {
             throw Failures.of("poll", Native.errno());
         }
         if (bell.isRung() || fds.get(ValueLayout.JAVA_SHORT, Abi.POLLFD_SIZE + Abi.POLLFD_REVENTS) != 0) {
-            throw new UffdClosedException("unix socket " + fd + " was closed while " + what);
+            throw new UffdClosedException(closedMessage);
         }
         return rc != 0 || deadline == Long.MAX_VALUE;
     }
@@ -192,7 +192,7 @@ final class SocketIo {
                 }
                 int e = Native.errno();
                 if (e == Errno.EAGAIN) {
-                    await(fd, Abi.POLLOUT, bell, Long.MAX_VALUE, "sending");
+                    await(fd, Abi.POLLOUT, bell, Long.MAX_VALUE, "unix socket " + fd + " was closed while sending");
                 } else if (e != Errno.EINTR) {
                     throw Failures.socket("sendmsg", e, null);
                 }
@@ -225,7 +225,7 @@ final class SocketIo {
                 }
                 int e = Native.errno();
                 if (e == Errno.EAGAIN) {
-                    if (!await(fd, Abi.POLLIN, bell, deadline, "receiving")) {
+                    if (!await(fd, Abi.POLLIN, bell, deadline, "unix socket " + fd + " was closed while receiving")) {
                         return null;
                     }
                 } else if (e != Errno.EINTR) {

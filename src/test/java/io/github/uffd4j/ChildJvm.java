@@ -79,6 +79,77 @@ public final class ChildJvm {
         return cmd;
     }
 
+    /**
+     * A child JVM started without waiting: its output goes to a file the test can read while it
+     * runs ({@link #awaitLine}); {@link #finish} waits for it with a time limit.
+     */
+    public static final class Running implements AutoCloseable {
+        private final Process process;
+        private final Path log;
+
+        private Running(Process process, Path log) {
+            this.process = process;
+            this.log = log;
+        }
+
+        public Process process() {
+            return process;
+        }
+
+        public String output() throws IOException {
+            return Files.readString(log, StandardCharsets.UTF_8);
+        }
+
+        /** Waits for a line starting with {@code prefix}; returns it, or null when the child ended or the time passed. */
+        public String awaitLine(String prefix, Duration limit) throws IOException, InterruptedException {
+            long deadline = System.nanoTime() + limit.toNanos();
+            while (System.nanoTime() < deadline) {
+                for (String line : output().split("\n")) {
+                    if (line.startsWith(prefix)) {
+                        return line;
+                    }
+                }
+                if (!process.isAlive()) {
+                    return null;
+                }
+                Thread.sleep(10);
+            }
+            return null;
+        }
+
+        /** Waits up to {@code limit} for the child to end (thread dump and kill when it does not). */
+        public Result finish(Duration limit) throws IOException, InterruptedException {
+            boolean done = process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS);
+            if (!done) {
+                threadDump(process);
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            return new Result(!done, done ? process.exitValue() : -1, output().strip());
+        }
+
+        /** Kills the child (also when this thread was interrupted, e.g. by a test timeout) and deletes its output. */
+        @Override
+        public void close() throws IOException, InterruptedException {
+            process.destroyForcibly();
+            boolean interrupted = Thread.interrupted();
+            try {
+                process.waitFor(10, TimeUnit.SECONDS);
+            } finally {
+                Files.deleteIfExists(log);
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    /** Starts {@code main} in a child JVM and returns at once. */
+    public static Running start(Class<?> main, List<String> jvmOptions, String... args) throws IOException {
+        Path log = Files.createTempFile("uffd4j-child-", ".log");
+        Process p = new ProcessBuilder(command(main, jvmOptions, args)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new Running(p, log);
+    }
+
     private static void threadDump(Process p) throws InterruptedException {
         try {
             new ProcessBuilder("kill", "-QUIT", Long.toString(p.pid())).start().waitFor(5, TimeUnit.SECONDS);

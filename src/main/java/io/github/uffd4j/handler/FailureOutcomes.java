@@ -32,11 +32,14 @@ final class FailureOutcomes {
 
     /**
      * An attempt at page {@code p}, which a thread waits for, failed. Returns true if the caller
-     * should try again now; otherwise the fallback was applied.
+     * should try again now (with that page alone); otherwise the fallback was applied. When the
+     * failed attempt loaded a block of pages ({@code block}), the failure may have been another
+     * page's: the first one always gets a retry of the page alone, whatever the policy's retries.
      */
-    boolean attemptFailed(Region r, int p, FaultFailure.Kind kind, Throwable cause) {
+    boolean attemptFailed(Region r, int p, FaultFailure.Kind kind, Throwable cause, boolean block) {
         counters.failures.increment();
-        if (r.pages().attemptFailed(p) <= policy.retries()) {
+        int attempts = r.pages().attemptFailed(p);
+        if (attempts <= policy.retries() || (block && attempts == 1)) {
             report(r, p, 1, kind, FaultFailure.Outcome.RETRIED, cause);
             return true;
         }
@@ -49,8 +52,8 @@ final class FailureOutcomes {
      * An attempt at page {@code p} ran past the timeout. While retries remain, the page is given
      * back and its thread woken: the fault comes again and a fresh thread tries. Then the fallback.
      */
-    void timedOut(Region r, int p, Throwable cause) {
-        if (attemptFailed(r, p, FaultFailure.Kind.TIMED_OUT, cause)) {
+    void timedOut(Region r, int p, Throwable cause, boolean block) {
+        if (attemptFailed(r, p, FaultFailure.Kind.TIMED_OUT, cause, block)) {
             installer.release(r, p, p + 1);
         }
     }

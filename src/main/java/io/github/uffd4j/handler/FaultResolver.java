@@ -79,15 +79,17 @@ final class FaultResolver {
                     ServiceContext.Settings settings = ctx.settings();
                     int base = (int) Math.max(1, settings.faultAround() >>> r.pageShift());
                     int max = (int) Math.max(base, settings.maxReadahead() >>> r.pageShift());
-                    long block = r.readahead().block(p, base, max);
+                    // a page retried after a failed attempt is loaded alone, and no block reaches into pages of a
+                    // block that failed: one page whose source hangs must not fail or stall its neighbours
+                    long block = pages.loadAlone(p) ? ((long) p << 32) | (p + 1) : r.readahead().block(p, base, max);
                     int start = (int) (block >>> 32);
                     int end = (int) block;
                     int s0 = p;
-                    while (s0 > start && pages.claim(s0 - 1)) {
+                    while (s0 > start && !pages.loadAlone(s0 - 1) && pages.claim(s0 - 1)) {
                         s0--;
                     }
                     int e0 = p + 1;
-                    while (e0 < end && pages.claim(e0)) {
+                    while (e0 < end && !pages.loadAlone(e0) && pages.claim(e0)) {
                         e0++;
                     }
                     boolean current = loader.load(r, s0, e0, p, epoch);
@@ -181,7 +183,7 @@ final class FaultResolver {
                 ctx.failures().report(r, p, 1, kind, FaultFailure.Outcome.NONE, error);
                 return true;
             }
-            if (!ctx.failures().attemptFailed(r, p, kind, error)) {
+            if (!ctx.failures().attemptFailed(r, p, kind, error, false)) {
                 return true;
             }
         }

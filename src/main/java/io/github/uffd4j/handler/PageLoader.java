@@ -90,6 +90,10 @@ final class PageLoader {
                 return true;
             }
             // Retry with just the page a thread waits for; give the rest back.
+            boolean block = e - s > 1;
+            if (block) {
+                r.pages().markSuspect(s, e);
+            }
             if (s < faultPage) {
                 installer.release(r, s, faultPage);
             }
@@ -98,7 +102,7 @@ final class PageLoader {
             }
             s = faultPage;
             e = faultPage + 1;
-            if (!failures.attemptFailed(r, faultPage, FaultFailure.Kind.SOURCE_FAILED, error)) {
+            if (!failures.attemptFailed(r, faultPage, FaultFailure.Kind.SOURCE_FAILED, error, block)) {
                 return true;
             }
         }

@@ -156,13 +156,37 @@ final class PageTable {
         }
     }
 
+    /** In a page's attempts byte: the page was in a block whose load failed, perhaps for its sake. */
+    private static final int SUSPECT = 0x40;
+    private static final int COUNT = 0x3f;
+
+    /**
+     * Whether page {@code p} must be loaded alone: an attempt at it failed, or it was in a block
+     * whose load failed or timed out (the culprit is not known), since it was last loaded.
+     */
+    boolean loadAlone(int p) {
+        return (byte) ATTEMPTS.getVolatile(attempts, p) != 0;
+    }
+
+    /** Marks pages [from, to) to be loaded alone from now on (see {@link #loadAlone}). */
+    void markSuspect(int from, int to) {
+        for (int p = from; p < to; p++) {
+            for (;;) {
+                byte a = (byte) ATTEMPTS.getVolatile(attempts, p);
+                if ((a & SUSPECT) != 0 || ATTEMPTS.compareAndSet(attempts, p, a, (byte) (a | SUSPECT))) {
+                    break;
+                }
+            }
+        }
+    }
+
     /** Increments and returns the failed attempts at page {@code p}. */
     int attemptFailed(int p) {
         for (;;) {
             byte a = (byte) ATTEMPTS.getVolatile(attempts, p);
-            byte next = (byte) Math.min(Byte.MAX_VALUE, a + 1);
-            if (ATTEMPTS.compareAndSet(attempts, p, a, next)) {
-                return next;
+            int count = Math.min(COUNT, (a & COUNT) + 1);
+            if (ATTEMPTS.compareAndSet(attempts, p, a, (byte) ((a & SUSPECT) | count))) {
+                return count;
             }
         }
     }

@@ -76,6 +76,9 @@ final class Watchdog implements Runnable {
         ctx.counters().timeouts.increment();
         PageInstaller installer = ctx.installer();
         if (p >= 0) {
+            if (end - start > 1) {
+                r.pages().markSuspect(start, end); // which page hangs is not known: each is loaded alone from now on
+            }
             if (start < p) {
                 installer.release(r, start, p);
             }
@@ -86,7 +89,7 @@ final class Watchdog implements Runnable {
                 ctx.counters().failures.increment();
                 ctx.failures().fallback(r, p, FaultFailure.Kind.CLOSED, cause, true);
             } else {
-                ctx.failures().timedOut(r, p, cause);
+                ctx.failures().timedOut(r, p, cause, end - start > 1);
             }
         } else if (end > start) {
             installer.release(r, start, end);

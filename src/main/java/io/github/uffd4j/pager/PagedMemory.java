@@ -3,6 +3,8 @@ package io.github.uffd4j.pager;
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
+import io.github.uffd4j.Pidfd;
+import io.github.uffd4j.UffdClosedException;
 import io.github.uffd4j.RegisterMode;
 import io.github.uffd4j.UffdException;
 import io.github.uffd4j.UnixSocket;
@@ -18,6 +20,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * The app's side of a {@link Pager}: memory that another process pages in, so that this JVM's
@@ -37,46 +40,139 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *
  * <p>This JVM creates the userfaultfd (it needs the privilege: root, CAP_SYS_PTRACE, or access to
  * /dev/userfaultfd), registers its memory, and sends the descriptor to the pager, keeping its own
- * copy. A region is usable once the pager has acknowledged it. If the pager dies, threads that
- * touch pages not yet loaded wait until something outside this JVM serves or poisons them (see
- * the README's pager section): run the pager under a supervisor.
+ * copy. A region is usable once the pager has acknowledged it.
+ *
+ * <p>If the pager dies, threads that touch pages not yet loaded wait (and a safepoint waits with
+ * them: the whole JVM may stop) until something outside this JVM takes over: a pager started with
+ * {@code --restarts} ({@link Pager.Builder#recover}) serves them again, or, once its restarts are
+ * used up, poisons the pages never loaded so that those threads get
+ * {@code InternalError("a fault occurred in an unsafe memory access operation")} instead of zeros
+ * or a frozen JVM. Once this JVM runs again it learns what happened through
+ * {@link Builder#onPagerEvent}, a JFR event ({@code io.github.uffd4j.PagerConnection}) and the
+ * log, and reconnects to the replacement by itself.
  *
  * <p>Thread safe: requests to the pager are made one at a time.
  */
 public final class PagedMemory implements AutoCloseable {
 
+    private static final System.Logger LOG = System.getLogger(PagedMemory.class.getName());
     private static final Duration REPLY_WAIT = Duration.ofSeconds(30);
 
+    /** What happened to the pager. */
+    public record PagerEvent(Kind kind, long pagerPid, String detail) {
+        public enum Kind {
+            /** The pager process exited: pages not loaded wait for a replacement. */
+            LOST,
+            /** A replacement pager took over and this JVM reconnected to it. */
+            RESUMED,
+            /** No replacement came within the reconnect timeout: new regions cannot be mapped. */
+            ABANDONED
+        }
+    }
+
+    private enum State { SERVED, LOST, ABANDONED }
+
     private final Userfaultfd uffd;
-    private final UnixSocket socket;
+    private final Builder settings;
     private final List<Region> regions = new CopyOnWriteArrayList<>();
     private final Object requests = new Object();
+    private final Object stateLock = new Object();
+    private final Thread watcher;
+    private volatile UnixSocket socket;
+    private volatile Pidfd pager;
+    private volatile State state = State.SERVED;
+    private volatile String lostReason = "";
     private volatile boolean closed;
 
-    private PagedMemory(Userfaultfd uffd, UnixSocket socket) {
+    private PagedMemory(Userfaultfd uffd, UnixSocket socket, Pidfd pager, Builder settings) {
         this.uffd = uffd;
         this.socket = socket;
+        this.pager = pager;
+        this.settings = settings;
+        this.watcher = Thread.ofPlatform().daemon().name("uffd4j-pager-watch").unstarted(this::watch);
     }
 
     /** Opens a userfaultfd, connects to the pager listening on {@code socket} and hands it the descriptor. */
     public static PagedMemory connect(Path socket) {
-        Objects.requireNonNull(socket, "socket");
-        Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
-                Feature.POISON, Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS);
-        wanted.retainAll(Userfaultfd.kernelFeatures());
-        Userfaultfd uffd = Userfaultfd.builder().features(wanted).open();
-        UnixSocket s = null;
-        try {
-            s = UnixSocket.connect(socket);
-            PagedMemory m = new PagedMemory(uffd, s);
-            m.request(new PagerProtocol.Hello(Feature.toMask(uffd.features())), uffd.fd());
-            return m;
-        } catch (RuntimeException | Error e) {
-            if (s != null) {
-                s.close();
+        return builder(socket).connect();
+    }
+
+    /** Settings for connecting to the pager at {@code socket}. */
+    public static Builder builder(Path socket) {
+        return new Builder(Objects.requireNonNull(socket, "socket"));
+    }
+
+    /** How to connect to a pager and what to do when it dies. Not thread safe. */
+    public static final class Builder {
+        private final Path socket;
+        private Consumer<PagerEvent> listener = e -> { };
+        private Duration reconnectTimeout = Duration.ofSeconds(60);
+        private final Set<Integer> pagerUids = new java.util.HashSet<>();
+
+        private Builder(Path socket) {
+            this.socket = socket;
+        }
+
+        /** Called (on a thread of the library) when the pager dies, is replaced, or is given up on. */
+        public Builder onPagerEvent(Consumer<PagerEvent> listener) {
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /** How long to wait for a replacement after the pager died before giving up (default 60 s). */
+        public Builder reconnectTimeout(Duration timeout) {
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("reconnect timeout must not be negative: " + timeout);
             }
-            uffd.close();
-            throw e;
+            this.reconnectTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * The uids the pager may run as (checked with SO_PEERCRED before the descriptor is sent;
+         * default: this process's uid and root).
+         */
+        public Builder pagerUids(int... uids) {
+            java.util.Arrays.stream(uids).forEach(pagerUids::add);
+            return this;
+        }
+
+        /** Opens the userfaultfd, connects, and hands the pager the descriptor. */
+        public PagedMemory connect() {
+            Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
+                    Feature.POISON, Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS);
+            wanted.retainAll(Userfaultfd.kernelFeatures());
+            Userfaultfd uffd = Userfaultfd.builder().features(wanted).open();
+            UnixSocket s = null;
+            Pidfd p = null;
+            try {
+                s = UnixSocket.connect(socket);
+                p = checkedPager(s);
+                PagedMemory m = new PagedMemory(uffd, s, p, this);
+                m.exchange(s, new PagerProtocol.Hello(Feature.toMask(uffd.features()), uffd.fd()), uffd.fd());
+                m.watcher.start();
+                return m;
+            } catch (RuntimeException | Error e) {
+                if (p != null) {
+                    p.close();
+                }
+                if (s != null) {
+                    s.close();
+                }
+                uffd.close();
+                throw e;
+            }
+        }
+
+        /** The peer's pidfd, once its uid is one we trust with our memory. */
+        private Pidfd checkedPager(UnixSocket s) {
+            int uid = s.peer().uid();
+            Set<Integer> trusted = pagerUids.isEmpty() ? new java.util.HashSet<>(List.of(UnixSocket.currentUid(), 0)) : pagerUids;
+            if (!trusted.contains(uid)) {
+                throw new PagerException("the process listening on " + socket + " runs as uid " + uid + ", not one of "
+                        + trusted + ": not handing it this process's memory");
+            }
+            return Pidfd.ofPeer(s);
         }
     }
 
@@ -108,17 +204,32 @@ public final class PagedMemory implements AutoCloseable {
         return List.copyOf(regions);
     }
 
-    /** Sends one request and waits for its reply; throws {@link PagerException} when refused. */
-    private void request(PagerProtocol.Message m, int... fds) {
+    /** Whether a pager serves this memory now (false while the pager is lost or after it was given up on). */
+    public boolean isServed() {
+        return state == State.SERVED;
+    }
+
+    /** The pid of the pager process serving (or last serving) this memory. */
+    public long pagerPid() {
+        return pager.pid();
+    }
+
+    /** Sends one request and waits for its reply; throws {@link PagerException} when refused or the pager is gone. */
+    private void request(PagerProtocol.Message m) {
+        awaitServed();
+        exchange(socket, m);
+    }
+
+    private void exchange(UnixSocket s, PagerProtocol.Message m, int... fds) {
         String answer;
         synchronized (requests) {
             try {
-                socket.send(PagerProtocol.encode(m), fds);
+                s.send(PagerProtocol.encode(m), fds);
             } catch (UffdException gone) {
                 // a pager that refuses us replies and closes before reading: its reason may be waiting
-                throw new PagerException(refusal(gone), gone);
+                throw new PagerException(refusal(s, gone), gone);
             }
-            try (UnixSocket.Message reply = socket.receive(REPLY_WAIT)) {
+            try (UnixSocket.Message reply = s.receive(REPLY_WAIT)) {
                 if (reply == null) {
                     throw new PagerException("the pager did not answer within " + REPLY_WAIT.toSeconds() + " s");
                 }
@@ -132,14 +243,16 @@ public final class PagedMemory implements AutoCloseable {
                     return;
                 }
                 answer = r.text();
+            } catch (UffdClosedException e) {
+                throw new PagerException("the connection to the pager was closed (the pager died?)", e);
             }
         }
         throw new PagerException("the pager refused: " + answer);
     }
 
     /** What to say when a send failed: the pager's last word, if it left one. */
-    private String refusal(UffdException sendFailure) {
-        try (UnixSocket.Message last = socket.receive(Duration.ofMillis(500))) {
+    private static String refusal(UnixSocket s, UffdException sendFailure) {
+        try (UnixSocket.Message last = s.receive(Duration.ofMillis(500))) {
             if (last != null && !last.isEndOfStream() && PagerProtocol.decode(last.data()) instanceof PagerProtocol.Reply r
                     && !r.ok()) {
                 return "the pager refused: " + r.text();
@@ -148,6 +261,119 @@ public final class PagedMemory implements AutoCloseable {
             // no reply to read
         }
         return "the pager closed the connection (" + sendFailure.getMessage() + ")";
+    }
+
+    /** Waits while the pager is lost (bounded by the reconnect timeout); throws once it was given up on. */
+    private void awaitServed() {
+        synchronized (stateLock) {
+            long deadline = System.nanoTime() + settings.reconnectTimeout.toNanos() + 1_000_000_000L;
+            while (state == State.LOST && !closed && System.nanoTime() - deadline < 0) {
+                try {
+                    stateLock.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new PagerException("interrupted while waiting for a replacement pager");
+                }
+            }
+            if (state != State.SERVED) {
+                throw new PagerException("no pager serves this memory: " + lostReason);
+            }
+        }
+    }
+
+    /** The watcher: waits for the pager process to exit, then for a replacement to reconnect to. */
+    private void watch() {
+        while (!closed) {
+            Pidfd p = pager;
+            try {
+                p.awaitExit(null);
+            } catch (UffdClosedException closing) {
+                return;
+            }
+            if (closed) {
+                return;
+            }
+            lostReason = "pager pid " + p.pid() + " exited";
+            setState(State.LOST);
+            report(new PagerEvent(PagerEvent.Kind.LOST, p.pid(), lostReason
+                    + "; pages not loaded wait for a replacement"), System.Logger.Level.WARNING);
+            if (!reconnect()) {
+                return;
+            }
+        }
+    }
+
+    /** Connects to the replacement and resumes; false (and ABANDONED) when none answers in time. */
+    private boolean reconnect() {
+        long deadline = System.nanoTime() + settings.reconnectTimeout.toNanos();
+        String last = "nobody listened on " + settings.socket;
+        while (!closed) {
+            UnixSocket s = null;
+            Pidfd p = null;
+            try {
+                s = UnixSocket.connect(settings.socket);
+                p = settings.checkedPager(s);
+                exchange(s, new PagerProtocol.Resume());
+                UnixSocket old = socket;
+                Pidfd oldPager = pager;
+                synchronized (requests) {
+                    socket = s;
+                    pager = p;
+                }
+                old.close();
+                oldPager.close();
+                setState(State.SERVED);
+                report(new PagerEvent(PagerEvent.Kind.RESUMED, p.pid(), "pager pid " + p.pid() + " serves this memory now"),
+                        System.Logger.Level.INFO);
+                return true;
+            } catch (RuntimeException e) {
+                last = e.getMessage();
+                if (p != null) {
+                    p.close();
+                }
+                if (s != null) {
+                    s.close();
+                }
+            }
+            if (System.nanoTime() - deadline > 0) {
+                break;
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                break;
+            }
+        }
+        if (closed) {
+            return false;
+        }
+        lostReason = lostReason + "; no replacement within " + settings.reconnectTimeout.toSeconds() + " s (" + last + ")";
+        setState(State.ABANDONED);
+        report(new PagerEvent(PagerEvent.Kind.ABANDONED, pager.pid(), lostReason), System.Logger.Level.ERROR);
+        return false;
+    }
+
+    private void setState(State s) {
+        synchronized (stateLock) {
+            state = s;
+            stateLock.notifyAll();
+        }
+    }
+
+    private void report(PagerEvent e, System.Logger.Level level) {
+        LOG.log(level, "uffd4j: " + e.kind() + ": " + e.detail());
+        PagerConnectionEvent jfr = new PagerConnectionEvent();
+        if (jfr.isEnabled()) {
+            jfr.kind = e.kind().name();
+            jfr.pagerPid = e.pagerPid();
+            jfr.detail = e.detail();
+            jfr.commit();
+        }
+        try {
+            settings.listener.accept(e);
+        } catch (RuntimeException x) {
+            LOG.log(System.Logger.Level.WARNING, "uffd4j: the pager event listener threw", x);
+        }
     }
 
     private void remove(Region r) {
@@ -181,7 +407,8 @@ public final class PagedMemory implements AutoCloseable {
 
     /**
      * Removes every region (the pager stops serving it, then it is unmapped: its segments must
-     * not be used afterwards), says goodbye and closes the descriptor. Idempotent.
+     * not be used afterwards), says goodbye and closes the descriptor. Idempotent. With no pager
+     * serving, the regions are unmapped all the same (pages never loaded are then lost with them).
      */
     @Override
     public void close() {
@@ -189,18 +416,32 @@ public final class PagedMemory implements AutoCloseable {
             return;
         }
         List<RuntimeException> errors = new ArrayList<>();
+        boolean served = state == State.SERVED;
         for (Region r : regions) {
             try {
-                remove(r);
+                if (served) {
+                    remove(r);
+                } else if (regions.remove(r)) {
+                    release(r.mapping);
+                }
             } catch (RuntimeException e) {
                 errors.add(e);
             }
         }
         closed = true;
+        setState(state);
+        if (served) {
+            try {
+                request(new PagerProtocol.Bye());
+            } catch (RuntimeException e) {
+                errors.add(e);
+            }
+        }
+        pager.close();
         try {
-            request(new PagerProtocol.Bye());
-        } catch (RuntimeException e) {
-            errors.add(e);
+            watcher.join(Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         socket.close();
         uffd.close();

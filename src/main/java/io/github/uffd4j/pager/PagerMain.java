@@ -5,13 +5,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code scripts/pager}: runs a {@link Pager} until it is stopped (SIGTERM / Ctrl-C). Needs
- * picocli on the class path (an optional dependency of the library).
+ * {@code scripts/pager}: runs a {@link Pager} until it is stopped (SIGTERM / Ctrl-C), by default
+ * under a {@link PagerSupervisor} that replaces it if it dies. Needs picocli on the class path (an
+ * optional dependency of the library).
  */
 @Command(name = "pager", mixinStandardHelpOptions = true, versionProvider = PagerMain.Version.class,
         description = "Serves the page faults of apps that hand it their userfaultfd (see io.github.uffd4j.pager.PagedMemory).")
@@ -28,6 +33,23 @@ public final class PagerMain implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", defaultValue = "2", description = "Handler threads per app (default: ${DEFAULT-VALUE}).")
     private int threads;
 
+    @Option(names = "--fault-deadline", paramLabel = "SECONDS", defaultValue = "30",
+            description = "A page its source has not produced after this long is poisoned: the app's thread gets an error "
+                    + "(default: ${DEFAULT-VALUE}).")
+    private double faultDeadline;
+
+    @Option(names = "--restarts", paramLabel = "N", defaultValue = "3",
+            description = "Run under a supervisor that replaces a pager that dies up to N times (its replacement takes the "
+                    + "apps over), then poisons the pages the apps never got. -1: no supervisor (default: ${DEFAULT-VALUE}).")
+    private int restarts;
+
+    @Option(names = "--journal", paramLabel = "DIR",
+            description = "Where the pager records its apps for a replacement (default: SOCKET's directory/journal).")
+    private Path journal;
+
+    @Option(names = "--recover", hidden = true, description = "Take over the apps in the journal (used by the supervisor).")
+    private boolean recover;
+
     /** Prints the library version from the jar's manifest. */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
@@ -39,14 +61,31 @@ public final class PagerMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
+        Path journalDir = journal != null ? journal : socket.toAbsolutePath().getParent().resolve("journal");
+        if (restarts >= 0) {
+            Pager.privateDirectory(socket.toAbsolutePath().getParent());
+            List<String> args = new ArrayList<>(List.of("--socket", socket.toString(), "--threads", Integer.toString(threads),
+                    "--fault-deadline", Double.toString(faultDeadline), "--restarts", "-1", "--journal", journalDir.toString(),
+                    "--recover"));
+            allowUids.forEach(u -> args.addAll(List.of("--allow-uid", u.toString())));
+            Set<Integer> uids = new HashSet<>(allowUids);
+            if (uids.isEmpty()) {
+                uids.add(io.github.uffd4j.UnixSocket.currentUid());
+            }
+            return new PagerSupervisor(PagerSupervisor.childCommandLike(args), journalDir, restarts, uids).run();
+        }
         CountDownLatch stop = new CountDownLatch(1);
-        try (Pager pager = Pager.builder().socket(socket).allowUids(allowUids.stream().mapToInt(Integer::intValue).toArray())
-                .threads(threads).start()) {
+        Pager.Builder b = Pager.builder().socket(socket).allowUids(allowUids.stream().mapToInt(Integer::intValue).toArray())
+                .threads(threads).faultDeadline(Duration.ofMillis((long) (faultDeadline * 1000)));
+        if (journal != null) {
+            b.journal(journal).recover(recover);
+        }
+        try (Pager pager = b.start()) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 pager.close();
                 stop.countDown();
             }, "uffd4j-pager-stop"));
-            System.out.println("pager ready: " + pager.socket());
+            System.out.println("pager ready (pid " + ProcessHandle.current().pid() + "): " + pager.socket());
             System.out.flush();
             stop.await();
         }

@@ -16,7 +16,10 @@ import java.net.URISyntaxException;
  * requests and the pager answers each with a {@link Reply}, in order.
  *
  * <pre>
- *   HELLO  features (u64)                 + the userfaultfd, by SCM_RIGHTS (exactly one descriptor)
+ *   HELLO  features (u64), descriptor number in the app (u32)
+ *                                        + the userfaultfd, by SCM_RIGHTS (exactly one descriptor)
+ *   RESUME                               (to a pager that recovered this app's service after the
+ *                                         previous pager died; the app is known by its pid)
  *   ADD    name, address, length, page size, source URI   (strings: u16 length + UTF-8)
  *   REMOVE address
  *   BYE
@@ -34,15 +37,19 @@ final class PagerProtocol {
     static final int MAX_URI = 4096;
     static final int MAX_TEXT = 4096;
 
-    enum Type { HELLO, ADD, REMOVE, BYE, REPLY }
+    enum Type { HELLO, ADD, REMOVE, BYE, REPLY, RESUME }
 
     private PagerProtocol() {
     }
 
-    sealed interface Message permits Hello, Add, Remove, Bye, Reply {
+    sealed interface Message permits Hello, Add, Remove, Bye, Reply, Resume {
     }
 
-    record Hello(long features) implements Message {
+    /** @param appFd the userfaultfd's number in the app, for a pager's replacement to take it with pidfd_getfd */
+    record Hello(long features, int appFd) implements Message {
+    }
+
+    record Resume() implements Message {
     }
 
     record Add(RegionSpec region) implements Message {
@@ -66,6 +73,7 @@ final class PagerProtocol {
                 case Hello h -> {
                     out.writeByte(Type.HELLO.ordinal());
                     out.writeLong(h.features());
+                    out.writeInt(h.appFd());
                 }
                 case Add a -> {
                     out.writeByte(Type.ADD.ordinal());
@@ -81,6 +89,7 @@ final class PagerProtocol {
                     out.writeLong(r.address());
                 }
                 case Bye b -> out.writeByte(Type.BYE.ordinal());
+                case Resume r -> out.writeByte(Type.RESUME.ordinal());
                 case Reply r -> {
                     out.writeByte(Type.REPLY.ordinal());
                     out.writeBoolean(r.ok());
@@ -111,7 +120,8 @@ final class PagerProtocol {
                 throw new PagerException("unknown message type " + type);
             }
             Message m = switch (Type.values()[type]) {
-                case HELLO -> new Hello(in.readLong());
+                case HELLO -> hello(in.readLong(), in.readInt());
+                case RESUME -> new Resume();
                 case ADD -> add(in);
                 case REMOVE -> new Remove(in.readLong());
                 case BYE -> new Bye();
@@ -126,6 +136,13 @@ final class PagerProtocol {
         } catch (IOException impossible) {
             throw new UncheckedIOException(impossible);
         }
+    }
+
+    private static Hello hello(long features, int appFd) {
+        if (appFd < 0) {
+            throw new PagerException("HELLO names a negative descriptor number " + appFd);
+        }
+        return new Hello(features, appFd);
     }
 
     private static Add add(DataInputStream in) throws IOException {

@@ -2,66 +2,209 @@ package io.github.uffd4j.pager;
 
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.Memory;
+import io.github.uffd4j.Pidfd;
 import io.github.uffd4j.UffdClosedException;
+import io.github.uffd4j.UffdException;
 import io.github.uffd4j.Userfaultfd;
 import io.github.uffd4j.UnixSocket;
 import io.github.uffd4j.handler.FaultService;
 import io.github.uffd4j.handler.PageSource;
 import io.github.uffd4j.handler.Region;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.function.Consumer;
 
 /**
- * One app connected to the {@link Pager}: checks the peer's uid, takes its userfaultfd from the
- * HELLO message, serves it with a {@link FaultService} of its own, and answers ADD / REMOVE / BYE
- * until the app says goodbye or goes away. A message it does not understand ends the connection
- * with an error reply; nothing the app sends can harm the pager or its other apps. Runs on a
- * thread of its own; {@link #close()} may come from any thread.
+ * One app served by the {@link Pager}: its userfaultfd, served by a {@link FaultService} of its
+ * own, its regions and their sources, its connection, and its journal entry (so that a
+ * replacement pager can take over). Made in one of two ways:
+ * <ul>
+ *   <li>{@link #connected}: the app connected and sent HELLO with its descriptor;</li>
+ *   <li>{@link #recover}: a replacement pager took the descriptor from the app with
+ *       {@code pidfd_getfd}, as the journal describes it, and woke the app's waiting threads; the
+ *       session waits for the app to reconnect (RESUME) or to exit.</li>
+ * </ul>
+ * Its thread answers ADD / REMOVE / BYE until the app says goodbye or goes away. A message it
+ * does not understand ends the connection with an error reply; nothing the app sends can harm
+ * the pager or its other apps. {@link #close()} may come from any thread.
  */
 final class PagerSession implements Runnable {
 
     private static final System.Logger LOG = System.getLogger(Pager.class.getName());
-    private static final Duration HELLO_WAIT = Duration.ofSeconds(10);
+    private static final Duration POLL = Duration.ofMillis(200);
+    /** The source of a region no pager can serve any more: every page it is asked for is poisoned. */
+    private static final PageSource ABANDONED = (offset, destination) -> {
+        throw new PagerException("the pager died and its restarts are used up: this page was never loaded");
+    };
 
-    private final UnixSocket socket;
-    private final Set<Integer> allowedUids;
-    private final int threads;
-    private final Consumer<PagerSession> onEnd;
-    private final Map<Long, Served> regions = new HashMap<>();
-    private volatile FaultService service;
+    private final Pager.Settings settings;
+    private final Runnable onEnd;
+    private final Pidfd app;
+    private final FaultService service;
+    private final Map<Long, Served> regions = new LinkedHashMap<>();
+    private final String peer;
+    private volatile UnixSocket socket;
     private volatile boolean closing;
-    private String peer = "?";
+    private PagerJournal.Entry entry;
 
-    private record Served(Region region, PageSource source) {
+    private record Served(RegionSpec spec, Region region, PageSource source) {
     }
 
-    PagerSession(UnixSocket socket, Set<Integer> allowedUids, int threads, Consumer<PagerSession> onEnd) {
-        this.socket = socket;
-        this.allowedUids = allowedUids;
-        this.threads = threads;
+    private PagerSession(Pager.Settings settings, Runnable onEnd, Pidfd app, FaultService service, PagerJournal.Entry entry,
+                         UnixSocket socket) {
+        this.settings = settings;
         this.onEnd = onEnd;
+        this.app = app;
+        this.service = service;
+        this.entry = entry;
+        this.socket = socket;
+        this.peer = "pid " + entry.pid() + " (uid " + entry.uid() + ")";
+    }
+
+    /**
+     * An app that connected and sent HELLO with its userfaultfd (taken from {@code hello}). The
+     * peer's uid was checked before; its pid comes from the kernel (SO_PEERCRED / SO_PEERPIDFD).
+     */
+    static PagerSession connected(Pager.Settings settings, Runnable onEnd, UnixSocket socket, UnixSocket.PeerCredentials who,
+                                  PagerProtocol.Hello hello, int uffdFd) {
+        Pidfd app = null;
+        Userfaultfd uffd = null;
+        try {
+            app = Pidfd.ofPeer(socket);
+            uffd = Userfaultfd.adopt(uffdFd, Feature.fromMask(hello.features()), false);
+            uffdFd = -1;
+            FaultService service = settings.service(uffd);
+            PagerJournal.Entry entry = new PagerJournal.Entry(who.pid(), Pidfd.startTime(who.pid()), who.uid(), hello.appFd(),
+                    hello.features(), List.of());
+            PagerSession s = new PagerSession(settings, onEnd, app, service, entry, socket);
+            s.journal();
+            return s;
+        } catch (RuntimeException | Error e) {
+            if (uffdFd >= 0) {
+                UnixSocket.closeDescriptor(uffdFd);
+            }
+            if (uffd != null) {
+                uffd.close();
+            }
+            if (app != null) {
+                app.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Takes over an app whose pager died, from its journal entry: checks that the process is the
+     * one recorded (pid and start time) and still runs as an allowed uid, takes its userfaultfd
+     * with {@code pidfd_getfd}, serves its regions and wakes every thread that waits in them (they
+     * fault again and the new service answers). With {@code poison}, instead poisons every page
+     * not loaded and stops serving (the restart budget is used up: the app's threads get errors,
+     * never zeros or a frozen JVM) and returns null. Returns null too when the app is gone.
+     */
+    static PagerSession recover(Pager.Settings settings, Runnable onEnd, PagerJournal.Entry e, boolean poison) {
+        String who = "pid " + e.pid();
+        Pidfd app;
+        try {
+            app = Pidfd.open(e.pid());
+        } catch (UffdException gone) {
+            LOG.log(System.Logger.Level.INFO, "uffd4j pager: app " + who + " is gone; nothing to recover");
+            return null;
+        }
+        FaultService service = null;
+        try {
+            if (Pidfd.startTime(e.pid()) != e.startTime()) {
+                LOG.log(System.Logger.Level.INFO, "uffd4j pager: app " + who + " is gone (its pid now names another process)");
+                app.close();
+                return null;
+            }
+            int uid = uidOf(e.pid());
+            if (uid != e.uid() || !settings.allowedUids().contains(uid)) {
+                throw new PagerException("app " + who + " now runs as uid " + uid + " (recorded " + e.uid() + ", allowed "
+                        + settings.allowedUids() + "): not taking its descriptor");
+            }
+            int fd = app.takeDescriptor(e.appFd());
+            Userfaultfd uffd;
+            try {
+                String kind = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+                if (!kind.equals("anon_inode:[userfaultfd]")) {
+                    throw new PagerException("descriptor " + e.appFd() + " of app " + who + " is " + kind + ", not its userfaultfd");
+                }
+                uffd = Userfaultfd.adopt(fd, Feature.fromMask(e.features()), false);
+            } catch (IOException | RuntimeException x) {
+                UnixSocket.closeDescriptor(fd);
+                throw x instanceof IOException io ? new PagerException("cannot inspect descriptor " + fd + ": " + io, io)
+                        : (RuntimeException) x;
+            }
+            service = poison ? settings.poisoningService(uffd) : settings.service(uffd);
+            PagerSession s = new PagerSession(settings, onEnd, app, service, e.withRegions(List.of()), null);
+            for (RegionSpec r : e.regions()) {
+                s.serve(r, poison ? ABANDONED : Sources.open(r.source(), r.length()));
+            }
+            for (RegionSpec r : e.regions()) {
+                uffd.wake(r.address(), r.length());
+            }
+            if (poison) {
+                LOG.log(System.Logger.Level.WARNING, "uffd4j pager: app " + who + ": poisoning the pages not loaded ("
+                        + e.regions().size() + " regions): its threads get errors when they touch them");
+                s.end();
+                return null;
+            }
+            LOG.log(System.Logger.Level.INFO, "uffd4j pager: took over app " + who + " (" + e.regions().size()
+                    + " regions); waiting for it to reconnect");
+            return s;
+        } catch (RuntimeException | Error x) {
+            if (service != null) {
+                service.close();
+            }
+            app.close();
+            throw x;
+        }
+    }
+
+    private static int uidOf(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("Uid:")) {
+                    return Integer.parseInt(line.substring(4).trim().split("\\s+")[0]);
+                }
+            }
+        } catch (IOException | RuntimeException gone) {
+            // fall through
+        }
+        throw new PagerException("cannot read the uid of pid " + pid);
+    }
+
+    long pid() {
+        return entry.pid();
+    }
+
+    /** Hands a reconnected app's socket (RESUME) to this recovered session. */
+    synchronized boolean attach(UnixSocket s) {
+        if (socket != null || closing) {
+            return false;
+        }
+        socket = s;
+        notifyAll();
+        return true;
     }
 
     @Override
     public void run() {
         try {
-            UnixSocket.PeerCredentials who = socket.peer();
-            peer = "pid " + who.pid() + " (uid " + who.uid() + ")";
-            if (!allowedUids.contains(who.uid())) {
-                LOG.log(System.Logger.Level.WARNING, "uffd4j pager: refused " + peer + ": uid not allowed " + allowedUids);
-                reply(false, "uid " + who.uid() + " may not use this pager (allowed: " + allowedUids + ")");
-                return;
+            if (awaitConnection()) {
+                reply(true, "serving (pager pid " + ProcessHandle.current().pid() + ")");
+                serve();
             }
-            hello();
-            serve();
         } catch (UffdClosedException e) {
             // closed by the pager
         } catch (PagerException | IllegalArgumentException | IllegalStateException | UnsupportedOperationException
-                 | io.github.uffd4j.UffdException e) {
+                 | UffdException e) {
             LOG.log(System.Logger.Level.WARNING, "uffd4j pager: ending the connection of " + peer + ": " + e.getMessage());
             replyQuietly(false, e.getMessage());
         } catch (RuntimeException | Error e) {
@@ -72,29 +215,22 @@ final class PagerSession implements Runnable {
         }
     }
 
-    private void hello() {
-        try (UnixSocket.Message m = socket.receive(HELLO_WAIT)) {
-            if (m == null) {
-                throw new PagerException("no HELLO within " + HELLO_WAIT.toSeconds() + " s");
+    /** A recovered session waits for the app to reconnect; false when the app exited or the pager closes. */
+    private synchronized boolean awaitConnection() {
+        while (socket == null) {
+            if (closing || app.hasExited()) {
+                if (!closing) {
+                    LOG.log(System.Logger.Level.INFO, "uffd4j pager: app " + peer + " exited before reconnecting");
+                }
+                return false;
             }
-            if (!(PagerProtocol.decode(m.data()) instanceof PagerProtocol.Hello h)) {
-                throw new PagerException("the first message must be HELLO");
-            }
-            if (m.fdCount() != 1) {
-                throw new PagerException("HELLO must carry exactly one descriptor (the userfaultfd), not " + m.fdCount());
-            }
-            int fd = m.takeFd(0);
-            Userfaultfd uffd;
             try {
-                uffd = Userfaultfd.adopt(fd, Feature.fromMask(h.features()), false);
-            } catch (RuntimeException e) {
-                UnixSocket.closeDescriptor(fd);
-                throw e;
+                wait(POLL.toMillis());
+            } catch (InterruptedException e) {
+                return false;
             }
-            service = FaultService.builder().serve(uffd).threads(threads).poisonUnloadedOnClose(true).start();
-            LOG.log(System.Logger.Level.INFO, "uffd4j pager: serving " + peer);
-            reply(true, "serving (pager pid " + ProcessHandle.current().pid() + ")");
         }
+        return true;
     }
 
     private void serve() {
@@ -124,24 +260,41 @@ final class PagerSession implements Runnable {
     }
 
     private void add(RegionSpec spec) {
-        if (regions.containsKey(spec.address())) {
-            throw new PagerException("a region at 0x" + Long.toHexString(spec.address()) + " is served already");
+        String refusal = null;
+        synchronized (this) {
+            if (regions.containsKey(spec.address())) {
+                throw new PagerException("a region at 0x" + Long.toHexString(spec.address()) + " is served already");
+            }
+            try {
+                serve(spec, Sources.open(spec.source(), spec.length()));
+                journal();
+            } catch (PagerException e) {
+                refusal = e.getMessage(); // the app's request fails; the connection stays
+            }
         }
-        PageSource source;
+        reply(refusal == null, refusal == null ? "added" : refusal);
+    }
+
+    /** Serves the region from {@code source} (closed here if that fails). */
+    private synchronized void serve(RegionSpec spec, PageSource source) {
         try {
-            source = Sources.open(spec.source(), spec.length());
-        } catch (PagerException e) {
-            reply(false, e.getMessage()); // the app's request fails; the connection stays
-            return;
+            Region r = service.region(Memory.segmentAt(spec.address(), spec.length())).pageSize(spec.pageSize())
+                    .source(source).name(spec.name()).register();
+            regions.put(spec.address(), new Served(spec, r, source));
+        } catch (RuntimeException | Error e) {
+            closeSource(source);
+            throw e;
         }
-        Region r = service.region(Memory.segmentAt(spec.address(), spec.length())).pageSize(spec.pageSize())
-                .source(source).name(spec.name()).register();
-        regions.put(spec.address(), new Served(r, source));
-        reply(true, "added " + r);
     }
 
     private void remove(long address) {
-        Served s = regions.remove(address);
+        Served s;
+        synchronized (this) {
+            s = regions.remove(address);
+            if (s != null) {
+                journal();
+            }
+        }
         if (s == null) {
             reply(false, "no region at 0x" + Long.toHexString(address));
             return;
@@ -151,29 +304,53 @@ final class PagerSession implements Runnable {
         reply(true, "removed");
     }
 
+    /** Records the app and its regions for a replacement pager (if the pager keeps a journal). */
+    private synchronized void journal() {
+        List<RegionSpec> specs = new ArrayList<>();
+        regions.values().forEach(r -> specs.add(r.spec()));
+        entry = entry.withRegions(specs);
+        if (settings.journal() != null) {
+            settings.journal().write(entry);
+        }
+    }
+
     private void reply(boolean ok, String text) {
         socket.send(PagerProtocol.encode(new PagerProtocol.Reply(ok, text == null ? "" : text)));
     }
 
     private void replyQuietly(boolean ok, String text) {
         try {
-            reply(ok, text);
+            if (socket != null) {
+                reply(ok, text);
+            }
         } catch (RuntimeException gone) {
             // the app is gone: nobody to tell
         }
     }
 
+    /**
+     * The service ends: pages never loaded are poisoned and the ranges unregistered (the
+     * FaultService's close), the sources closed, the journal entry deleted (nothing is left to
+     * take over), the connection closed.
+     */
     private void end() {
-        FaultService s = service;
+        service.close();
+        synchronized (this) {
+            for (Served r : regions.values()) {
+                closeSource(r.source());
+            }
+            regions.clear();
+            closing = true;
+        }
+        if (settings.journal() != null) {
+            settings.journal().delete(entry.pid());
+        }
+        app.close();
+        UnixSocket s = socket;
         if (s != null) {
             s.close();
         }
-        for (Served r : regions.values()) {
-            closeSource(r.source());
-        }
-        regions.clear();
-        socket.close();
-        onEnd.accept(this);
+        onEnd.run();
     }
 
     private static void closeSource(PageSource source) {
@@ -188,7 +365,18 @@ final class PagerSession implements Runnable {
 
     /** Ends the connection (from the pager's close). */
     void close() {
-        closing = true;
-        socket.close();
+        synchronized (this) {
+            closing = true;
+            notifyAll();
+        }
+        UnixSocket s = socket;
+        if (s != null) {
+            s.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "PagerSession[" + peer + ", " + regions.size() + " regions]";
     }
 }

@@ -53,10 +53,12 @@ final class PagerProcess implements AutoCloseable {
 
     @Override
     public void close() throws IOException, InterruptedException {
+        List<ProcessHandle> children = process.descendants().toList(); // a supervisor's pager
         process.destroy();
         if (!process.waitFor(15, TimeUnit.SECONDS)) {
             process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
+        children.forEach(ProcessHandle::destroyForcibly);
         Files.deleteIfExists(log);
     }
 }

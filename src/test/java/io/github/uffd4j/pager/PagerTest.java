@@ -21,10 +21,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * word of its lazily paged memory while a System.gc() loop runs. Both run in child JVMs watched
  * from here (an app whose faults nobody serves would freeze, and could not report itself).
  */
+@org.junit.jupiter.api.Timeout(180)
 class PagerTest {
 
     private static final long SIZE = 256L << 20;
-    private static final Duration LIMIT = Duration.ofSeconds(120);
+    private static final Duration LIMIT = Duration.ofSeconds(90);
+    private static final Pattern SURVIVOR = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) errors=(\\d+) events=(\\S*)");
     private static final Pattern RESULT = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) firstBad=(-?\\d+) gcs=(\\d+)");
 
     @TempDir
@@ -67,8 +69,8 @@ class PagerTest {
         try (PagerProcess pager = PagerProcess.start(socket())) {
             List<byte[]> bad = List.of(new byte[] {0}, new byte[] {1, 2, 3}, "UFFPxxxxxxxxxxxxxxxx".getBytes(),
                     PagerProtocol.encode(new PagerProtocol.Bye()),                                // no HELLO first
-                    java.util.Arrays.copyOf(PagerProtocol.encode(new PagerProtocol.Hello(0)), 9), // truncated
-                    PagerProtocol.encode(new PagerProtocol.Hello(0)));                           // HELLO without a descriptor
+                    java.util.Arrays.copyOf(PagerProtocol.encode(new PagerProtocol.Hello(0, 3)), 9), // truncated
+                    PagerProtocol.encode(new PagerProtocol.Hello(0, 3)));                           // HELLO without a descriptor
             for (byte[] message : bad) {
                 try (UnixSocket s = UnixSocket.connect(socket())) {
                     s.send(message);
@@ -108,5 +110,81 @@ class PagerTest {
         PagerException e = org.junit.jupiter.api.Assertions.assertThrows(PagerException.class,
                 () -> Pager.builder().socket(open.resolve("p.sock")).start());
         assertTrue(e.getMessage().contains("chmod 700"), e.getMessage());
+    }
+
+    /** Runs {@link PagerSurvivorChild} against the pager, kills the pager once the app says so, returns the RESULT. */
+    private Matcher survive(PagerProcess pager, String reconnectSeconds) throws Exception {
+        try (ChildJvm.Running app = ChildJvm.start(PagerSurvivorChild.class, List.of("-Xmx256m"), socket().toString(),
+                Long.toString(SIZE), "42", "4", reconnectSeconds, "pattern:42", "true")) {
+            String kill = app.awaitLine("KILL ", LIMIT);
+            assertNotNull(kill, "the app did not start reading:\n" + app.output() + "\npager:\n" + pager.output());
+            long pid = Long.parseLong(kill.substring(5).trim());
+            assertTrue(ProcessHandle.of(pid).map(ProcessHandle::destroyForcibly).orElse(false), "kill -9 the pager " + pid);
+            ChildJvm.Result r = app.finish(LIMIT);
+            Matcher m = SURVIVOR.matcher(r.output());
+            assertTrue(r.ok() && m.find(), r.describe() + "\npager:\n" + pager.output());
+            assertEquals(SIZE / 4096, Long.parseLong(m.group(1)));
+            assertEquals(0, Long.parseLong(m.group(2)), "wrong words (zeros?)\n" + r.describe());
+            return m;
+        }
+    }
+
+    @Test
+    void aPagerKilledMidRunIsReplacedAndEveryWordIsRight() throws Exception {
+        try (PagerProcess pager = PagerProcess.start(socket(), "--restarts", "2")) {
+            Matcher m = survive(pager, "60");
+            assertEquals(0, Long.parseLong(m.group(3)), "no page may fail when a replacement serves");
+            assertEquals("LOST,RESUMED", m.group(4));
+            assertTrue(pager.output().contains("starting a replacement"), pager.output());
+        }
+    }
+
+    @Test
+    void whenTheRestartsAreUsedUpTheMissingPagesFailLoudlyNeverReadAsZeros() throws Exception {
+        try (PagerProcess pager = PagerProcess.start(socket(), "--restarts", "0")) {
+            Matcher m = survive(pager, "3");
+            assertTrue(Long.parseLong(m.group(3)) > 0, "the pages never loaded raised errors");
+            assertEquals("LOST,ABANDONED", m.group(4));
+            assertTrue(pager.process().waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the supervisor exits");
+            assertEquals(1, pager.process().exitValue(), pager.output());
+            assertTrue(pager.output().contains("restarts used up"), pager.output());
+        }
+    }
+
+    @Test
+    void aSourceThatNeverAnswersIsPoisonedAtTheFaultDeadline() throws Exception {
+        try (PagerProcess pager = PagerProcess.start(socket(), "--restarts", "-1", "--fault-deadline", "0.5")) {
+            ChildJvm.Result r = ChildJvm.run(PagerSurvivorChild.class, LIMIT, socket().toString(), Long.toString(4L << 20), "42",
+                    "4", "5", "stall:42", "false");
+            Matcher m = SURVIVOR.matcher(r.output());
+            assertTrue(r.ok() && m.find(), r.describe() + "\npager:\n" + pager.output());
+            assertEquals(0, Long.parseLong(m.group(2)), "wrong words\n" + r.describe());
+            long errors = Long.parseLong(m.group(3));
+            assertEquals(4, errors, "exactly the 4 stalled pages fail (their neighbours are retried alone)");
+            assertEquals("", m.group(4), "the pager stayed");
+        }
+    }
+
+    @Test
+    void anAppKilledMidRunEndsOnlyItsOwnSession() throws Exception {
+        try (PagerProcess pager = PagerProcess.start(socket())) {
+            long appPid;
+            try (ChildJvm.Running app = ChildJvm.start(PagerSurvivorChild.class, List.of("-Xmx256m"), socket().toString(),
+                    Long.toString(SIZE), "42", "4", "5", "pattern:42", "false")) {
+                assertNotNull(app.awaitLine("KILL ", LIMIT), app.output());
+                appPid = app.process().pid();
+                app.process().destroyForcibly().waitFor();
+            }
+            Path entry = socket().getParent().resolve("journal").resolve("app-" + appPid + ".state");
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (java.nio.file.Files.exists(entry) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertFalse(java.nio.file.Files.exists(entry), "the dead app's journal entry is deleted\n" + pager.output());
+            ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, socket().toString(), Long.toString(16L << 20), "7", "2");
+            assertEquals(0, Long.parseLong(result(r).group(2)), r.describe());
+            assertTrue(pager.process().isAlive(), pager.output());
+            assertTrue(pager.output().contains("pid " + appPid + " (uid") && pager.output().contains("went away"), pager.output());
+        }
     }
 }

@@ -3806,6 +3806,24 @@ public class UffdNative {
     public static int MFD_HUGETLB() {
         return MFD_HUGETLB;
     }
+    private static final int SYS_pidfd_getfd = (int)438L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_pidfd_getfd 438
+     * }
+     */
+    public static int SYS_pidfd_getfd() {
+        return SYS_pidfd_getfd;
+    }
+    private static final int SYS_pidfd_open = (int)434L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_pidfd_open 434
+     * }
+     */
+    public static int SYS_pidfd_open() {
+        return SYS_pidfd_open;
+    }
     private static final int SYS_userfaultfd = (int)323L;
     /**
      * {@snippet lang=c :

@@ -185,6 +185,8 @@ public final class Native {
         static final FunctionDescriptor IOCTL_PTR = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS);
         static final FunctionDescriptor IOCTL_INT = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT);
         static final FunctionDescriptor SYSCALL_INT = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT);
+        static final FunctionDescriptor SYSCALL_INT2 = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT);
+        static final FunctionDescriptor SYSCALL_INT3 = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor OPEN = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor CLOSE = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
         static final FunctionDescriptor READ = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
@@ -256,6 +258,14 @@ public final class Native {
 
     private static final class SyscallInt {
         static final MethodHandle H = link("syscall", Signatures.SYSCALL_INT, 1);
+    }
+
+    private static final class SyscallInt2 {
+        static final MethodHandle H = link("syscall", Signatures.SYSCALL_INT2, 1);
+    }
+
+    private static final class SyscallInt3 {
+        static final MethodHandle H = link("syscall", Signatures.SYSCALL_INT3, 1);
     }
 
     private static final class Open {
@@ -361,6 +371,24 @@ public final class Native {
     public static long syscall(long number, int arg) {
         try {
             return (long) SyscallInt.H.invokeExact(capture(), number, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code syscall(number, a, b)} with two int arguments. */
+    public static long syscall(long number, int a, int b) {
+        try {
+            return (long) SyscallInt2.H.invokeExact(capture(), number, a, b);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code syscall(number, a, b, c)} with three int arguments. */
+    public static long syscall(long number, int a, int b, int c) {
+        try {
+            return (long) SyscallInt3.H.invokeExact(capture(), number, a, b, c);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -1,0 +1,108 @@
+package io.github.uffd4j.pager;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The app of {@link PagerTest}'s pager-death tests, run in a child JVM: maps SIZE bytes from
+ * SOURCE (whose words are {@code Sources.patternWord(SEED, offset)}), has THREADS threads read
+ * every word with plain Java code under a System.gc() loop, and once a quarter of the pages are
+ * read prints {@code KILL <pager pid>} and slows down for half a second, so that the test can kill the pager while
+ * the threads still fault. A page whose access raises InternalError (poisoned) is counted as an
+ * error, a word that is neither right nor an error as bad (a zero page is bad). After the scan it
+ * waits for the pager events to settle and prints
+ * {@code RESULT pages=N bad=N errors=N events=KIND,KIND}.
+ *
+ * <p>Arguments: SOCKET SIZE SEED THREADS RECONNECT_SECONDS SOURCE EXPECT_LOSS (true: wait for the pager's loss
+ * to be reported and settled before printing)
+ */
+public final class PagerSurvivorChild {
+
+    public static void main(String[] args) throws Exception {
+        Path socket = Path.of(args[0]);
+        long size = Long.parseLong(args[1]);
+        long seed = Long.parseLong(args[2]);
+        int threads = Integer.parseInt(args[3]);
+        Duration reconnect = Duration.ofSeconds(Long.parseLong(args[4]));
+        URI source = URI.create(args[5]);
+        boolean expectLoss = Boolean.parseBoolean(args[6]);
+        List<PagedMemory.PagerEvent> events = new CopyOnWriteArrayList<>();
+        AtomicBoolean done = new AtomicBoolean();
+        Thread gc = Thread.ofPlatform().daemon().start(() -> {
+            while (!done.get()) {
+                System.gc();
+            }
+        });
+        try (PagedMemory pager = PagedMemory.builder(socket).reconnectTimeout(reconnect).onPagerEvent(events::add).connect()) {
+            MemorySegment m = pager.map("survivor", size, source).segment();
+            long page = 4096;
+            long pages = size / page;
+            AtomicLong read = new AtomicLong();
+            AtomicLong bad = new AtomicLong();
+            AtomicLong errors = new AtomicLong();
+            AtomicBoolean told = new AtomicBoolean();
+            AtomicLong toldAt = new AtomicLong(Long.MAX_VALUE);
+            Thread[] ts = new Thread[threads];
+            for (int t = 0; t < threads; t++) {
+                int me = t;
+                ts[t] = Thread.ofPlatform().start(() -> {
+                    for (long p = me; p < pages; p += threads) {
+                        long base = p * page;
+                        try {
+                            for (long o = 0; o < page; o += 8) {
+                                if (m.get(ValueLayout.JAVA_LONG, base + o) != Sources.patternWord(seed, base + o)) {
+                                    bad.incrementAndGet();
+                                }
+                            }
+                        } catch (InternalError poisoned) {
+                            errors.incrementAndGet();
+                        }
+                        long n = read.incrementAndGet();
+                        if (n >= pages / 4) {
+                            if (told.compareAndSet(false, true)) {
+                                toldAt.set(System.nanoTime());
+                                System.out.println("KILL " + pager.pagerPid());
+                                System.out.flush();
+                            }
+                            if (p % 8 == 0 && System.nanoTime() - toldAt.get() < 500_000_000L) {
+                                sleep(1); // slow down for half a second: the kill lands while pages are still missing
+                            }
+                        }
+                    }
+                });
+            }
+            for (Thread t : ts) {
+                t.join();
+            }
+            done.set(true);
+            long deadline = System.nanoTime() + reconnect.toNanos() + 20_000_000_000L;
+            while (expectLoss && !settled(events) && System.nanoTime() < deadline) {
+                sleep(50);
+            }
+            StringBuilder kinds = new StringBuilder();
+            events.forEach(e -> kinds.append(kinds.isEmpty() ? "" : ",").append(e.kind()));
+            System.out.printf("RESULT pages=%d bad=%d errors=%d events=%s%n", pages, bad.get(), errors.get(), kinds);
+            System.out.flush();
+        }
+        gc.join();
+    }
+
+    private static boolean settled(List<PagedMemory.PagerEvent> events) {
+        return !events.isEmpty() && events.getLast().kind() != PagedMemory.PagerEvent.Kind.LOST;
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
