@@ -473,6 +473,16 @@ public final class PagedMemory implements AutoCloseable {
             return name;
         }
 
+        /**
+         * Drops the pages of {@code [offset, offset + length)} (page aligned): {@code
+         * madvise(MADV_DONTNEED)}. The pager hears of it (a REMOVE event) before this returns,
+         * and the next touch of each page loads it from the source again: what was written there
+         * is gone. Frees the memory of data that can be read again.
+         */
+        public void discard(long offset, long length) {
+            mapping.dontNeed(offset, length);
+        }
+
         /** Has the pager stop serving it, then unmaps it. Idempotent. */
         @Override
         public void close() {

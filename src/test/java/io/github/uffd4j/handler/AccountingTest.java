@@ -108,7 +108,7 @@ class AccountingTest {
         }
     }
 
-    /** 1,000 pages fail (zero-page fallback, so the load goes on): a few WARNING lines, 1,000 listener calls. */
+    /** 1,000 pages fail (zero-page fallback, so the load goes on): a few WARNING lines, a listener call per failure. */
     @Test
     void aLargeFailureLogsAFewLinesNotOnePerPage() {
         int pages = 1000;
@@ -139,8 +139,10 @@ class AccountingTest {
                 throw new IOException("the disk is gone");
             });
             r.load(0, pages * PAGE);
-            assertEquals(pages, failures.size());
-            assertTrue(failures.stream().allMatch(f -> f.outcome() == FaultFailure.Outcome.ZERO_PAGE), failures::toString);
+            // every page ends as a zero page; a page whose readahead block failed was first retried alone
+            assertEquals(pages, failures.stream().filter(f -> f.outcome() == FaultFailure.Outcome.ZERO_PAGE).count());
+            assertTrue(failures.stream().allMatch(f -> f.outcome() == FaultFailure.Outcome.ZERO_PAGE
+                    || f.outcome() == FaultFailure.Outcome.RETRIED), failures::toString);
         } finally {
             jul.removeHandler(capture);
         }

@@ -52,6 +52,52 @@ class FailurePolicyTest {
         }
     }
 
+    /** Loads every page of 16 one by one and returns the pages that failed. */
+    private static List<Integer> failedPages(Region r) {
+        List<Integer> failed = new java.util.ArrayList<>();
+        for (int p = 0; p < 16; p++) {
+            try {
+                r.load(p * PAGE, 8);
+            } catch (PageLoadException e) {
+                failed.add(p);
+            }
+        }
+        return failed;
+    }
+
+    @Test
+    void aPageThatFailsInsideABlockFailsOnlyItselfEvenWithoutRetries() {
+        try (Mapping m = Memory.anonymous(16 * PAGE);
+             FaultService service = FaultService.builder().faultAround(16 * PAGE)
+                     .failurePolicy(FailurePolicy.DEFAULT.withRetries(0)).start()) {
+            Region r = service.register(m, (offset, dst) -> {
+                if (offset <= 7 * PAGE && 7 * PAGE < offset + dst.byteSize()) {
+                    throw new IOException("page 7 is unreadable");
+                }
+                Data.fill(SEED, offset, dst);
+            });
+            assertEquals(List.of(7), failedPages(r));
+            assertEquals(-1, Data.firstMismatch(SEED, m.segment(), 0, 7 * PAGE));
+            assertEquals(-1, Data.firstMismatch(SEED, m.segment(), 8 * PAGE, 8 * PAGE));
+        }
+    }
+
+    @Test
+    void aPageWhoseSourceHangsInsideABlockTimesOutAloneAndItsNeighboursLoad() {
+        try (Mapping m = Memory.anonymous(16 * PAGE);
+             FaultService service = FaultService.builder().faultAround(16 * PAGE)
+                     .failurePolicy(new FailurePolicy(0, Duration.ofMillis(300), FailurePolicy.Fallback.ERROR)).start()) {
+            Region r = service.register(m, (offset, dst) -> {
+                if (offset <= 7 * PAGE && 7 * PAGE < offset + dst.byteSize()) {
+                    Thread.sleep(60_000);
+                }
+                Data.fill(SEED, offset, dst);
+            });
+            assertEquals(List.of(7), failedPages(r));
+            assertEquals(-1, Data.firstMismatch(SEED, m.segment(), 0, 7 * PAGE));
+        }
+    }
+
     @Test
     void aSourceThatRecoversWithinTheRetriesDeliversTheData() {
         AtomicInteger calls = new AtomicInteger();

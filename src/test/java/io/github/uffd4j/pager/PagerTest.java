@@ -187,4 +187,18 @@ class PagerTest {
             assertTrue(pager.output().contains("pid " + appPid + " (uid") && pager.output().contains("went away"), pager.output());
         }
     }
+
+    @Test
+    void regionsComeAndGoWhileOthersAreReadAndRemoveAndUnmapEventsAreApplied() throws Exception {
+        try (PagerProcess pager = PagerProcess.start(socket())) {
+            ChildJvm.Result r = ChildJvm.run(PagerRegionsChild.class, LIMIT, socket().toString());
+            Matcher m = Pattern.compile("RESULT bad=(\\d+) scans=(\\d+) regions=(\\d+)").matcher(r.output());
+            assertTrue(r.ok() && m.find(), r.describe() + "\npager:\n" + pager.output());
+            assertEquals(0, Long.parseLong(m.group(1)), r.describe() + "\npager:\n" + pager.output());
+            assertTrue(Long.parseLong(m.group(2)) > 0, "the steady region was read meanwhile");
+            assertEquals(8, Long.parseLong(m.group(3)));
+            assertTrue(pager.process().isAlive(), pager.output());
+            assertFalse(pager.output().contains("SEVERE") || pager.output().contains("Exception"), pager.output());
+        }
+    }
 }
