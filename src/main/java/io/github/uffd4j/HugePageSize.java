@@ -28,6 +28,16 @@ public enum HugePageSize {
         return bytes;
     }
 
+    /** The size with this many bytes, or null when there is none. */
+    public static HugePageSize ofBytes(long bytes) {
+        for (HugePageSize s : values()) {
+            if (s.bytes == bytes) {
+                return s;
+            }
+        }
+        return null;
+    }
+
     int mmapFlag() {
         return mmapFlag;
     }

@@ -108,6 +108,30 @@ public final class Mapping implements AutoCloseable {
         advise("madvise(MADV_DONTNEED)", offset, length, Abi.MADV_DONTNEED);
     }
 
+    /**
+     * mincore(2): which pages of the mapping are resident, one bit per page. For shared memory
+     * that is the page cache: a page written through any mapping of the same memfd counts, even
+     * if this mapping never touched it.
+     */
+    public java.util.BitSet residentPages() {
+        int pages = (int) (byteSize() / pageSize());
+        long basePages = byteSize() / Memory.pageSize();
+        java.util.BitSet resident = new java.util.BitSet(pages);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment vec = arena.allocate(basePages);
+            if (Native.mincore(address(), byteSize(), vec) != 0) {
+                throw Failures.of("mincore", Native.errno(), address(), byteSize());
+            }
+            long perPage = pageSize() / Memory.pageSize();
+            for (int p = 0; p < pages; p++) {
+                if ((vec.get(java.lang.foreign.ValueLayout.JAVA_BYTE, p * perPage) & 1) != 0) {
+                    resident.set(p);
+                }
+            }
+        }
+        return resident;
+    }
+
     /** madvise(MADV_REMOVE): frees the range and its backing store (shmem, hugetlbfs). */
     public void remove(long offset, long length) {
         advise("madvise(MADV_REMOVE)", offset, length, Abi.MADV_REMOVE);

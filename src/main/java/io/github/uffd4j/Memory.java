@@ -70,6 +70,27 @@ public final class Memory {
         return sharedMemory(size, Objects.requireNonNull(pageSize, "pageSize (use Memory.shared for shmem with base pages)"));
     }
 
+    /**
+     * Maps {@code size} bytes of shared memory from a descriptor received from another process (a
+     * memfd on shmem or hugetlbfs): the way a pager writes the page cache of an app's shared
+     * memory before UFFDIO_CONTINUE. The caller keeps owning {@code fd} (the mapping does not
+     * need it once made). {@code pageSize} is the memory's page size: the base page size for
+     * shmem, the huge page size for hugetlbfs (the mapping fails with EINVAL when it does not
+     * match the file's).
+     */
+    public static Mapping mapShared(int fd, long size, long pageSize) {
+        Native.ensureAvailable();
+        if (fd < 0) {
+            throw new IllegalArgumentException("not a descriptor: " + fd);
+        }
+        if (pageSize != PAGE_SIZE && HugePageSize.ofBytes(pageSize) == null) {
+            throw new IllegalArgumentException("page size " + pageSize + " is neither the base page size nor a huge page size");
+        }
+        long len = checkedSize(size, pageSize);
+        Mapping.Kind kind = pageSize == PAGE_SIZE ? Mapping.Kind.SHMEM : Mapping.Kind.SHARED_HUGETLB;
+        return new Mapping(map(len, Abi.MAP_SHARED, fd), len, pageSize, kind);
+    }
+
     private static SharedMemory sharedMemory(long size, HugePageSize huge) {
         Native.ensureAvailable();
         long page = huge == null ? PAGE_SIZE : huge.bytes();

@@ -283,6 +283,11 @@ public final class FaultService implements AutoCloseable {
         boolean background = b.background != null ? b.background : ctx.settings().backgroundFill();
         Region r = new Region(this, ctx.uffd(), ctx.gate(), name, m, b.pageSize, b.source, b.handler, b.writeHook, b.alias,
                 background, removeEvents, remote);
+        if (b.present != null) {
+            for (int p = b.present.nextSetBit(0); p >= 0 && p < r.pageCount(); p = b.present.nextSetBit(p + 1)) {
+                r.pages().force(p, PageTable.PRESENT);
+            }
+        }
         EnumSet<RegisterMode> modes = EnumSet.of(RegisterMode.MISSING);
         if (b.alias != null) {
             modes.add(RegisterMode.MINOR);

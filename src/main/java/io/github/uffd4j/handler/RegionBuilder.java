@@ -14,6 +14,7 @@ public final class RegionBuilder {
     FaultHandler handler;
     WriteFaultHook writeHook;
     MemorySegment alias;
+    java.util.BitSet present;
     String name;
     Boolean background;
 
@@ -52,6 +53,17 @@ public final class RegionBuilder {
     /** MINOR mode: the unregistered second mapping of the same shared memory, written through before CONTINUE. */
     public RegionBuilder alias(MemorySegment alias) {
         this.alias = alias;
+        return this;
+    }
+
+    /**
+     * Pages already in place when the region is registered (bit {@code i}: page {@code i}): they
+     * are never loaded. For a service taking over memory that another service filled in part
+     * (a replacement pager finding shared memory's page cache filled, see
+     * {@link io.github.uffd4j.Mapping#residentPages}).
+     */
+    public RegionBuilder presentPages(java.util.BitSet pages) {
+        this.present = (java.util.BitSet) pages.clone();
         return this;
     }
 

@@ -1,11 +1,13 @@
 package io.github.uffd4j.pager;
 
 import io.github.uffd4j.Feature;
+import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.Pidfd;
 import io.github.uffd4j.UffdClosedException;
 import io.github.uffd4j.RegisterMode;
+import io.github.uffd4j.SharedMemory;
 import io.github.uffd4j.UffdException;
 import io.github.uffd4j.UnixSocket;
 import io.github.uffd4j.Userfaultfd;
@@ -140,7 +142,8 @@ public final class PagedMemory implements AutoCloseable {
         /** Opens the userfaultfd, connects, and hands the pager the descriptor. */
         public PagedMemory connect() {
             Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
-                    Feature.POISON, Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS);
+                    Feature.POISON, Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS, Feature.MINOR_SHMEM,
+                    Feature.MINOR_HUGETLBFS);
             wanted.retainAll(Userfaultfd.kernelFeatures());
             Userfaultfd uffd = Userfaultfd.builder().features(wanted).open();
             UnixSocket s = null;
@@ -182,19 +185,39 @@ public final class PagedMemory implements AutoCloseable {
      * Returns once the pager serves the region.
      */
     public Region map(String name, long length, URI source) {
+        return map(name, length, source, RegionSpec.Backing.ANONYMOUS, null);
+    }
+
+    /**
+     * Maps {@code length} bytes of {@code backing} memory (rounded up to whole pages of its kind)
+     * served by the pager from {@code source}. Shared memory (SHMEM, SHARED_HUGETLB) is a memfd
+     * sent to the pager along: the pager writes the page cache through a mapping of its own and
+     * the faults are MINOR ones (UFFDIO_CONTINUE); it can also read the pages without any ptrace
+     * right. Hugetlb kinds need free huge pages of {@code hugePages} size in the pool (null means
+     * 2 MiB; ignored for the others).
+     */
+    public Region map(String name, long length, URI source, RegionSpec.Backing backing, HugePageSize hugePages) {
         ensureOpen();
-        long page = Memory.pageSize();
-        long size = (length + page - 1) & -page;
-        Mapping mapping = Memory.anonymous(size);
+        Objects.requireNonNull(backing, "backing");
+        HugePageSize huge = hugePages != null ? hugePages : HugePageSize.SIZE_2MB;
+        SharedMemory shared = null;
+        Mapping mapping = switch (backing) {
+            case ANONYMOUS -> Memory.anonymous(length);
+            case HUGETLB -> Memory.hugetlb(length, huge);
+            case SHMEM -> (shared = Memory.shared(length)).view();
+            case SHARED_HUGETLB -> (shared = Memory.sharedHugetlb(length, huge)).view();
+        };
+        Region r = new Region(this, name, mapping, shared);
         try {
-            uffd.register(mapping.segment(), RegisterMode.MISSING);
-            RegionSpec spec = new RegionSpec(name, mapping.address(), size, page, source);
-            request(new PagerProtocol.Add(spec));
-            Region r = new Region(this, name, mapping);
+            uffd.register(mapping.segment(), shared != null ? EnumSet.of(RegisterMode.MISSING, RegisterMode.MINOR)
+                    : EnumSet.of(RegisterMode.MISSING));
+            RegionSpec spec = new RegionSpec(name, mapping.address(), mapping.byteSize(), mapping.pageSize(), source, backing);
+            int memfd = shared != null ? shared.fd() : -1;
+            request(new PagerProtocol.Add(spec, memfd), shared != null ? new int[] {memfd} : new int[0]);
             regions.add(r);
             return r;
         } catch (RuntimeException | Error e) {
-            release(mapping);
+            release(r);
             throw e;
         }
     }
@@ -215,9 +238,9 @@ public final class PagedMemory implements AutoCloseable {
     }
 
     /** Sends one request and waits for its reply; throws {@link PagerException} when refused or the pager is gone. */
-    private void request(PagerProtocol.Message m) {
+    private void request(PagerProtocol.Message m, int... fds) {
         awaitServed();
-        exchange(socket, m);
+        exchange(socket, m, fds);
     }
 
     private void exchange(UnixSocket s, PagerProtocol.Message m, int... fds) {
@@ -385,18 +408,22 @@ public final class PagedMemory implements AutoCloseable {
                 request(new PagerProtocol.Remove(r.mapping.address()));
             }
         } finally {
-            release(r.mapping);
+            release(r);
         }
     }
 
     /** Unregisters first (a munmap of registered memory would wait for the pager to read the UNMAP event), then unmaps. */
-    private void release(Mapping mapping) {
+    private void release(Region r) {
         try {
-            uffd.unregister(mapping.segment());
+            uffd.unregister(r.mapping.segment());
         } catch (RuntimeException alreadyGone) {
             // not registered (any more): nothing to undo
         }
-        mapping.close();
+        if (r.shared != null) {
+            r.shared.close();
+        } else {
+            r.mapping.close();
+        }
     }
 
     private void ensureOpen() {
@@ -422,7 +449,7 @@ public final class PagedMemory implements AutoCloseable {
                 if (served) {
                     remove(r);
                 } else if (regions.remove(r)) {
-                    release(r.mapping);
+                    release(r);
                 }
             } catch (RuntimeException e) {
                 errors.add(e);
@@ -457,11 +484,13 @@ public final class PagedMemory implements AutoCloseable {
         private final PagedMemory owner;
         private final String name;
         private final Mapping mapping;
+        private final SharedMemory shared;
 
-        private Region(PagedMemory owner, String name, Mapping mapping) {
+        private Region(PagedMemory owner, String name, Mapping mapping, SharedMemory shared) {
             this.owner = owner;
             this.name = name;
             this.mapping = mapping;
+            this.shared = shared;
         }
 
         /** The memory: read and write it with plain Java code. Unmapped once the region is closed. */

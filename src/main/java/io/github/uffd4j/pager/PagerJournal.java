@@ -36,12 +36,12 @@ final class PagerJournal {
     private final Path dir;
 
     /** One app's record. */
-    record Entry(long pid, long startTime, int uid, int appFd, long features, List<RegionSpec> regions) {
+    record Entry(long pid, long startTime, int uid, int appFd, long features, List<PagerProtocol.Add> regions) {
         Entry {
             regions = List.copyOf(regions);
         }
 
-        Entry withRegions(List<RegionSpec> r) {
+        Entry withRegions(List<PagerProtocol.Add> r) {
             return new Entry(pid, startTime, uid, appFd, features, r);
         }
     }
@@ -65,7 +65,9 @@ final class PagerJournal {
         p.setProperty("features", Long.toString(e.features()));
         p.setProperty("regions", Integer.toString(e.regions().size()));
         for (int i = 0; i < e.regions().size(); i++) {
-            RegionSpec r = e.regions().get(i);
+            RegionSpec r = e.regions().get(i).region();
+            p.setProperty("region." + i + ".backing", r.backing().name());
+            p.setProperty("region." + i + ".appMemfd", Integer.toString(e.regions().get(i).appMemfd()));
             p.setProperty("region." + i + ".name", r.name());
             p.setProperty("region." + i + ".address", Long.toString(r.address()));
             p.setProperty("region." + i + ".length", Long.toString(r.length()));
@@ -125,12 +127,13 @@ final class PagerJournal {
             p.load(r);
         }
         int n = Integer.parseInt(required(p, "regions"));
-        List<RegionSpec> regions = new ArrayList<>(n);
+        List<PagerProtocol.Add> regions = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             String k = "region." + i + ".";
-            regions.add(new RegionSpec(required(p, k + "name"), Long.parseLong(required(p, k + "address")),
+            regions.add(new PagerProtocol.Add(new RegionSpec(required(p, k + "name"), Long.parseLong(required(p, k + "address")),
                     Long.parseLong(required(p, k + "length")), Long.parseLong(required(p, k + "pageSize")),
-                    URI.create(required(p, k + "source"))));
+                    URI.create(required(p, k + "source")), RegionSpec.Backing.valueOf(required(p, k + "backing"))),
+                    Integer.parseInt(required(p, k + "appMemfd"))));
         }
         return new Entry(Long.parseLong(required(p, "pid")), Long.parseLong(required(p, "startTime")),
                 Integer.parseInt(required(p, "uid")), Integer.parseInt(required(p, "appFd")),

@@ -20,7 +20,9 @@ import java.net.URISyntaxException;
  *                                        + the userfaultfd, by SCM_RIGHTS (exactly one descriptor)
  *   RESUME                               (to a pager that recovered this app's service after the
  *                                         previous pager died; the app is known by its pid)
- *   ADD    name, address, length, page size, source URI   (strings: u16 length + UTF-8)
+ *   ADD    name, address, length, page size, source URI (strings: u16 length + UTF-8), backing (u8),
+ *          memfd number in the app (s32, -1 for private memory)
+ *                                        + for shared backings the memfd, by SCM_RIGHTS
  *   REMOVE address
  *   BYE
  *   REPLY  ok (u8), text
@@ -52,7 +54,8 @@ final class PagerProtocol {
     record Resume() implements Message {
     }
 
-    record Add(RegionSpec region) implements Message {
+    /** @param appMemfd the memfd's number in the app (-1 for private memory), for a replacement pager */
+    record Add(RegionSpec region, int appMemfd) implements Message {
     }
 
     record Remove(long address) implements Message {
@@ -83,6 +86,8 @@ final class PagerProtocol {
                     out.writeLong(r.length());
                     out.writeLong(r.pageSize());
                     writeString(out, r.source().toString(), MAX_URI);
+                    out.writeByte(r.backing().ordinal());
+                    out.writeInt(a.appMemfd());
                 }
                 case Remove r -> {
                     out.writeByte(Type.REMOVE.ordinal());
@@ -151,8 +156,17 @@ final class PagerProtocol {
         long length = in.readLong();
         long pageSize = in.readLong();
         String uri = readString(in, MAX_URI);
+        int backing = in.readUnsignedByte();
+        int memfd = in.readInt();
+        if (backing >= RegionSpec.Backing.values().length) {
+            throw new PagerException("unknown backing " + backing);
+        }
+        RegionSpec.Backing b = RegionSpec.Backing.values()[backing];
+        if (b.isShared() != (memfd >= 0)) {
+            throw new PagerException("a " + b + " region " + (b.isShared() ? "needs" : "has no") + " memfd number, not " + memfd);
+        }
         try {
-            return new Add(new RegionSpec(name, address, length, pageSize, new URI(uri)));
+            return new Add(new RegionSpec(name, address, length, pageSize, new URI(uri), b), memfd);
         } catch (URISyntaxException e) {
             throw new PagerException("bad source URI: " + e.getMessage());
         } catch (IllegalArgumentException e) {

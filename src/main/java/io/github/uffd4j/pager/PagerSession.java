@@ -1,6 +1,7 @@
 package io.github.uffd4j.pager;
 
 import io.github.uffd4j.Feature;
+import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.Pidfd;
 import io.github.uffd4j.UffdClosedException;
@@ -53,7 +54,8 @@ final class PagerSession implements Runnable {
     private volatile boolean closing;
     private PagerJournal.Entry entry;
 
-    private record Served(RegionSpec spec, Region region, PageSource source) {
+    /** A region served: what the app asked for, the runtime's region, its source, and (shared memory) the pager's own mapping. */
+    private record Served(PagerProtocol.Add add, Region region, PageSource source, Mapping alias) {
     }
 
     private PagerSession(Pager.Settings settings, Runnable onEnd, Pidfd app, FaultService service, PagerJournal.Entry entry,
@@ -143,11 +145,12 @@ final class PagerSession implements Runnable {
             }
             service = poison ? settings.poisoningService(uffd) : settings.service(uffd);
             PagerSession s = new PagerSession(settings, onEnd, app, service, e.withRegions(List.of()), null);
-            for (RegionSpec r : e.regions()) {
-                s.serve(r, poison ? ABANDONED : Sources.open(r.source(), r.length()));
+            for (PagerProtocol.Add a : e.regions()) {
+                int memfd = a.region().backing().isShared() ? takeMemfd(app, a.appMemfd()) : -1;
+                s.serve(a, poison ? ABANDONED : Sources.open(a.region().source(), a.region().length()), memfd, true);
             }
-            for (RegionSpec r : e.regions()) {
-                uffd.wake(r.address(), r.length());
+            for (PagerProtocol.Add a : e.regions()) {
+                uffd.wake(a.region().address(), a.region().length());
             }
             if (poison) {
                 LOG.log(System.Logger.Level.WARNING, "uffd4j pager: app " + who + ": poisoning the pages not loaded ("
@@ -164,6 +167,22 @@ final class PagerSession implements Runnable {
             }
             app.close();
             throw x;
+        }
+    }
+
+    /** The app's memfd number {@code appMemfd}, taken with pidfd_getfd and checked to be a memfd. */
+    private static int takeMemfd(Pidfd app, int appMemfd) {
+        int fd = app.takeDescriptor(appMemfd);
+        try {
+            String kind = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            if (!kind.startsWith("/memfd:")) {
+                throw new PagerException("descriptor " + appMemfd + " of app pid " + app.pid() + " is " + kind + ", not its memfd");
+            }
+            return fd;
+        } catch (IOException | RuntimeException x) {
+            UnixSocket.closeDescriptor(fd);
+            throw x instanceof IOException io ? new PagerException("cannot inspect descriptor " + fd + ": " + io, io)
+                    : (RuntimeException) x;
         }
     }
 
@@ -243,11 +262,14 @@ final class PagerSession implements Runnable {
                     LOG.log(System.Logger.Level.INFO, "uffd4j pager: " + peer + " went away");
                     return;
                 }
-                if (m.fdCount() != 0) {
-                    throw new PagerException("only HELLO carries a descriptor");
+                PagerProtocol.Message request = PagerProtocol.decode(m.data());
+                boolean shared = request instanceof PagerProtocol.Add a && a.region().backing().isShared();
+                if (m.fdCount() != (shared ? 1 : 0)) {
+                    throw new PagerException(shared ? "ADD of shared memory must carry its memfd, and only it"
+                            : "only HELLO and ADD of shared memory carry a descriptor");
                 }
-                switch (PagerProtocol.decode(m.data())) {
-                    case PagerProtocol.Add a -> add(a.region());
+                switch (request) {
+                    case PagerProtocol.Add a -> add(a, shared ? m.takeFd(0) : -1);
                     case PagerProtocol.Remove r -> remove(r.address());
                     case PagerProtocol.Bye b -> {
                         reply(true, "bye");
@@ -259,30 +281,66 @@ final class PagerSession implements Runnable {
         }
     }
 
-    private void add(RegionSpec spec) {
+    private void add(PagerProtocol.Add a, int memfd) {
+        RegionSpec spec = a.region();
         String refusal = null;
         synchronized (this) {
             if (regions.containsKey(spec.address())) {
+                if (memfd >= 0) {
+                    UnixSocket.closeDescriptor(memfd);
+                }
                 throw new PagerException("a region at 0x" + Long.toHexString(spec.address()) + " is served already");
             }
             try {
-                serve(spec, Sources.open(spec.source(), spec.length()));
+                PageSource source;
+                try {
+                    source = Sources.open(spec.source(), spec.length());
+                } catch (RuntimeException e) {
+                    if (memfd >= 0) {
+                        UnixSocket.closeDescriptor(memfd);
+                    }
+                    throw e;
+                }
+                serve(a, source, memfd, false);
                 journal();
-            } catch (PagerException e) {
+            } catch (PagerException | UffdException | IllegalArgumentException e) {
                 refusal = e.getMessage(); // the app's request fails; the connection stays
             }
         }
         reply(refusal == null, refusal == null ? "added" : refusal);
     }
 
-    /** Serves the region from {@code source} (closed here if that fails). */
-    private synchronized void serve(RegionSpec spec, PageSource source) {
+    /**
+     * Serves the region from {@code source}; shared memory through a mapping of its {@code memfd}
+     * (closed here once mapped). When {@code takingOver} shared memory from a pager that died, the
+     * pages already in its page cache hold the data (loaded, perhaps written by the app since): they
+     * are marked present, never loaded again. On failure closes what it was given.
+     */
+    private synchronized void serve(PagerProtocol.Add a, PageSource source, int memfd, boolean takingOver) {
+        RegionSpec spec = a.region();
+        Mapping alias = null;
         try {
-            Region r = service.region(Memory.segmentAt(spec.address(), spec.length())).pageSize(spec.pageSize())
-                    .source(source).name(spec.name()).register();
-            regions.put(spec.address(), new Served(spec, r, source));
+            if (memfd >= 0) {
+                try {
+                    alias = Memory.mapShared(memfd, spec.length(), spec.pageSize());
+                } finally {
+                    UnixSocket.closeDescriptor(memfd);
+                }
+            }
+            var b = service.region(Memory.segmentAt(spec.address(), spec.length())).pageSize(spec.pageSize())
+                    .source(source).name(spec.name());
+            if (alias != null) {
+                b.alias(alias.segment());
+                if (takingOver) {
+                    b.presentPages(alias.residentPages());
+                }
+            }
+            regions.put(spec.address(), new Served(a, b.register(), source, alias));
         } catch (RuntimeException | Error e) {
             closeSource(source);
+            if (alias != null) {
+                alias.close();
+            }
             throw e;
         }
     }
@@ -301,13 +359,16 @@ final class PagerSession implements Runnable {
         }
         service.unregister(s.region());
         closeSource(s.source());
+        if (s.alias() != null) {
+            s.alias().close();
+        }
         reply(true, "removed");
     }
 
     /** Records the app and its regions for a replacement pager (if the pager keeps a journal). */
     private synchronized void journal() {
-        List<RegionSpec> specs = new ArrayList<>();
-        regions.values().forEach(r -> specs.add(r.spec()));
+        List<PagerProtocol.Add> specs = new ArrayList<>();
+        regions.values().forEach(r -> specs.add(r.add()));
         entry = entry.withRegions(specs);
         if (settings.journal() != null) {
             settings.journal().write(entry);
@@ -338,6 +399,9 @@ final class PagerSession implements Runnable {
         synchronized (this) {
             for (Served r : regions.values()) {
                 closeSource(r.source());
+                if (r.alias() != null) {
+                    r.alias().close();
+                }
             }
             regions.clear();
             closing = true;

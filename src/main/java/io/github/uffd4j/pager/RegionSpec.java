@@ -13,12 +13,33 @@ import java.util.Objects;
  * @param length   bytes, a positive multiple of {@code pageSize}
  * @param pageSize the mapping's page size
  * @param source   what fills the pages: see {@link Sources} for the schemes the pager knows
+ * @param backing  the kind of memory: shared kinds come with their memfd, and the pager fills
+ *                 their page cache through a mapping of its own, then maps pages with
+ *                 UFFDIO_CONTINUE (MINOR faults)
  */
-public record RegionSpec(String name, long address, long length, long pageSize, URI source) {
+public record RegionSpec(String name, long address, long length, long pageSize, URI source, Backing backing) {
+
+    /** What memory a region is. */
+    public enum Backing {
+        /** Private anonymous memory, base pages (MISSING faults, UFFDIO_COPY). */
+        ANONYMOUS,
+        /** Private anonymous hugetlb memory (MISSING faults, UFFDIO_COPY of huge pages). */
+        HUGETLB,
+        /** Shared memory on shmem, a memfd (MINOR faults, UFFDIO_CONTINUE). */
+        SHMEM,
+        /** Shared memory on hugetlbfs, a memfd (MINOR faults, UFFDIO_CONTINUE of huge pages). */
+        SHARED_HUGETLB;
+
+        /** Whether the region comes with a memfd. */
+        public boolean isShared() {
+            return this == SHMEM || this == SHARED_HUGETLB;
+        }
+    }
 
     public RegionSpec {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(backing, "backing");
         if (name.length() > PagerProtocol.MAX_NAME) {
             throw new IllegalArgumentException("a region name has at most " + PagerProtocol.MAX_NAME + " characters");
         }

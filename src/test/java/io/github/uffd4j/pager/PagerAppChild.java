@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * (each its own stripe of pages) while another thread calls System.gc() in a loop, checks each
  * word, writes to every 16th page and reads the write back, and prints one RESULT line.
  *
- * <p>Arguments: SOCKET SIZE SEED THREADS
+ * <p>Arguments: SOCKET SIZE SEED THREADS [BACKING] (a {@link RegionSpec.Backing} name; default ANONYMOUS)
  */
 public final class PagerAppChild {
 
@@ -22,6 +22,7 @@ public final class PagerAppChild {
         long size = Long.parseLong(args[1]);
         long seed = Long.parseLong(args[2]);
         int threads = Integer.parseInt(args[3]);
+        RegionSpec.Backing backing = args.length > 4 ? RegionSpec.Backing.valueOf(args[4]) : RegionSpec.Backing.ANONYMOUS;
         AtomicBoolean done = new AtomicBoolean();
         AtomicLong gcs = new AtomicLong();
         Thread gc = Thread.ofPlatform().daemon().start(() -> {
@@ -32,7 +33,7 @@ public final class PagerAppChild {
         });
         long t0 = System.nanoTime();
         try (PagedMemory pager = PagedMemory.connect(socket)) {
-            PagedMemory.Region r = pager.map("test", size, URI.create("pattern:" + seed));
+            PagedMemory.Region r = pager.map("test", size, URI.create("pattern:" + seed), backing, null);
             MemorySegment m = r.segment();
             long page = 4096;
             long pages = size / page;

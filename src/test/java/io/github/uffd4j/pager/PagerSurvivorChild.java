@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code RESULT pages=N bad=N errors=N events=KIND,KIND}.
  *
  * <p>Arguments: SOCKET SIZE SEED THREADS RECONNECT_SECONDS SOURCE EXPECT_LOSS (true: wait for the pager's loss
- * to be reported and settled before printing)
+ * to be reported and settled before printing) [BACKING]
  */
 public final class PagerSurvivorChild {
 
@@ -33,6 +33,7 @@ public final class PagerSurvivorChild {
         Duration reconnect = Duration.ofSeconds(Long.parseLong(args[4]));
         URI source = URI.create(args[5]);
         boolean expectLoss = Boolean.parseBoolean(args[6]);
+        RegionSpec.Backing backing = args.length > 7 ? RegionSpec.Backing.valueOf(args[7]) : RegionSpec.Backing.ANONYMOUS;
         List<PagedMemory.PagerEvent> events = new CopyOnWriteArrayList<>();
         AtomicBoolean done = new AtomicBoolean();
         Thread gc = Thread.ofPlatform().daemon().start(() -> {
@@ -41,7 +42,7 @@ public final class PagerSurvivorChild {
             }
         });
         try (PagedMemory pager = PagedMemory.builder(socket).reconnectTimeout(reconnect).onPagerEvent(events::add).connect()) {
-            MemorySegment m = pager.map("survivor", size, source).segment();
+            MemorySegment m = pager.map("survivor", size, source, backing, null).segment();
             long page = 4096;
             long pages = size / page;
             AtomicLong read = new AtomicLong();

@@ -114,8 +114,12 @@ class PagerTest {
 
     /** Runs {@link PagerSurvivorChild} against the pager, kills the pager once the app says so, returns the RESULT. */
     private Matcher survive(PagerProcess pager, String reconnectSeconds) throws Exception {
+        return survive(pager, reconnectSeconds, RegionSpec.Backing.ANONYMOUS);
+    }
+
+    private Matcher survive(PagerProcess pager, String reconnectSeconds, RegionSpec.Backing backing) throws Exception {
         try (ChildJvm.Running app = ChildJvm.start(PagerSurvivorChild.class, List.of("-Xmx256m"), socket().toString(),
-                Long.toString(SIZE), "42", "4", reconnectSeconds, "pattern:42", "true")) {
+                Long.toString(SIZE), "42", "4", reconnectSeconds, "pattern:42", "true", backing.name())) {
             String kill = app.awaitLine("KILL ", LIMIT);
             assertNotNull(kill, "the app did not start reading:\n" + app.output() + "\npager:\n" + pager.output());
             long pid = Long.parseLong(kill.substring(5).trim());
@@ -199,6 +203,47 @@ class PagerTest {
             assertEquals(8, Long.parseLong(m.group(3)));
             assertTrue(pager.process().isAlive(), pager.output());
             assertFalse(pager.output().contains("SEVERE") || pager.output().contains("Exception"), pager.output());
+        }
+    }
+
+    private void everyWordOf(RegionSpec.Backing backing, long size) throws Exception {
+        try (PagerProcess pager = PagerProcess.start(socket())) {
+            ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, List.of("-Xmx256m"), socket().toString(),
+                    Long.toString(size), "9", "4", backing.name());
+            Matcher m = result(r);
+            assertEquals(size / 4096, Long.parseLong(m.group(1)));
+            assertEquals(0, Long.parseLong(m.group(2)), "wrong words; first at offset " + m.group(3) + "\n" + r.describe()
+                    + "\npager:\n" + pager.output());
+        }
+    }
+
+    @Test
+    void sharedMemoryIsServedWithMinorFaultsThroughTheSentMemfd() throws Exception {
+        io.github.uffd4j.TestSupport.assumeFeature(io.github.uffd4j.Feature.MINOR_SHMEM);
+        everyWordOf(RegionSpec.Backing.SHMEM, SIZE);
+    }
+
+    @Test
+    void hugetlbMemoryIsServed() throws Exception {
+        io.github.uffd4j.TestSupport.assumeFeature(io.github.uffd4j.Feature.MISSING_HUGETLBFS);
+        io.github.uffd4j.TestSupport.assumeHugePages(io.github.uffd4j.HugePageSize.SIZE_2MB, 32);
+        everyWordOf(RegionSpec.Backing.HUGETLB, 64L << 20);
+    }
+
+    @Test
+    void sharedHugetlbMemoryIsServedWithMinorFaults() throws Exception {
+        io.github.uffd4j.TestSupport.assumeFeature(io.github.uffd4j.Feature.MINOR_HUGETLBFS);
+        io.github.uffd4j.TestSupport.assumeHugePages(io.github.uffd4j.HugePageSize.SIZE_2MB, 32);
+        everyWordOf(RegionSpec.Backing.SHARED_HUGETLB, 64L << 20);
+    }
+
+    @Test
+    void aPagerKilledMidRunIsReplacedForSharedMemoryAndKeepsThePageCache() throws Exception {
+        io.github.uffd4j.TestSupport.assumeFeature(io.github.uffd4j.Feature.MINOR_SHMEM);
+        try (PagerProcess pager = PagerProcess.start(socket(), "--restarts", "2")) {
+            Matcher m = survive(pager, "60", RegionSpec.Backing.SHMEM);
+            assertEquals(0, Long.parseLong(m.group(3)), "no page may fail when a replacement serves");
+            assertEquals("LOST,RESUMED", m.group(4));
         }
     }
 }

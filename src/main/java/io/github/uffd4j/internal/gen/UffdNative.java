@@ -2895,6 +2895,66 @@ public class UffdNative {
         }
     }
 
+    private static class mincore {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_POINTER,
+            UffdNative.C_LONG,
+            UffdNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("mincore");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
+     * }
+     */
+    public static FunctionDescriptor mincore$descriptor() {
+        return mincore.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
+     * }
+     */
+    public static MethodHandle mincore$handle() {
+        return mincore.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
+     * }
+     */
+    public static MemorySegment mincore$address() {
+        return mincore.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
+     * }
+     */
+    public static int mincore(MemorySegment __start, long __len, MemorySegment __vec) {
+        var mh$ = mincore.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mincore", __start, __len, __vec);
+            }
+            return (int)mh$.invokeExact(__start, __len, __vec);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     /**
      * Variadic invoker class for:
      * {@snippet lang=c :

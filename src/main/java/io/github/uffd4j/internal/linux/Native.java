@@ -197,6 +197,7 @@ public final class Native {
         static final FunctionDescriptor MUNMAP = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG);
         static final FunctionDescriptor MREMAP = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG);
         static final FunctionDescriptor MADVISE = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT);
+        static final FunctionDescriptor MINCORE = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS);
         static final FunctionDescriptor MEMFD_CREATE = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT);
         static final FunctionDescriptor FTRUNCATE = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG);
         static final FunctionDescriptor SYSCONF = FunctionDescriptor.of(JAVA_LONG, JAVA_INT);
@@ -302,6 +303,10 @@ public final class Native {
 
     private static final class Mremap {
         static final MethodHandle H = link("mremap", Signatures.MREMAP, 4);
+    }
+
+    private static final class Mincore {
+        static final MethodHandle H = link("mincore", Signatures.MINCORE, -1);
     }
 
     private static final class Madvise {
@@ -494,6 +499,15 @@ public final class Native {
     public static void iovec(MemorySegment buffer, long offset, long base, long length) {
         buffer.set(JAVA_LONG, offset + Abi.IOVEC_BASE, base);
         buffer.set(JAVA_LONG, offset + Abi.IOVEC_LEN, length);
+    }
+
+    /** {@code mincore(address, length, vec)}: one byte per page, bit 0 set when the page is resident. */
+    public static int mincore(long address, long length, MemorySegment vec) {
+        try {
+            return (int) Mincore.H.invokeExact(capture(), address, length, vec);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     public static int madvise(long address, long length, int advice) {
