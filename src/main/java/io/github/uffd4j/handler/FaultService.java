@@ -184,7 +184,11 @@ public final class FaultService implements AutoCloseable {
             return this;
         }
 
-        /** How long {@link FaultService#close()} lets pending faults be served before failing them. */
+        /**
+         * How long {@link FaultService#close()} lets pending faults be served before failing them
+         * (default 5 s); poisoning the pages never loaded then gets as long again, plus half a
+         * second, so a busy service (its memory still being touched) still poisons everything.
+         */
         public Builder closeTimeout(Duration timeout) {
             Objects.requireNonNull(timeout, "timeout");
             if (timeout.isNegative() || timeout.compareTo(Duration.ofMinutes(10)) > 0) {
@@ -417,7 +421,8 @@ public final class FaultService implements AutoCloseable {
                     "uffd4j: while draining faults at close", x);
         }
         watchdog.abandonAll();
-        long retireDeadline = Math.max(deadline, System.nanoTime()) + 500_000_000L;
+        // a fresh budget: draining may have used all of its time when the memory is still being touched
+        long retireDeadline = System.nanoTime() + ctx.settings().closeTimeout().toNanos() + 500_000_000L;
         synchronized (this) {
             for (Region r : ctx.regions().removeAll()) {
                 retirement.retire(r, retireDeadline);

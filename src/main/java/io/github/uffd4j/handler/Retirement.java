@@ -112,6 +112,10 @@ final class Retirement {
                 pages.forgetFailure(p, f);
             }
         }
+        if (next < e) {
+            LOG.log(System.Logger.Level.ERROR, "uffd4j: closing " + r + ": " + (e - next) + " pages never loaded could not be "
+                    + "poisoned in time; once unregistered they read as zeros");
+        }
         for (int p = next; p < e; p++) {
             // not poisoned in time: leave them missing (after unregister a touch maps zeros, as the kernel does)
             pages.forgetFailure(p, f);

@@ -16,7 +16,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * every word with plain Java code under a System.gc() loop, and once a quarter of the pages are
  * read prints {@code KILL <pager pid>} and slows down for half a second, so that the test can kill the pager while
  * the threads still fault. A page whose access raises InternalError (poisoned) is counted as an
- * error, a word that is neither right nor an error as bad (a zero page is bad). After the scan it
+ * error. A page where a wrong word was read is checked again at the end through the kernel
+ * (process_vm_readv, which reports a poisoned page as an error instead of a signal): HotSpot
+ * raises the InternalError of a poisoned access in compiled code asynchronously, so a loop may see
+ * a bogus value or two (zeros) first. Only a page that reads back wrong through the kernel too
+ * (a zero page) counts as bad. After the scan it
  * waits for the pager events to settle and prints
  * {@code RESULT pages=N bad=N errors=N events=KIND,KIND}.
  *
@@ -35,19 +39,25 @@ public final class PagerSurvivorChild {
         boolean expectLoss = Boolean.parseBoolean(args[6]);
         RegionSpec.Backing backing = args.length > 7 ? RegionSpec.Backing.valueOf(args[7]) : RegionSpec.Backing.ANONYMOUS;
         List<PagedMemory.PagerEvent> events = new CopyOnWriteArrayList<>();
+        List<Long> eventTimes = new CopyOnWriteArrayList<>();
         AtomicBoolean done = new AtomicBoolean();
         Thread gc = Thread.ofPlatform().daemon().start(() -> {
             while (!done.get()) {
                 System.gc();
             }
         });
-        try (PagedMemory pager = PagedMemory.builder(socket).reconnectTimeout(reconnect).onPagerEvent(events::add).connect()) {
+        try (PagedMemory pager = PagedMemory.builder(socket).reconnectTimeout(reconnect).onPagerEvent(e -> {
+            eventTimes.add(System.nanoTime());
+            events.add(e);
+        }).connect()) {
             MemorySegment m = pager.map("survivor", size, source, backing, null).segment();
             long page = 4096;
             long pages = size / page;
             AtomicLong read = new AtomicLong();
             AtomicLong bad = new AtomicLong();
             AtomicLong errors = new AtomicLong();
+            AtomicLong firstBad = new AtomicLong(-1);
+            java.util.Set<Long> suspects = java.util.concurrent.ConcurrentHashMap.newKeySet();
             AtomicBoolean told = new AtomicBoolean();
             AtomicLong toldAt = new AtomicLong(Long.MAX_VALUE);
             Thread[] ts = new Thread[threads];
@@ -59,7 +69,7 @@ public final class PagerSurvivorChild {
                         try {
                             for (long o = 0; o < page; o += 8) {
                                 if (m.get(ValueLayout.JAVA_LONG, base + o) != Sources.patternWord(seed, base + o)) {
-                                    bad.incrementAndGet();
+                                    suspects.add(p);
                                 }
                             }
                         } catch (InternalError poisoned) {
@@ -83,12 +93,37 @@ public final class PagerSurvivorChild {
                 t.join();
             }
             done.set(true);
+            long garbage = 0;
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                MemorySegment copy = arena.allocate(page);
+                for (long p : suspects) {
+                    try {
+                        io.github.uffd4j.Memory.readThroughKernel(m.address() + p * page, copy);
+                    } catch (io.github.uffd4j.UffdException poisoned) {
+                        garbage++; // poisoned: the wrong words were read before its InternalError arrived
+                        continue;
+                    }
+                    for (long o = 0; o < page; o += 8) {
+                        if (copy.get(ValueLayout.JAVA_LONG, o) != Sources.patternWord(seed, p * page + o)) {
+                            bad.incrementAndGet();
+                            firstBad.compareAndSet(-1, p * page + o);
+                        }
+                    }
+                }
+            }
+            System.out.println("pages with a bogus value before their InternalError: " + garbage);
             long deadline = System.nanoTime() + reconnect.toNanos() + 20_000_000_000L;
             while (expectLoss && !settled(events) && System.nanoTime() < deadline) {
                 sleep(50);
             }
             StringBuilder kinds = new StringBuilder();
             events.forEach(e -> kinds.append(kinds.isEmpty() ? "" : ",").append(e.kind()));
+            if (eventTimes.size() >= 2) {
+                System.out.printf("LOST to %s: %d ms%n", events.get(1).kind(), (eventTimes.get(1) - eventTimes.get(0)) / 1_000_000);
+            }
+            if (bad.get() > 0) {
+                System.out.printf("first wrong word at offset %d (page %d)%n", firstBad.get(), firstBad.get() / page);
+            }
             System.out.printf("RESULT pages=%d bad=%d errors=%d events=%s%n", pages, bad.get(), errors.get(), kinds);
             System.out.flush();
         }

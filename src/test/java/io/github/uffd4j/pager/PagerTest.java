@@ -129,6 +129,7 @@ class PagerTest {
             assertTrue(r.ok() && m.find(), r.describe() + "\npager:\n" + pager.output());
             assertEquals(SIZE / 4096, Long.parseLong(m.group(1)));
             assertEquals(0, Long.parseLong(m.group(2)), "wrong words (zeros?)\n" + r.describe());
+            r.output().lines().filter(l -> l.startsWith("LOST to ") || l.startsWith("pages with a bogus")).forEach(l -> System.out.println("pager death, " + backing + ": " + l));
             return m;
         }
     }
