@@ -96,8 +96,8 @@ final class PagerSupervisor {
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         String modulePath = System.getProperty("jdk.module.path");
         if (modulePath != null && PagerMain.class.getModule().isNamed()) {
-            cmd.addAll(List.of("--enable-native-access=io.github.uffd4j", "--module-path", modulePath,
-                    "--module", "io.github.uffd4j/" + PagerMain.class.getName()));
+            cmd.addAll(List.of("--enable-native-access=io.github.uffd4j", "--add-modules", "info.picocli",
+                    "--module-path", modulePath, "--module", "io.github.uffd4j/" + PagerMain.class.getName()));
         } else {
             cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                     PagerMain.class.getName()));
