@@ -6,6 +6,8 @@ import io.github.uffd4j.internal.linux.Native;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -113,18 +115,18 @@ public final class Mapping implements AutoCloseable {
      * that is the page cache: a page written through any mapping of the same memfd counts, even
      * if this mapping never touched it.
      */
-    public java.util.BitSet residentPages() {
+    public BitSet residentPages() {
         int pages = (int) (byteSize() / pageSize());
         long basePages = byteSize() / Memory.pageSize();
-        java.util.BitSet resident = new java.util.BitSet(pages);
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+        BitSet resident = new BitSet(pages);
+        try (Arena arena = Arena.ofConfined()) {
             MemorySegment vec = arena.allocate(basePages);
             if (Native.mincore(address(), byteSize(), vec) != 0) {
                 throw Failures.of("mincore", Native.errno(), address(), byteSize());
             }
             long perPage = pageSize() / Memory.pageSize();
             for (int p = 0; p < pages; p++) {
-                if ((vec.get(java.lang.foreign.ValueLayout.JAVA_BYTE, p * perPage) & 1) != 0) {
+                if ((vec.get(ValueLayout.JAVA_BYTE, p * perPage) & 1) != 0) {
                     resident.set(p);
                 }
             }

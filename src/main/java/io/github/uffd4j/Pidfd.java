@@ -100,8 +100,7 @@ public final class Pidfd implements AutoCloseable {
                 return readable();
             }
             long deadline = SocketIo.deadline(nanos);
-            while (SocketIo.await(fd, Abi.POLLIN, closeBell, deadline,
-                    "pidfd of pid " + pid + " was closed while waiting for the process to exit")) {
+            while (SocketIo.await(fd, Abi.POLLIN, closeBell, deadline, "pidfd", "waiting for its process to exit")) {
                 if (readable()) {
                     return true;
                 }

@@ -117,7 +117,7 @@ final class SocketIo {
             }
             int e = Native.errno();
             if (e == Errno.EAGAIN) {
-                if (!await(fd, Abi.POLLIN, bell, deadline, "unix socket " + fd + " was closed while accepting on " + path)) {
+                if (!await(fd, Abi.POLLIN, bell, deadline, "unix socket", "accepting on " + path)) {
                     return -1;
                 }
             } else if (e != Errno.EINTR) {
@@ -139,9 +139,10 @@ final class SocketIo {
      * {@code bell} rings, or the {@code deadline} passes. Returns false when the deadline passed,
      * true otherwise (also after EINTR: the caller simply tries again).
      *
-     * @throws UffdClosedException when {@code bell} (the owner's close doorbell) rang
+     * @throws UffdClosedException when {@code bell} (the owner's close doorbell) rang: "{@code kind}
+     *                             {@code fd} was closed while {@code what}"
      */
-    static boolean await(int fd, int events, Doorbell bell, long deadline, String closedMessage) {
+    static boolean await(int fd, int events, Doorbell bell, long deadline, String kind, String what) {
         int millis;
         if (deadline == Long.MAX_VALUE) {
             millis = -1;
@@ -162,7 +163,7 @@ final class SocketIo {
             throw Failures.of("poll", Native.errno());
         }
         if (bell.isRung() || fds.get(ValueLayout.JAVA_SHORT, Abi.POLLFD_SIZE + Abi.POLLFD_REVENTS) != 0) {
-            throw new UffdClosedException(closedMessage);
+            throw new UffdClosedException(kind + " " + fd + " was closed while " + what);
         }
         return rc != 0 || deadline == Long.MAX_VALUE;
     }
@@ -192,7 +193,7 @@ final class SocketIo {
                 }
                 int e = Native.errno();
                 if (e == Errno.EAGAIN) {
-                    await(fd, Abi.POLLOUT, bell, Long.MAX_VALUE, "unix socket " + fd + " was closed while sending");
+                    await(fd, Abi.POLLOUT, bell, Long.MAX_VALUE, "unix socket", "sending");
                 } else if (e != Errno.EINTR) {
                     throw Failures.socket("sendmsg", e, null);
                 }
@@ -225,7 +226,7 @@ final class SocketIo {
                 }
                 int e = Native.errno();
                 if (e == Errno.EAGAIN) {
-                    if (!await(fd, Abi.POLLIN, bell, deadline, "unix socket " + fd + " was closed while receiving")) {
+                    if (!await(fd, Abi.POLLIN, bell, deadline, "unix socket", "receiving")) {
                         return null;
                     }
                 } else if (e != Errno.EINTR) {

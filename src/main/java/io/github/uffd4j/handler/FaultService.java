@@ -57,7 +57,7 @@ public final class FaultService implements AutoCloseable {
                     + "Linux 6.6+; this kernel is " + System.getProperty("os.version")
                     + ": choose Fallback.ZERO_PAGE, or run on a newer kernel");
         }
-        Set<Feature> wanted = remote ? b.adopted.features() : wantedFeatures();
+        Set<Feature> wanted = remote ? b.adopted.features() : usableFeatures();
         this.removeEvents = wanted.contains(Feature.EVENT_REMOVE);
         ServiceContext.Settings settings = new ServiceContext.Settings(b.threads, b.batchSize, b.faultAround,
                 Math.max(b.maxReadahead, b.faultAround), b.backgroundFill, b.policy, b.closeTimeout, b.poisonOnClose && poison);
@@ -98,8 +98,11 @@ public final class FaultService implements AutoCloseable {
         watchdog.start();
     }
 
-    /** What a service opens its userfaultfd with: the features it can use that this kernel has. */
-    private static Set<Feature> wantedFeatures() {
+    /**
+     * The features a service uses that this kernel has: what it opens its own userfaultfd with,
+     * and what to open one with that another process's service will serve (a pager's app).
+     */
+    public static Set<Feature> usableFeatures() {
         Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
                 Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS, Feature.MINOR_SHMEM, Feature.MINOR_HUGETLBFS,
                 Feature.PAGEFAULT_FLAG_WP, Feature.WP_HUGETLBFS_SHMEM, Feature.POISON);

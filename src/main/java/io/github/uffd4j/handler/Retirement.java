@@ -68,6 +68,14 @@ final class Retirement {
             poisonRun(r, p, q, cause, deadline, faults);
             p = q;
         }
+        int left = 0;
+        for (int i = 0; i < pages.pageCount(); i++) {
+            left += unloaded(pages.state(i)) ? 1 : 0;
+        }
+        if (left > 0) { // the deadline passed: runs cut short or never started
+            LOG.log(System.Logger.Level.ERROR, "uffd4j: closing " + r + ": " + left + " pages never loaded could not be "
+                    + "poisoned in time; once unregistered they read as zeros");
+        }
         return faults.addresses;
     }
 
@@ -111,10 +119,6 @@ final class Retirement {
             if (pages.state(p) != PageTable.FAILED) {
                 pages.forgetFailure(p, f);
             }
-        }
-        if (next < e) {
-            LOG.log(System.Logger.Level.ERROR, "uffd4j: closing " + r + ": " + (e - next) + " pages never loaded could not be "
-                    + "poisoned in time; once unregistered they read as zeros");
         }
         for (int p = next; p < e; p++) {
             // not poisoned in time: leave them missing (after unregister a touch maps zeros, as the kernel does)

@@ -11,6 +11,7 @@ import io.github.uffd4j.SharedMemory;
 import io.github.uffd4j.UffdException;
 import io.github.uffd4j.UnixSocket;
 import io.github.uffd4j.Userfaultfd;
+import io.github.uffd4j.handler.FaultService;
 
 import java.lang.foreign.MemorySegment;
 import java.net.URI;
@@ -141,11 +142,7 @@ public final class PagedMemory implements AutoCloseable {
 
         /** Opens the userfaultfd, connects, and hands the pager the descriptor. */
         public PagedMemory connect() {
-            Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
-                    Feature.POISON, Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS, Feature.MINOR_SHMEM,
-                    Feature.MINOR_HUGETLBFS);
-            wanted.retainAll(Userfaultfd.kernelFeatures());
-            Userfaultfd uffd = Userfaultfd.builder().features(wanted).open();
+            Userfaultfd uffd = Userfaultfd.builder().features(FaultService.usableFeatures()).open();
             UnixSocket s = null;
             Pidfd p = null;
             try {

@@ -90,16 +90,11 @@ public final class Pager implements AutoCloseable {
     private void recoverAll() {
         for (PagerJournal.Entry e : settings.journal().readAll()) {
             try {
-                PagerSession[] self = new PagerSession[1];
-                PagerSession s = PagerSession.recover(settings, () -> {
-                    sessions.remove(self[0]);
-                    recovered.remove(self[0].pid(), self[0]);
-                }, e, false);
+                PagerSession s = PagerSession.recover(settings, this::ended, e, false);
                 if (s == null) {
                     settings.journal().delete(e.pid());
                     continue;
                 }
-                self[0] = s;
                 recovered.put(s.pid(), s);
                 sessions.add(s);
                 Thread.ofPlatform().name("uffd4j-pager-session-" + s.pid()).start(s);
@@ -122,7 +117,7 @@ public final class Pager implements AutoCloseable {
         int n = 0;
         for (PagerJournal.Entry e : settings.journal().readAll()) {
             try {
-                PagerSession.recover(settings, () -> { }, e, true);
+                PagerSession.recover(settings, ended -> { }, e, true);
                 n++;
             } catch (RuntimeException | Error x) {
                 LOG.log(System.Logger.Level.ERROR, "uffd4j pager: cannot poison the pages of app pid " + e.pid(), x);
@@ -299,9 +294,7 @@ public final class Pager implements AutoCloseable {
                         if (m.fdCount() != 1) {
                             throw new PagerException("HELLO must carry exactly one descriptor (the userfaultfd), not " + m.fdCount());
                         }
-                        PagerSession[] self = new PagerSession[1];
-                        session = PagerSession.connected(settings, () -> sessions.remove(self[0]), s, who, h, m.takeFd(0));
-                        self[0] = session;
+                        session = PagerSession.connected(settings, this::ended, s, who, h, m.takeFd(0));
                         sessions.add(session);
                         handedOver = true;
                     }
@@ -337,6 +330,12 @@ public final class Pager implements AutoCloseable {
         }
     }
 
+
+    /** A session ended: forget it. */
+    private void ended(PagerSession s) {
+        sessions.remove(s);
+        recovered.remove(s.pid(), s);
+    }
 
     /** Where the pager listens. */
     public Path socket() {

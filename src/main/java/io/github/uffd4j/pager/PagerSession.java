@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * One app served by the {@link Pager}: its userfaultfd, served by a {@link FaultService} of its
@@ -45,7 +46,7 @@ final class PagerSession implements Runnable {
     };
 
     private final Pager.Settings settings;
-    private final Runnable onEnd;
+    private final Consumer<PagerSession> onEnd;
     private final Pidfd app;
     private final FaultService service;
     private final Map<Long, Served> regions = new LinkedHashMap<>();
@@ -58,7 +59,7 @@ final class PagerSession implements Runnable {
     private record Served(PagerProtocol.Add add, Region region, PageSource source, Mapping alias) {
     }
 
-    private PagerSession(Pager.Settings settings, Runnable onEnd, Pidfd app, FaultService service, PagerJournal.Entry entry,
+    private PagerSession(Pager.Settings settings, Consumer<PagerSession> onEnd, Pidfd app, FaultService service, PagerJournal.Entry entry,
                          UnixSocket socket) {
         this.settings = settings;
         this.onEnd = onEnd;
@@ -73,7 +74,7 @@ final class PagerSession implements Runnable {
      * An app that connected and sent HELLO with its userfaultfd (taken from {@code hello}). The
      * peer's uid was checked before; its pid comes from the kernel (SO_PEERCRED / SO_PEERPIDFD).
      */
-    static PagerSession connected(Pager.Settings settings, Runnable onEnd, UnixSocket socket, UnixSocket.PeerCredentials who,
+    static PagerSession connected(Pager.Settings settings, Consumer<PagerSession> onEnd, UnixSocket socket, UnixSocket.PeerCredentials who,
                                   PagerProtocol.Hello hello, int uffdFd) {
         Pidfd app = null;
         Userfaultfd uffd = null;
@@ -109,7 +110,7 @@ final class PagerSession implements Runnable {
      * not loaded and stops serving (the restart budget is used up: the app's threads get errors,
      * never zeros or a frozen JVM) and returns null. Returns null too when the app is gone.
      */
-    static PagerSession recover(Pager.Settings settings, Runnable onEnd, PagerJournal.Entry e, boolean poison) {
+    static PagerSession recover(Pager.Settings settings, Consumer<PagerSession> onEnd, PagerJournal.Entry e, boolean poison) {
         String who = "pid " + e.pid();
         Pidfd app;
         try {
@@ -130,23 +131,18 @@ final class PagerSession implements Runnable {
                 throw new PagerException("app " + who + " now runs as uid " + uid + " (recorded " + e.uid() + ", allowed "
                         + settings.allowedUids() + "): not taking its descriptor");
             }
-            int fd = app.takeDescriptor(e.appFd());
+            int fd = take(app, e.appFd(), "anon_inode:[userfaultfd]", "userfaultfd");
             Userfaultfd uffd;
             try {
-                String kind = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
-                if (!kind.equals("anon_inode:[userfaultfd]")) {
-                    throw new PagerException("descriptor " + e.appFd() + " of app " + who + " is " + kind + ", not its userfaultfd");
-                }
                 uffd = Userfaultfd.adopt(fd, Feature.fromMask(e.features()), false);
-            } catch (IOException | RuntimeException x) {
+            } catch (RuntimeException x) {
                 UnixSocket.closeDescriptor(fd);
-                throw x instanceof IOException io ? new PagerException("cannot inspect descriptor " + fd + ": " + io, io)
-                        : (RuntimeException) x;
+                throw x;
             }
             service = poison ? settings.poisoningService(uffd) : settings.service(uffd);
             PagerSession s = new PagerSession(settings, onEnd, app, service, e.withRegions(List.of()), null);
             for (PagerProtocol.Add a : e.regions()) {
-                int memfd = a.region().backing().isShared() ? takeMemfd(app, a.appMemfd()) : -1;
+                int memfd = a.region().backing().isShared() ? take(app, a.appMemfd(), "/memfd:", "memfd") : -1;
                 s.serve(a, poison ? ABANDONED : Sources.open(a.region().source(), a.region().length()), memfd, true);
             }
             for (PagerProtocol.Add a : e.regions()) {
@@ -170,13 +166,17 @@ final class PagerSession implements Runnable {
         }
     }
 
-    /** The app's memfd number {@code appMemfd}, taken with pidfd_getfd and checked to be a memfd. */
-    private static int takeMemfd(Pidfd app, int appMemfd) {
-        int fd = app.takeDescriptor(appMemfd);
+    /**
+     * A copy of the app's descriptor {@code appFd} (pidfd_getfd), checked to be what the journal
+     * says it is: its /proc link starts with {@code linkPrefix} ("anon_inode:[userfaultfd]",
+     * "/memfd:"). A number the app reused for another file is refused, never served.
+     */
+    private static int take(Pidfd app, int appFd, String linkPrefix, String what) {
+        int fd = app.takeDescriptor(appFd);
         try {
-            String kind = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
-            if (!kind.startsWith("/memfd:")) {
-                throw new PagerException("descriptor " + appMemfd + " of app pid " + app.pid() + " is " + kind + ", not its memfd");
+            String link = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            if (!link.startsWith(linkPrefix)) {
+                throw new PagerException("descriptor " + appFd + " of app pid " + app.pid() + " is " + link + ", not its " + what);
             }
             return fd;
         } catch (IOException | RuntimeException x) {
@@ -414,7 +414,7 @@ final class PagerSession implements Runnable {
         if (s != null) {
             s.close();
         }
-        onEnd.run();
+        onEnd.accept(this);
     }
 
     private static void closeSource(PageSource source) {
