@@ -81,14 +81,18 @@ public final class PagedMemory implements AutoCloseable {
     private final Object requests = new Object();
     private final Object stateLock = new Object();
     private final Thread watcher;
+    private final Path socketPath;
+    private final Launched launched;
     private volatile UnixSocket socket;
     private volatile Pidfd pager;
     private volatile State state = State.SERVED;
     private volatile String lostReason = "";
     private volatile boolean closed;
 
-    private PagedMemory(Userfaultfd uffd, UnixSocket socket, Pidfd pager, Builder settings) {
+    private PagedMemory(Userfaultfd uffd, UnixSocket socket, Pidfd pager, Builder settings, Path socketPath, Launched launched) {
         this.uffd = uffd;
+        this.socketPath = socketPath;
+        this.launched = launched;
         this.socket = socket;
         this.pager = pager;
         this.settings = settings;
@@ -100,17 +104,43 @@ public final class PagedMemory implements AutoCloseable {
         return builder(socket).connect();
     }
 
-    /** Settings for connecting to the pager at {@code socket}. */
+    /**
+     * Starts a pager of this JVM's own (see {@link #builder()}) with the default settings, and
+     * hands it a new userfaultfd.
+     */
+    public static PagedMemory launch() {
+        return builder().connect();
+    }
+
+    /** Settings for connecting to the pager that listens at {@code socket} (started with {@code scripts/pager}). */
     public static Builder builder(Path socket) {
         return new Builder(Objects.requireNonNull(socket, "socket"));
     }
 
-    /** How to connect to a pager and what to do when it dies. Not thread safe. */
+    /**
+     * Settings for memory served by a pager that this JVM starts for itself: a new JVM (started
+     * with {@link ProcessBuilder}, never a fork of this one) with the same java and class or
+     * module path, under a supervisor JVM that replaces it if it dies ({@link Builder#pagerRestarts}),
+     * listening in a new private directory under {@code java.io.tmpdir}. Both stop when this
+     * memory is closed or this JVM exits, and the directory is removed. This JVM checks that the
+     * process it hands its memory to is the pager it started (the started process or its child).
+     */
+    public static Builder builder() {
+        return new Builder(null);
+    }
+
+    /** How to reach a pager (or start one) and what to do when it dies. Not thread safe. */
     public static final class Builder {
         private final Path socket;
         private Consumer<PagerEvent> listener = e -> { };
         private Duration reconnectTimeout = Duration.ofSeconds(60);
         private final Set<Integer> pagerUids = new java.util.HashSet<>();
+        private int pagerThreads = 2;
+        private int pagerRestarts = 3;
+        private Duration pagerFaultDeadline = Duration.ofSeconds(30);
+        private List<String> pagerJvmOptions = List.of();
+        private Duration pagerStartTimeout = Duration.ofSeconds(30);
+        private String launchSetting;
 
         private Builder(Path socket) {
             this.socket = socket;
@@ -140,15 +170,76 @@ public final class PagedMemory implements AutoCloseable {
             return this;
         }
 
-        /** Opens the userfaultfd, connects, and hands the pager the descriptor. */
+        /** A pager this JVM starts: handler threads (default 2). */
+        public Builder pagerThreads(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("pager threads must be at least 1, not " + n);
+            }
+            this.pagerThreads = n;
+            return launchSetting("pagerThreads");
+        }
+
+        /**
+         * A pager this JVM starts: how many times its supervisor replaces it when it dies before
+         * poisoning the pages not loaded (default 3); -1 runs the pager without a supervisor (a
+         * pager that dies then leaves threads touching missing pages waiting: avoid).
+         */
+        public Builder pagerRestarts(int n) {
+            if (n < -1) {
+                throw new IllegalArgumentException("pager restarts must be -1 (no supervisor) or more, not " + n);
+            }
+            this.pagerRestarts = n;
+            return launchSetting("pagerRestarts");
+        }
+
+        /** A pager this JVM starts: how long a page source may take for a page before it is poisoned (default 30 s). */
+        public Builder pagerFaultDeadline(Duration deadline) {
+            if (deadline.isNegative() || deadline.isZero()) {
+                throw new IllegalArgumentException("the fault deadline must be positive: " + deadline);
+            }
+            this.pagerFaultDeadline = deadline;
+            return launchSetting("pagerFaultDeadline");
+        }
+
+        /** A pager this JVM starts: options for its JVM, such as {@code -Xmx512m} (default none). */
+        public Builder pagerJvmOptions(List<String> options) {
+            this.pagerJvmOptions = List.copyOf(options);
+            return launchSetting("pagerJvmOptions");
+        }
+
+        /** A pager this JVM starts: how long to wait for it to listen (default 30 s). */
+        public Builder pagerStartTimeout(Duration timeout) {
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("the start timeout must be positive: " + timeout);
+            }
+            this.pagerStartTimeout = timeout;
+            return launchSetting("pagerStartTimeout");
+        }
+
+        private Builder launchSetting(String name) {
+            launchSetting = name;
+            return this;
+        }
+
+        /**
+         * Starts the pager if this builder is to start one, opens the userfaultfd, connects, and
+         * hands the pager the descriptor.
+         */
         public PagedMemory connect() {
-            Userfaultfd uffd = Userfaultfd.builder().features(FaultService.usableFeatures()).open();
+            if (socket != null && launchSetting != null) {
+                throw new IllegalStateException(launchSetting + "(...) applies to a pager this JVM starts "
+                        + "(PagedMemory.builder()), not to the running one at " + socket);
+            }
+            Launched launched = socket == null ? Launched.start(this) : null;
+            Path path = launched != null ? launched.socket() : socket;
+            Userfaultfd uffd = null;
             UnixSocket s = null;
             Pidfd p = null;
             try {
-                s = UnixSocket.connect(socket);
-                p = checkedPager(s);
-                PagedMemory m = new PagedMemory(uffd, s, p, this);
+                uffd = Userfaultfd.builder().features(FaultService.usableFeatures()).open();
+                s = launched != null ? launched.connect(pagerStartTimeout) : UnixSocket.connect(path);
+                p = checkedPager(s, path, launched);
+                PagedMemory m = new PagedMemory(uffd, s, p, this, path, launched);
                 m.exchange(s, new PagerProtocol.Hello(Feature.toMask(uffd.features()), uffd.fd()), uffd.fd());
                 m.watcher.start();
                 return m;
@@ -159,20 +250,35 @@ public final class PagedMemory implements AutoCloseable {
                 if (s != null) {
                     s.close();
                 }
-                uffd.close();
+                if (uffd != null) {
+                    uffd.close();
+                }
+                if (launched != null) {
+                    launched.stop();
+                }
                 throw e;
             }
         }
 
-        /** The peer's pidfd, once its uid is one we trust with our memory. */
-        private Pidfd checkedPager(UnixSocket s) {
+        /**
+         * The peer's pidfd, once its uid is one we trust with our memory and, for a pager this JVM
+         * started, once it is that process or its child (the pager under its supervisor).
+         */
+        private Pidfd checkedPager(UnixSocket s, Path path, Launched launched) {
             int uid = s.peer().uid();
             Set<Integer> trusted = pagerUids.isEmpty() ? new java.util.HashSet<>(List.of(UnixSocket.currentUid(), 0)) : pagerUids;
             if (!trusted.contains(uid)) {
-                throw new PagerException("the process listening on " + socket + " runs as uid " + uid + ", not one of "
+                throw new PagerException("the process listening on " + path + " runs as uid " + uid + ", not one of "
                         + trusted + ": not handing it this process's memory");
             }
-            return Pidfd.ofPeer(s);
+            Pidfd p = Pidfd.ofPeer(s);
+            if (launched != null && !launched.isPagerProcess(p.pid())) {
+                p.close();
+                throw new PagerException("the process listening on " + path + " (pid " + s.peer().pid()
+                        + ") is not the pager this JVM started (pid " + launched.process().pid() + ") nor its child: "
+                        + "not handing it this process's memory");
+            }
+            return p;
         }
     }
 
@@ -326,13 +432,17 @@ public final class PagedMemory implements AutoCloseable {
     /** Connects to the replacement and resumes; false (and ABANDONED) when none answers in time. */
     private boolean reconnect() {
         long deadline = System.nanoTime() + settings.reconnectTimeout.toNanos();
-        String last = "nobody listened on " + settings.socket;
+        String last = "nobody listened on " + socketPath;
         while (!closed) {
+            if (launched != null && !launched.process().isAlive()) {
+                last = "the pager this JVM started exited with status " + launched.process().exitValue() + launched.logTail();
+                break;
+            }
             UnixSocket s = null;
             Pidfd p = null;
             try {
-                s = UnixSocket.connect(settings.socket);
-                p = settings.checkedPager(s);
+                s = UnixSocket.connect(socketPath);
+                p = settings.checkedPager(s, socketPath, launched);
                 exchange(s, new PagerProtocol.Resume());
                 UnixSocket old = socket;
                 Pidfd oldPager = pager;
@@ -469,10 +579,114 @@ public final class PagedMemory implements AutoCloseable {
         }
         socket.close();
         uffd.close();
+        if (launched != null) {
+            launched.stop();
+        }
         if (!errors.isEmpty()) {
             PagerException e = new PagerException("closing: " + errors.getFirst().getMessage(), errors.getFirst());
             errors.stream().skip(1).forEach(e::addSuppressed);
             throw e;
+        }
+    }
+
+    /** A pager this JVM started: the process (its supervisor, or the pager itself) and its private directory. */
+    private record Launched(Process process, Path directory) {
+
+        static Launched start(Builder b) {
+            Path dir;
+            try {
+                // createTempDirectory makes it rwx------ on POSIX file systems: a private directory for the socket
+                dir = java.nio.file.Files.createTempDirectory("uffd4j-pager-");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot create a directory for the pager in " + System.getProperty("java.io.tmpdir"), e);
+            }
+            ProcessHandle me = ProcessHandle.current();
+            PagerLaunch.Options o = new PagerLaunch.Options(dir.resolve("pager.sock"), Set.of(UnixSocket.currentUid()),
+                    b.pagerThreads, b.pagerFaultDeadline, b.pagerRestarts, dir.resolve("journal"), false, me.pid(),
+                    Pidfd.startTime(me.pid()), true, b.pagerJvmOptions);
+            List<String> jvm = b.pagerRestarts >= 0 ? List.of("-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+                    : b.pagerJvmOptions;
+            List<String> cmd = PagerLaunch.command(o, jvm);
+            Path log = dir.resolve("pager.log");
+            try {
+                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                LOG.log(System.Logger.Level.DEBUG, () -> "uffd4j: started a pager, pid " + p.pid() + ": " + String.join(" ", cmd));
+                return new Launched(p, dir);
+            } catch (java.io.IOException e) {
+                PagerLaunch.removeDirectory(dir);
+                throw new PagerException("cannot start a pager: " + e.getMessage() + " (command: " + String.join(" ", cmd) + ")", e);
+            }
+        }
+
+        Path socket() {
+            return directory.resolve("pager.sock");
+        }
+
+        /** Connects once the pager listens; fails when it exits first or takes longer than {@code timeout}. */
+        UnixSocket connect(Duration timeout) {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            for (;;) {
+                try {
+                    return UnixSocket.connect(socket());
+                } catch (UffdException notYet) {
+                    if (!"ENOENT".equals(notYet.errnoName()) && !"ECONNREFUSED".equals(notYet.errnoName())) {
+                        throw notYet;
+                    }
+                }
+                if (!process.isAlive()) {
+                    throw new PagerException("the pager this JVM started exited with status " + process.exitValue()
+                            + " before it listened" + logTail());
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw new PagerException("the pager this JVM started (pid " + process.pid() + ") did not listen within "
+                            + timeout.toSeconds() + " s" + logTail());
+                }
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new PagerException("interrupted while waiting for the pager to start");
+                }
+            }
+        }
+
+        /** Whether {@code pid} is the started process or a child of it (a supervisor's pager). */
+        boolean isPagerProcess(long pid) {
+            return pid == process.pid() || ProcessHandle.of(pid).flatMap(ProcessHandle::parent)
+                    .map(parent -> parent.pid() == process.pid()).orElse(false);
+        }
+
+        /** The end of the pager's output, for an error message. */
+        String logTail() {
+            try {
+                List<String> lines = java.nio.file.Files.readAllLines(directory.resolve("pager.log"));
+                return "; its last output:\n  " + String.join("\n  ", lines.subList(Math.max(0, lines.size() - 12), lines.size()));
+            } catch (java.io.IOException | RuntimeException e) {
+                return "";
+            }
+        }
+
+        /** Stops it (SIGTERM: a supervisor stops its pager), waits, and removes the directory. */
+        void stop() {
+            List<ProcessHandle> pagers = process.descendants().toList();
+            process.destroy();
+            try {
+                if (!process.waitFor(15, java.util.concurrent.TimeUnit.SECONDS)) {
+                    LOG.log(System.Logger.Level.WARNING, "uffd4j: the pager this JVM started did not stop within 15 s: killing it");
+                    process.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                process.destroyForcibly();
+            }
+            pagers.forEach(h -> {
+                try {
+                    h.onExit().get(5, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (Exception stillThere) {
+                    h.destroyForcibly();
+                }
+            });
+            PagerLaunch.removeDirectory(directory);
         }
     }
 

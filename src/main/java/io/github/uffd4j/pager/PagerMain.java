@@ -6,12 +6,9 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code scripts/pager}: runs a {@link Pager} until it is stopped (SIGTERM / Ctrl-C), by default
@@ -61,35 +58,8 @@ public final class PagerMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        Path journalDir = journal != null ? journal : socket.toAbsolutePath().getParent().resolve("journal");
-        if (restarts >= 0) {
-            Pager.privateDirectory(socket.toAbsolutePath().getParent());
-            List<String> args = new ArrayList<>(List.of("--socket", socket.toString(), "--threads", Integer.toString(threads),
-                    "--fault-deadline", Double.toString(faultDeadline), "--restarts", "-1", "--journal", journalDir.toString(),
-                    "--recover"));
-            allowUids.forEach(u -> args.addAll(List.of("--allow-uid", u.toString())));
-            Set<Integer> uids = new HashSet<>(allowUids);
-            if (uids.isEmpty()) {
-                uids.add(io.github.uffd4j.UnixSocket.currentUid());
-            }
-            return new PagerSupervisor(PagerSupervisor.childCommandLike(args), journalDir, restarts, uids).run();
-        }
-        CountDownLatch stop = new CountDownLatch(1);
-        Pager.Builder b = Pager.builder().socket(socket).allowUids(allowUids.stream().mapToInt(Integer::intValue).toArray())
-                .threads(threads).faultDeadline(Duration.ofMillis((long) (faultDeadline * 1000)));
-        if (journal != null) {
-            b.journal(journal).recover(recover);
-        }
-        try (Pager pager = b.start()) {
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                pager.close();
-                stop.countDown();
-            }, "uffd4j-pager-stop"));
-            System.out.println("pager ready (pid " + ProcessHandle.current().pid() + "): " + pager.socket());
-            System.out.flush();
-            stop.await();
-        }
-        return 0;
+        return PagerLaunch.run(new PagerLaunch.Options(socket, Set.copyOf(allowUids), threads,
+                Duration.ofMillis((long) (faultDeadline * 1000)), restarts, journal, recover, 0, 0, false, List.of()));
     }
 
     public static void main(String[] args) {

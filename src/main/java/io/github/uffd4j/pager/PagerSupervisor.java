@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -72,7 +71,8 @@ final class PagerSupervisor {
         }
     }
 
-    private void stop() {
+    /** Stops the pager (SIGTERM, then SIGKILL after 30 s) and ends {@link #run} with 0. */
+    void stop() {
         stopping = true;
         Process p = child;
         if (p != null) {
@@ -85,24 +85,5 @@ final class PagerSupervisor {
                 Thread.currentThread().interrupt();
             }
         }
-    }
-
-    /**
-     * The command that starts this JVM's main class again as a pager child: the same java, the
-     * same module or class path, native access enabled for the library.
-     */
-    static List<String> childCommandLike(List<String> pagerArgs) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        String modulePath = System.getProperty("jdk.module.path");
-        if (modulePath != null && PagerMain.class.getModule().isNamed()) {
-            cmd.addAll(List.of("--enable-native-access=io.github.uffd4j", "--add-modules", "info.picocli",
-                    "--module-path", modulePath, "--module", "io.github.uffd4j/" + PagerMain.class.getName()));
-        } else {
-            cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                    PagerMain.class.getName()));
-        }
-        cmd.addAll(pagerArgs);
-        return cmd;
     }
 }

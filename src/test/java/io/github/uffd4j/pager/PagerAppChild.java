@@ -13,12 +13,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * (each its own stripe of pages) while another thread calls System.gc() in a loop, checks each
  * word, writes to every 16th page and reads the write back, and prints one RESULT line.
  *
- * <p>Arguments: SOCKET SIZE SEED THREADS [BACKING] (a {@link RegionSpec.Backing} name; default ANONYMOUS)
+ * <p>Arguments: SOCKET SIZE SEED THREADS [BACKING] (a {@link RegionSpec.Backing} name; default ANONYMOUS).
+ * SOCKET {@code launch} starts a pager of the app's own ({@link PagedMemory#builder()}); the
+ * property {@code uffd4j.test.pagerUids} (comma separated) sets {@link PagedMemory.Builder#pagerUids}.
+ * Prints {@code PAGER <pid> <parent pid>} once connected.
  */
 public final class PagerAppChild {
 
     public static void main(String[] args) throws Exception {
-        Path socket = Path.of(args[0]);
         long size = Long.parseLong(args[1]);
         long seed = Long.parseLong(args[2]);
         int threads = Integer.parseInt(args[3]);
@@ -32,7 +34,9 @@ public final class PagerAppChild {
             }
         });
         long t0 = System.nanoTime();
-        try (PagedMemory pager = PagedMemory.connect(socket)) {
+        try (PagedMemory pager = builder(args[0]).connect()) {
+            System.out.println("PAGER " + pager.pagerPid() + " "
+                    + ProcessHandle.of(pager.pagerPid()).flatMap(ProcessHandle::parent).map(ProcessHandle::pid).orElse(-1L));
             PagedMemory.Region r = pager.map("test", size, URI.create("pattern:" + seed), backing, null);
             MemorySegment m = r.segment();
             long page = 4096;
@@ -68,5 +72,14 @@ public final class PagerAppChild {
             System.out.printf("RESULT pages=%d bad=%d firstBad=%d gcs=%d millis=%d%n", pages, bad.get(), firstBad.get(),
                     gcs.get(), (System.nanoTime() - t0) / 1_000_000);
         }
+    }
+
+    static PagedMemory.Builder builder(String socket) {
+        PagedMemory.Builder b = socket.equals("launch") ? PagedMemory.builder() : PagedMemory.builder(Path.of(socket));
+        String uids = System.getProperty("uffd4j.test.pagerUids");
+        if (uids != null) {
+            b.pagerUids(java.util.Arrays.stream(uids.split(",")).mapToInt(Integer::parseInt).toArray());
+        }
+        return b;
     }
 }

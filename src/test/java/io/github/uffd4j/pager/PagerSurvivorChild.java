@@ -30,7 +30,6 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class PagerSurvivorChild {
 
     public static void main(String[] args) throws Exception {
-        Path socket = Path.of(args[0]);
         long size = Long.parseLong(args[1]);
         long seed = Long.parseLong(args[2]);
         int threads = Integer.parseInt(args[3]);
@@ -46,7 +45,7 @@ public final class PagerSurvivorChild {
                 System.gc();
             }
         });
-        try (PagedMemory pager = PagedMemory.builder(socket).reconnectTimeout(reconnect).onPagerEvent(e -> {
+        try (PagedMemory pager = PagerAppChild.builder(args[0]).reconnectTimeout(reconnect).onPagerEvent(e -> {
             eventTimes.add(System.nanoTime());
             events.add(e);
         }).connect()) {
