@@ -38,7 +38,9 @@ import picocli.CommandLine.Option;
 @Command(name = "scripts/demo", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Shows this kernel's userfaultfd capabilities, then pages a deterministic dataset in on demand",
                 "through uffd4j's handler threads: a random-lookup phase and a sequential scan, every byte checked,",
-                "with time to first byte against loading everything eagerly, faults, readahead and latency percentiles."})
+                "with time to first byte against loading everything eagerly, faults, readahead and latency percentiles;",
+                "then plain Java code scanning the dataset paged in by a pager process under a System.gc() loop,",
+                "against the in-JVM alternative."})
 public final class Demo implements Callable<Integer> {
 
     @Option(names = "--size", paramLabel = "BYTES", converter = Sizes.class,
@@ -71,6 +73,9 @@ public final class Demo implements Callable<Integer> {
     @Option(names = "--paging-only", description = "Skip the capability report.")
     boolean pagingOnly;
 
+    @Option(names = "--no-pager", description = "Skip the last part: plain Java code on memory paged in by a pager process.")
+    boolean noPager;
+
     @Option(names = "--no-progress", description = "No progress bars (they are off anyway when output is not a terminal).")
     boolean noProgress;
 
@@ -96,7 +101,12 @@ public final class Demo implements Callable<Integer> {
         }
         PagingDemo paging = new PagingDemo(size, lookups, threads, faultAround, maxReadahead, sourceLatencyMicros, seed,
                 !noProgress && System.console() != null);
-        return paging.run() ? 0 : 1;
+        boolean ok = paging.run();
+        if (!noPager) {
+            System.out.println();
+            ok &= new PagerDemo(size, threads, seed).run();
+        }
+        return ok ? 0 : 1;
     }
 
     /** "64K", "1G", "4096" to bytes. */
