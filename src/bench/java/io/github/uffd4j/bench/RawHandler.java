@@ -13,7 +13,7 @@ import java.time.Duration;
  * (and the stop signal), read up to {@link #BATCH} per read, resolve each fault with one ioctl,
  * wake on EEXIST. Allocates nothing per fault.
  */
-final class RawHandler implements AutoCloseable {
+final class RawHandler implements Handler {
 
     static final int BATCH = 64;
     private static final Duration WAIT = Duration.ofDays(1);
@@ -73,7 +73,8 @@ final class RawHandler implements AutoCloseable {
     }
 
     /** Throws if the handler thread has failed. */
-    void check() {
+    @Override
+    public void check() {
         if (failure != null) {
             throw new IllegalStateException("the handler thread failed", failure);
         }

@@ -22,8 +22,11 @@ final class Toucher implements AutoCloseable {
     private final int[] order;
     private final Userfaultfd uffd;
     private final Latencies.Recorder recorder = Latencies.register();
+    private final MemorySegment javaView;
+    /** What Java loads read, kept so the JIT cannot drop them. */
+    long sink;
 
-    Toucher(Workload w, int index) {
+    Toucher(Workload w, int index, boolean javaLoads) {
         this.w = w;
         Case c = w.c;
         this.touch = c.touch;
@@ -34,6 +37,7 @@ final class Toucher implements AutoCloseable {
         this.sourceChunk = w.source.address() + index * chunkBytes;
         this.order = Case.order(Case.OPS, c.random);
         this.uffd = w.uffd;
+        this.javaView = javaLoads ? MemorySegment.ofAddress(chunk).reinterpret(chunkBytes) : null;
         if (Workload.CROSS_CPU) {
             NativeTouch.pinTo(0);
         }
@@ -54,8 +58,14 @@ final class Toucher implements AutoCloseable {
             long t0 = System.nanoTime();
             switch (touch) {
                 case READ -> {
-                    for (long off = 0; off < unit; off += page) {
-                        NativeTouch.read(p + off);
+                    if (javaView != null) {
+                        for (long off = 0; off < unit; off += page) {
+                            sink += javaView.get(ValueLayout.JAVA_BYTE, p - chunk + off);
+                        }
+                    } else {
+                        for (long off = 0; off < unit; off += page) {
+                            NativeTouch.read(p + off);
+                        }
                     }
                 }
                 case WRITE -> NativeTouch.write(p);

@@ -26,9 +26,9 @@ final class Workload implements AutoCloseable {
     final SharedMemory shared;
     final long base;
     final Userfaultfd uffd;
-    final RawHandler handler;
+    final Handler handler;
 
-    private Workload(Case c) {
+    private Workload(Case c, boolean remote) {
         this.c = c;
         long total = c.chunkBytes() * c.threads;
         source = Memory.anonymous(total);
@@ -58,20 +58,40 @@ final class Workload implements AutoCloseable {
                 : Userfaultfd.open();
         MemorySegment registered = MemorySegment.ofAddress(base).reinterpret(total);
         uffd.register(registered, c.mode);
+        if (remote && c.resolve != RawHandler.Resolve.COPY) {
+            throw new IllegalArgumentException(c.id + ": only COPY cases run with a handler in another process");
+        }
         handler = c.resolve == null ? null
+                : remote ? new RemoteHandler(uffd, base, total, c.unit, CROSS_CPU)
                 : new RawHandler(uffd, c.resolve, base, source.address(), c.unit, CROSS_CPU);
     }
 
     static Workload open(Case c) {
-        return new Workload(c);
+        return new Workload(c, false);
+    }
+
+    /** The case with its handler thread in another JVM that was handed the userfaultfd ({@link RemoteHandler}). */
+    static Workload openRemote(Case c) {
+        return new Workload(c, true);
     }
 
     /** The touching thread for chunk {@code index}, created (and, cross-CPU, pinned) on the calling thread. */
     Toucher toucher(int index) {
+        return toucher(index, false);
+    }
+
+    /**
+     * The same; with {@code javaLoads}, reads touch with plain Java loads instead of a native call:
+     * only when the handler is in another process (in this one the JVM could freeze).
+     */
+    Toucher toucher(int index, boolean javaLoads) {
         if (index < 0 || index >= c.threads) {
             throw new IllegalArgumentException("chunk " + index + " of " + c.threads);
         }
-        return new Toucher(this, index);
+        if (javaLoads && !(handler instanceof RemoteHandler)) {
+            throw new IllegalArgumentException("plain Java loads on memory whose faults this JVM serves could freeze it");
+        }
+        return new Toucher(this, index, javaLoads);
     }
 
     /** The mapping the registered memory belongs to. */
