@@ -69,6 +69,38 @@ class BenchSmokeTest {
         }
     }
 
+    /**
+     * PagerBench's cross-process handler: a second JVM handed the userfaultfd serves case a with
+     * the right contents. Touches with the native read only: a thread stuck in a fault in native
+     * code cannot freeze this JVM (plain Java loads are left to the benchmark).
+     */
+    @Test
+    void aHandlerInAnotherJvmServesTheRightContents() throws Exception {
+        try (Workload w = Workload.openRemote(Case.COPY4K_SEQ)) {
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread t = Thread.ofPlatform().start(() -> {
+                try (Toucher toucher = w.toucher(0)) {   // the constructor runs and verifies one pass
+                    for (int round = 0; round < 3; round++) {
+                        toucher.invocation();
+                        toucher.verify();
+                        toucher.reset();
+                    }
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+            t.join(TimeUnit.SECONDS.toMillis(60));
+            assertTrue(!t.isAlive(), "the touching thread is stuck");
+            if (failure.get() != null) {
+                throw new AssertionError("cross-process copy4k-seq failed", failure.get());
+            }
+        }
+        try (Workload local = Workload.open(Case.COPY4K_SEQ)) {
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> local.toucher(0, true),
+                    "plain Java loads with the handler in this JVM are refused");
+        }
+    }
+
     @Test
     void randomOrderIsAPermutationAndSequentialIsIdentity() {
         int[] seq = Case.order(Case.OPS, false);
