@@ -1,13 +1,10 @@
 package io.github.uffd4j.bench;
 
-import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 
 /**
@@ -16,35 +13,16 @@ import org.openjdk.jmh.annotations.TearDown;
  * the {@code ioctl-*} cases). The same cases as the C reference, under the same names.
  */
 @State(Scope.Thread)
-public class FaultBench extends ThroughputBench {
+public class FaultBench extends TouchBench {
 
     @Param({"copy4k-seq", "copy4k-rand", "copy64k-seq", "copy64k-rand", "zeropage", "minor", "wp",
             "ioctl-copy", "ioctl-wake", "ioctl-wp", "floor"})
     public String c;
 
-    private Workload workload;
-    private Toucher toucher;
 
     @Setup(Level.Trial)
     public void open() {
         workload = Workload.open(Case.of(c));
         toucher = workload.toucher(0);
-    }
-
-    @Benchmark
-    @OperationsPerInvocation(Case.OPS)
-    public void touch() {
-        toucher.invocation();
-    }
-
-    @TearDown(Level.Invocation)
-    public void reset() {
-        toucher.reset();
-    }
-
-    @TearDown(Level.Trial)
-    public void close() {
-        toucher.close();
-        workload.close();
     }
 }

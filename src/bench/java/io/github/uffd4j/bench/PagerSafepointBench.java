@@ -1,13 +1,10 @@
 package io.github.uffd4j.bench;
 
-import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -22,13 +19,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code @Fork} annotation would say).
  */
 @State(Scope.Thread)
-public class PagerSafepointBench extends ThroughputBench {
+public class PagerSafepointBench extends TouchBench {
 
     @Param({"true", "false"})
     public boolean faults;
 
-    private Workload workload;
-    private Toucher toucher;
     private final AtomicBoolean stop = new AtomicBoolean();
     private Thread gcLoop;
 
@@ -51,24 +46,14 @@ public class PagerSafepointBench extends ThroughputBench {
         });
     }
 
-    @Benchmark
-    @OperationsPerInvocation(Case.OPS)
-    public void touch() {
-        toucher.invocation();
+    @Override
+    protected boolean resetEachInvocation() {
+        return faults;
     }
 
-    @TearDown(Level.Invocation)
-    public void reset() {
-        if (faults) {
-            toucher.reset();
-        }
-    }
-
-    @TearDown(Level.Trial)
-    public void close() throws InterruptedException {
+    @Override
+    protected void stopExtras() throws InterruptedException {
         stop.set(true);
         gcLoop.join();
-        toucher.close();
-        workload.close();
     }
 }
