@@ -53,9 +53,12 @@ public final class FaultService implements AutoCloseable {
             if (remote) {
                 b.adopted.close();
             }
-            throw new IllegalStateException("FailurePolicy.Fallback.ERROR delivers the error with UFFDIO_POISON, which needs "
-                    + "Linux 6.6+; this kernel is " + System.getProperty("os.version")
-                    + ": choose Fallback.ZERO_PAGE, or run on a newer kernel");
+            throw new IllegalStateException(remote
+                    ? "FailurePolicy.Fallback.ERROR delivers the error with UFFDIO_POISON, and the served userfaultfd was opened "
+                            + "without Feature.POISON: its owner must ask for it (Linux 6.6+), or choose Fallback.ZERO_PAGE"
+                    : "FailurePolicy.Fallback.ERROR delivers the error with UFFDIO_POISON, which needs "
+                            + "Linux 6.6+; this kernel is " + System.getProperty("os.version")
+                            + ": choose Fallback.ZERO_PAGE, or run on a newer kernel");
         }
         Set<Feature> wanted = remote ? b.adopted.features() : usableFeatures();
         this.removeEvents = wanted.contains(Feature.EVENT_REMOVE);
