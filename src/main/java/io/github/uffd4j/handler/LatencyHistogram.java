@@ -13,7 +13,7 @@ final class LatencyHistogram {
     private static final int SUB_BITS = 3;
     private static final int SUB = 1 << SUB_BITS;
     private static final int EXPONENTS = 40;
-    private static final int BUCKETS = EXPONENTS * SUB;
+    static final int BUCKETS = EXPONENTS * SUB;
 
     private final AtomicLongArray counts = new AtomicLongArray(BUCKETS);
 

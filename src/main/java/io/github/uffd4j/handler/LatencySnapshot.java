@@ -18,6 +18,28 @@ public final class LatencySnapshot {
         this.total = t;
     }
 
+    /**
+     * A snapshot from the bucket counts another one gave ({@link #bucketCounts()}): how the
+     * pager hands an app the latencies of its faults.
+     */
+    public static LatencySnapshot ofBucketCounts(long[] counts) {
+        if (counts.length != LatencyHistogram.BUCKETS) {
+            throw new IllegalArgumentException("a latency snapshot has " + LatencyHistogram.BUCKETS + " buckets, not "
+                    + counts.length);
+        }
+        for (long c : counts) {
+            if (c < 0) {
+                throw new IllegalArgumentException("a bucket count cannot be negative: " + c);
+            }
+        }
+        return new LatencySnapshot(counts.clone());
+    }
+
+    /** The count of each bucket (a copy), for {@link #ofBucketCounts} elsewhere. */
+    public long[] bucketCounts() {
+        return counts.clone();
+    }
+
     /** Number of values recorded. */
     public long count() {
         return total;

@@ -341,12 +341,13 @@ public final class PagedMemory implements AutoCloseable {
     }
 
     /** Sends one request and waits for its reply; throws {@link PagerException} when refused or the pager is gone. */
-    private void request(PagerProtocol.Message m, int... fds) {
+    private PagerProtocol.Message request(PagerProtocol.Message m, int... fds) {
         awaitServed();
-        exchange(socket, m, fds);
+        return exchange(socket, m, fds);
     }
 
-    private void exchange(UnixSocket s, PagerProtocol.Message m, int... fds) {
+    /** The reply to {@code m}: an accepting REPLY, or the answer to a question (STATS_REPLY). */
+    private PagerProtocol.Message exchange(UnixSocket s, PagerProtocol.Message m, int... fds) {
         String answer;
         synchronized (requests) {
             try {
@@ -362,11 +363,15 @@ public final class PagedMemory implements AutoCloseable {
                 if (reply.isEndOfStream()) {
                     throw new PagerException("the pager closed the connection");
                 }
-                if (!(PagerProtocol.decode(reply.data()) instanceof PagerProtocol.Reply r)) {
-                    throw new PagerException("the pager sent something other than a reply");
+                PagerProtocol.Message answered = PagerProtocol.decode(reply.data());
+                if (!(answered instanceof PagerProtocol.Reply r)) {
+                    if (m instanceof PagerProtocol.Stats && answered instanceof PagerProtocol.StatsReply) {
+                        return answered;
+                    }
+                    throw new PagerException("the pager sent a " + answered.getClass().getSimpleName() + " where a reply was due");
                 }
                 if (r.ok()) {
-                    return;
+                    return r;
                 }
                 answer = r.text();
             } catch (UffdClosedException e) {
@@ -374,6 +379,20 @@ public final class PagedMemory implements AutoCloseable {
             }
         }
         throw new PagerException("the pager refused: " + answer);
+    }
+
+    /**
+     * The counters of the pager's service of this memory (every region since it connected; after
+     * a pager died, since its replacement took over): faults, pages loaded, failures, latency.
+     *
+     * @throws PagerException when no pager serves this memory now
+     */
+    public io.github.uffd4j.handler.FaultStats stats() {
+        ensureOpen();
+        if (request(new PagerProtocol.Stats()) instanceof PagerProtocol.StatsReply r) {
+            return r.stats();
+        }
+        throw new PagerException("the pager answered STATS with something else (a pager of an older uffd4j?)");
     }
 
     /** What to say when a send failed: the pager's last word, if it left one. */

@@ -26,6 +26,8 @@ import java.net.URISyntaxException;
  *   REMOVE address
  *   BYE
  *   REPLY  ok (u8), text
+ *   STATS                                (the app asks for the counters of its service)
+ *   STATS_REPLY 13 counters (u64: FaultStats in its order), latency buckets (u16 count + u64 each)
  * </pre>
  *
  * Decoding checks every length and value and throws {@link PagerException} for anything else:
@@ -39,12 +41,19 @@ final class PagerProtocol {
     static final int MAX_URI = 4096;
     static final int MAX_TEXT = 4096;
 
-    enum Type { HELLO, ADD, REMOVE, BYE, REPLY, RESUME }
+    enum Type { HELLO, ADD, REMOVE, BYE, REPLY, RESUME, STATS, STATS_REPLY }
+    static final int MAX_BUCKETS = 4096;
 
     private PagerProtocol() {
     }
 
-    sealed interface Message permits Hello, Add, Remove, Bye, Reply, Resume {
+    sealed interface Message permits Hello, Add, Remove, Bye, Reply, Resume, Stats, StatsReply {
+    }
+
+    record Stats() implements Message {
+    }
+
+    record StatsReply(io.github.uffd4j.handler.FaultStats stats) implements Message {
     }
 
     /** @param appFd the userfaultfd's number in the app, for a pager's replacement to take it with pidfd_getfd */
@@ -95,6 +104,21 @@ final class PagerProtocol {
                 }
                 case Bye b -> out.writeByte(Type.BYE.ordinal());
                 case Resume r -> out.writeByte(Type.RESUME.ordinal());
+                case Stats r -> out.writeByte(Type.STATS.ordinal());
+                case StatsReply r -> {
+                    out.writeByte(Type.STATS_REPLY.ordinal());
+                    io.github.uffd4j.handler.FaultStats f = r.stats();
+                    for (long v : new long[] {f.faults(), f.pagesLoaded(), f.backgroundPages(), f.bytesLoaded(), f.sourceCalls(),
+                            f.alreadyPresent(), f.eexist(), f.eagain(), f.events(), f.failures(), f.timeouts(), f.selfFaults(),
+                            f.writeFaults()}) {
+                        out.writeLong(v);
+                    }
+                    long[] buckets = f.latency().bucketCounts();
+                    out.writeShort(buckets.length);
+                    for (long c : buckets) {
+                        out.writeLong(c);
+                    }
+                }
                 case Reply r -> {
                     out.writeByte(Type.REPLY.ordinal());
                     out.writeBoolean(r.ok());
@@ -131,6 +155,8 @@ final class PagerProtocol {
                 case REMOVE -> new Remove(in.readLong());
                 case BYE -> new Bye();
                 case REPLY -> new Reply(in.readBoolean(), readString(in, MAX_TEXT));
+                case STATS -> new Stats();
+                case STATS_REPLY -> statsReply(in);
             };
             if (in.available() > 0) {
                 throw new PagerException("a " + Type.values()[type] + " message has " + in.available() + " bytes too many");
@@ -148,6 +174,27 @@ final class PagerProtocol {
             throw new PagerException("HELLO names a negative descriptor number " + appFd);
         }
         return new Hello(features, appFd);
+    }
+
+    private static StatsReply statsReply(DataInputStream in) throws IOException {
+        long[] c = new long[13];
+        for (int i = 0; i < c.length; i++) {
+            c[i] = in.readLong();
+        }
+        int n = in.readUnsignedShort();
+        if (n > MAX_BUCKETS) {
+            throw new PagerException("a STATS_REPLY with " + n + " latency buckets");
+        }
+        long[] buckets = new long[n];
+        for (int i = 0; i < n; i++) {
+            buckets[i] = in.readLong();
+        }
+        try {
+            return new StatsReply(new io.github.uffd4j.handler.FaultStats(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
+                    c[9], c[10], c[11], c[12], io.github.uffd4j.handler.LatencySnapshot.ofBucketCounts(buckets)));
+        } catch (IllegalArgumentException e) {
+            throw new PagerException("bad STATS_REPLY: " + e.getMessage());
+        }
     }
 
     private static Add add(DataInputStream in) throws IOException {

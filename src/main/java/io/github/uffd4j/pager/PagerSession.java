@@ -271,6 +271,7 @@ final class PagerSession implements Runnable {
                 switch (request) {
                     case PagerProtocol.Add a -> add(a, shared ? m.takeFd(0) : -1);
                     case PagerProtocol.Remove r -> remove(r.address());
+                    case PagerProtocol.Stats st -> socket.send(PagerProtocol.encode(new PagerProtocol.StatsReply(service.stats())));
                     case PagerProtocol.Bye b -> {
                         reply(true, "bye");
                         return;

@@ -69,6 +69,9 @@ public final class PagerAppChild {
             }
             done.set(true);
             gc.join();
+            io.github.uffd4j.handler.FaultStats stats = pager.stats();
+            System.out.printf("STATS loaded=%d failures=%d faults=%d%n", stats.pagesLoaded() + stats.backgroundPages(),
+                    stats.failures(), stats.faults());
             System.out.printf("RESULT pages=%d bad=%d firstBad=%d gcs=%d millis=%d%n", pages, bad.get(), firstBad.get(),
                     gcs.get(), (System.nanoTime() - t0) / 1_000_000);
         }

@@ -50,6 +50,11 @@ class PagerTest {
             assertEquals(SIZE / 4096, Long.parseLong(m.group(1)));
             assertEquals(0, Long.parseLong(m.group(2)), "wrong words; first at offset " + m.group(3) + "\n" + r.describe());
             assertTrue(Long.parseLong(m.group(4)) > 0, "the GC loop ran");
+            Matcher stats = Pattern.compile("STATS loaded=(\\d+) failures=(\\d+) faults=(\\d+)").matcher(r.output());
+            assertTrue(stats.find(), r.describe());
+            assertEquals(SIZE / 4096, Long.parseLong(stats.group(1)), "the pager's counters (STATS): every page loaded once");
+            assertEquals(0, Long.parseLong(stats.group(2)), "no failures");
+            assertTrue(Long.parseLong(stats.group(3)) > 0, "faults were counted");
             assertTrue(pager.process().isAlive(), "the pager outlives its app:\n" + pager.output());
         }
     }
