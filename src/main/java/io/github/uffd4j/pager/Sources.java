@@ -1,15 +1,12 @@
 package io.github.uffd4j.pager;
 
 import io.github.uffd4j.handler.PageSource;
+import io.github.uffd4j.source.ChunkedSource;
+import io.github.uffd4j.source.FileSource;
 
-import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.URI;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ServiceLoader;
 
 /**
@@ -19,8 +16,10 @@ import java.util.ServiceLoader;
  *   <li>{@code pattern:SEED} (SEED a decimal long): the 8-byte word at offset {@code o} is
  *       {@link #patternWord patternWord(SEED, o)}, native byte order; for tests and demos that
  *       check every word;</li>
- *   <li>{@code file:/path}: the file's bytes from offset 0, positional reads on one open
- *       channel, zeros past its end;</li>
+ *   <li>{@code file:/path}: the file's bytes from offset 0, zeros past its end
+ *       ({@link io.github.uffd4j.source.FileSource});</li>
+ *   <li>{@code chunked+file:/path}: a chunked, checksummed, optionally compressed file
+ *       ({@link io.github.uffd4j.source.ChunkedSource}), zeros past its data;</li>
  *   <li>any other scheme: a {@link PageSourceProvider} found by {@link ServiceLoader}.</li>
  * </ul>
  * Thread safe.
@@ -42,13 +41,14 @@ public final class Sources {
     public static PageSource open(URI uri, long length) {
         String scheme = uri.getScheme();
         if (scheme == null) {
-            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, or a provider's)");
+            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, chunked+file:/path, or a provider's)");
         }
         try {
             return switch (scheme) {
                 case "zero" -> (offset, destination) -> destination.fill((byte) 0);
                 case "pattern" -> pattern(Long.parseLong(uri.getSchemeSpecificPart()));
-                case "file" -> file(Path.of(uri));
+                case "file" -> FileSource.open(Path.of(uri));
+                case "chunked+file" -> ChunkedSource.open(Path.of(URI.create("file:" + uri.getSchemeSpecificPart())));
                 default -> provided(uri, length);
             };
         } catch (NumberFormatException e) {
@@ -69,31 +69,6 @@ public final class Sources {
         };
     }
 
-    private static PageSource file(Path path) throws IOException {
-        return new FileSource(FileChannel.open(path, StandardOpenOption.READ));
-    }
-
-    /** Positional reads that fill the whole destination; zeros past the end of the file. */
-    private record FileSource(FileChannel channel) implements PageSource, AutoCloseable {
-        @Override
-        public void fill(long offset, MemorySegment destination) throws IOException {
-            ByteBuffer b = destination.asByteBuffer();
-            long pos = offset;
-            while (b.hasRemaining()) {
-                int n = channel.read(b, pos);
-                if (n < 0) {
-                    break; // past the end: the rest stays zero (the runtime zeroes the buffer first)
-                }
-                pos += n;
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            channel.close();
-        }
-    }
-
     private static PageSource provided(URI uri, long length) throws Exception {
         for (PageSourceProvider p : ServiceLoader.load(PageSourceProvider.class)) {
             if (p.scheme().equals(uri.getScheme())) {
@@ -101,6 +76,6 @@ public final class Sources {
             }
         }
         throw new PagerException("no page source for the scheme '" + uri.getScheme() + "' (built in: zero:, pattern:SEED, "
-                + "file:/path; others come from a PageSourceProvider on the pager's class path)");
+                + "file:/path, chunked+file:/path; others come from a PageSourceProvider on the pager's class path)");
     }
 }

@@ -1,5 +1,6 @@
 package io.github.uffd4j.handler;
 
+import io.github.uffd4j.source.FileSource;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
@@ -23,18 +24,22 @@ class ReadmeHandlerExampleTest {
         }
         try {
             long read;
-            PageSource source = (offset, dst) -> {            // page-aligned offset, whole pages to fill
-                try (FileChannel f = FileChannel.open(dataset)) {
-                    f.read(dst.asByteBuffer(), offset);       // a file, a decompressor, the network...
+            PageSource squares = (offset, dst) -> {           // page-aligned offset, whole pages to fill
+                for (long i = 0; i < dst.byteSize(); i += 8) {
+                    dst.set(java.lang.foreign.ValueLayout.JAVA_LONG, i, (offset + i) * (offset + i));
                 }
             };
-            try (LazySegment data = LazySegment.open(1L << 30, source)) {
-                long v = data.getLong(123_456_784);           // loads the block around it, once
+            try (FileSource file = FileSource.open(dataset);   // the README's Path.of("/data/big.bin")
+                 LazySegment data = LazySegment.open(file.size(), file)) {
+                long v = data.getLong(123_456_784);           // loads the block around it, once (native byte order)
                 MemorySegment s = data.slice(0, 1 << 20);     // loaded: plain Java access from here on
                 read = Long.reverseBytes(v);
                 assertEquals(0, s.get(java.lang.foreign.ValueLayout.JAVA_LONG, 4096));
             }
             assertEquals(0x1122334455667788L, read);
+            try (LazySegment sq = LazySegment.open(1 << 20, squares)) {
+                assertEquals(40_000L * 40_000L, sq.getLong(40_000));
+            }
         } finally {
             Files.delete(dataset);
         }

@@ -1,0 +1,336 @@
+package io.github.uffd4j.source;
+
+import io.github.uffd4j.handler.PageSource;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+
+/**
+ * A chunked file ({@link ChunkedWriter}; format in {@code ChunkedFormat}) as a page source: the
+ * region's offset {@code o} holds the data's byte {@code o}, zeros past its end. Each chunk is
+ * read with one ranged read, checked against its checksum and decompressed on the handler thread
+ * that needs it (so handler threads decompress different chunks in parallel; two that need the
+ * same chunk share one decode), then kept in a cache of decoded chunks bounded in bytes. When
+ * the runtime reads sequentially, the next chunks are decoded ahead on prefetch threads.
+ *
+ * <p>The header and the index are checked at open ({@link DatasetException} saying what is
+ * wrong); a chunk that fails its checksum or does not decompress fails the pages that need it
+ * (the runtime's {@code PageLoadException}, caused by a {@link DatasetException} naming the
+ * chunk and where it is stored), never gives wrong bytes, and is not cached. Thread safe.
+ *
+ * <pre>{@code
+ * try (ChunkedSource data = ChunkedSource.open(Path.of("/data/big.u4c"));
+ *      LazySegment memory = LazySegment.builder(data.size(), data).open()) {
+ *     long v = memory.getLong(12345 * 8);
+ * }
+ * }</pre>
+ */
+public final class ChunkedSource implements PageSource, AutoCloseable {
+
+    private final RangeReader in;
+    private final ChunkedFormat.Header header;
+    private final ChunkedFormat.Index index;
+    private final long cacheBytes;
+    private final int prefetch;
+    private final ExecutorService prefetcher;
+    private final int maxStored;
+    private final Map<Integer, byte[]> cache = new LinkedHashMap<>(64, 0.75f, true);
+    private final Map<Integer, CompletableFuture<byte[]>> loading = new ConcurrentHashMap<>();
+    private final AtomicInteger queued = new AtomicInteger();
+    private final AtomicLong decoded = new AtomicLong();
+    private final AtomicLong hits = new AtomicLong();
+    private final AtomicLong prefetched = new AtomicLong();
+    private final AtomicLong storedRead = new AtomicLong();
+    private final ThreadLocal<MemorySegment[]> scratch;
+    private long cached;
+    private volatile int lastChunk = -2;
+    private volatile boolean closed;
+
+    private ChunkedSource(Builder b, RangeReader in) throws IOException {
+        this.in = in;
+        ChunkedFormat.Header[] h = new ChunkedFormat.Header[1];
+        this.index = ChunkedFormat.readChecked(in, h);
+        this.header = h[0];
+        Codecs.decoder(header.compression()); // a missing library fails at open, not at the first fault
+        this.cacheBytes = Math.max(b.cacheBytes, 2L * header.chunkSize());
+        this.prefetch = b.prefetchThreads == 0 ? 0 : b.prefetch;
+        AtomicInteger n = new AtomicInteger();
+        this.prefetcher = prefetch == 0 ? null : Executors.newFixedThreadPool(b.prefetchThreads,
+                r -> Thread.ofPlatform().daemon().name("uffd4j-prefetch-" + n.incrementAndGet()).unstarted(r));
+        int max = 0;
+        for (int len : index.lengths()) {
+            max = Math.max(max, len);
+        }
+        this.maxStored = max;
+        int chunk = header.chunkSize();
+        int stored = Math.max(1, maxStored);
+        // per thread: the stored bytes and the decoded chunk, off heap (native decoders take no heap memory)
+        this.scratch = ThreadLocal.withInitial(() -> new MemorySegment[] {Arena.ofAuto().allocate(stored),
+                Arena.ofAuto().allocate(chunk)});
+    }
+
+    /** Opens a chunked file with the default settings. */
+    public static ChunkedSource open(Path file) throws IOException {
+        return builder().open(file);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** How a chunked source caches and prefetches. Not thread safe. */
+    public static final class Builder {
+        private long cacheBytes = 64L << 20;
+        private int prefetch = 4;
+        private int prefetchThreads = 1;
+
+        private Builder() {
+        }
+
+        /** The most memory (Java heap) decoded chunks may take (default 64 MiB; at least two chunks). */
+        public Builder cacheBytes(long bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("cache size must be positive: " + bytes);
+            }
+            this.cacheBytes = bytes;
+            return this;
+        }
+
+        /** How many chunks to decode ahead of a sequential reader (default 4). */
+        public Builder prefetch(int chunks) {
+            if (chunks < 0) {
+                throw new IllegalArgumentException("prefetch must not be negative: " + chunks);
+            }
+            this.prefetch = chunks;
+            return this;
+        }
+
+        /** Threads that decode ahead (default 1; 0: no prefetch). */
+        public Builder prefetchThreads(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("prefetch threads must not be negative: " + n);
+            }
+            this.prefetchThreads = n;
+            return this;
+        }
+
+        public ChunkedSource open(Path file) throws IOException {
+            return open(new FileRangeReader(file));
+        }
+
+        /** Opens the chunked data {@code in} holds; the source owns {@code in} and closes it. */
+        public ChunkedSource open(RangeReader in) throws IOException {
+            Objects.requireNonNull(in, "in");
+            try {
+                return new ChunkedSource(this, in);
+            } catch (IOException | RuntimeException | Error e) {
+                in.close();
+                throw e;
+            }
+        }
+    }
+
+    /** Bytes of data (what the file was packed from). */
+    public long size() {
+        return header.dataSize();
+    }
+
+    public int chunkSize() {
+        return header.chunkSize();
+    }
+
+    public long chunkCount() {
+        return header.chunkCount();
+    }
+
+    /** The page size the file was packed for. */
+    public int pageSize() {
+        return header.pageSize();
+    }
+
+    public Compression compression() {
+        return header.compression();
+    }
+
+    /** Counters since open. */
+    public record Stats(long chunksDecoded, long cacheHits, long prefetched, long storedBytesRead, long cachedBytes) {
+    }
+
+    public Stats stats() {
+        synchronized (cache) {
+            return new Stats(decoded.get(), hits.get(), prefetched.get(), storedRead.get(), cached);
+        }
+    }
+
+    @Override
+    public void fill(long offset, MemorySegment destination) throws IOException {
+        long end = offset + destination.byteSize();
+        long dataEnd = Math.min(end, header.dataSize());
+        int chunk = header.chunkSize();
+        int first = (int) (offset / chunk);
+        long pos = offset;
+        while (pos < dataEnd) {
+            int c = (int) (pos / chunk);
+            byte[] data = chunk(c);
+            long from = pos - (long) c * chunk;
+            long n = Math.min(data.length - from, dataEnd - pos);
+            MemorySegment.copy(data, (int) from, destination, ValueLayout.JAVA_BYTE, pos - offset, (int) n);
+            pos += n;
+        }
+        if (pos < end) {
+            destination.asSlice(Math.max(0, pos - offset)).fill((byte) 0); // past the end of the data
+        }
+        int last = (int) ((Math.max(offset, dataEnd - 1)) / chunk);
+        int previous = lastChunk;
+        lastChunk = last;
+        if (prefetcher != null && (first == previous || first == previous + 1)) {
+            for (int k = 1; k <= prefetch; k++) {
+                prefetch(last + k);
+            }
+        }
+    }
+
+    /** Chunk {@code c}'s data: from the cache, from another thread decoding it, or decoded here. */
+    private byte[] chunk(int c) throws IOException {
+        synchronized (cache) {
+            byte[] hit = cache.get(c);
+            if (hit != null) {
+                hits.incrementAndGet();
+                return hit;
+            }
+        }
+        CompletableFuture<byte[]> mine = new CompletableFuture<>();
+        CompletableFuture<byte[]> other = loading.putIfAbsent(c, mine);
+        if (other != null) {
+            try {
+                return other.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw e;
+            }
+        }
+        try {
+            byte[] data = decode(c);
+            synchronized (cache) {
+                if (cache.put(c, data) == null) {
+                    cached += data.length;
+                }
+                var it = cache.entrySet().iterator();
+                while (cached > cacheBytes && it.hasNext()) {
+                    var e = it.next();
+                    if (e.getKey() != c) {
+                        cached -= e.getValue().length;
+                        it.remove();
+                    }
+                }
+            }
+            mine.complete(data);
+            return data;
+        } catch (IOException | RuntimeException | Error e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            loading.remove(c, mine);
+        }
+    }
+
+    private void prefetch(int c) {
+        if (c >= header.chunkCount() || closed || loading.containsKey(c) || queued.get() >= 2 * prefetch) {
+            return;
+        }
+        synchronized (cache) {
+            if (cache.containsKey(c)) {
+                return;
+            }
+        }
+        queued.incrementAndGet();
+        try {
+            prefetcher.execute(() -> {
+                try {
+                    if (!closed && !loading.containsKey(c)) {
+                        boolean present;
+                        synchronized (cache) {
+                            present = cache.containsKey(c);
+                        }
+                        if (!present) {
+                            chunk(c);
+                            prefetched.incrementAndGet();
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // the fault that needs this chunk will decode it again and report the error
+                } finally {
+                    queued.decrementAndGet();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            queued.decrementAndGet();
+        }
+    }
+
+    /** Reads, checks and decodes chunk {@code c}. */
+    private byte[] decode(int c) throws IOException {
+        long storedAt = index.offsets()[c];
+        int storedLength = index.lengths()[c];
+        int length = header.chunkLength(c);
+        String where = in.describe() + ": chunk " + c + " (data [" + (long) c * header.chunkSize() + ", "
+                + ((long) c * header.chunkSize() + length) + "), stored at " + storedAt + ", " + storedLength + " bytes)";
+        MemorySegment[] s = scratch.get();
+        MemorySegment stored = s[0].asSlice(0, storedLength);
+        MemorySegment out = s[1];
+        in.readFully(storedAt, stored.asByteBuffer());
+        storedRead.addAndGet(storedLength);
+        int n;
+        try {
+            n = Codecs.decoder(header.compression()).decode(stored, out);
+        } catch (DatasetException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new DatasetException(where + ": cannot be decompressed (" + e.getMessage() + "): damaged", e);
+        }
+        if (n != length) {
+            throw new DatasetException(where + ": decompressed to " + n + " bytes instead of " + length + ": damaged");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(out.asSlice(0, length).asByteBuffer());
+        if ((int) crc.getValue() != index.crcs()[c]) {
+            throw new DatasetException(where + ": checksum mismatch (index 0x" + Integer.toHexString(index.crcs()[c])
+                    + ", data 0x" + Integer.toHexString((int) crc.getValue()) + "): damaged");
+        }
+        byte[] data = new byte[length];
+        MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 0, data, 0, length);
+        decoded.incrementAndGet();
+        return data;
+    }
+
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        if (prefetcher != null) {
+            prefetcher.shutdownNow();
+        }
+        in.close();
+    }
+
+    @Override
+    public String toString() {
+        return "ChunkedSource[" + in.describe() + ", " + header.compression() + ", " + header.chunkCount() + " chunks of "
+                + header.chunkSize() + ", " + header.dataSize() + " bytes]";
+    }
+}
