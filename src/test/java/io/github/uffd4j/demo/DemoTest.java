@@ -28,6 +28,25 @@ class DemoTest {
         assertTrue(text.contains("every byte read matches the dataset"), text);
         assertTrue(text.contains("Time to first byte"), text);
         assertTrue(text.contains("p99.9"), text);
+        assertTrue(text.contains("every word read matches the source, both ways"), "the pager part ran: " + text);
+    }
+
+    @Test
+    void packWritesAChunkedFileThatVerifies(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        byte[] data = io.github.uffd4j.source.ChunkedSourceTest.mixed((3 << 20) + 5, 3);
+        java.nio.file.Path in = java.nio.file.Files.write(dir.resolve("in.bin"), data);
+        java.nio.file.Path out = dir.resolve("out.u4c");
+        for (String c : new String[] {"zstd", "lz4", "none"}) {
+            int code = new picocli.CommandLine(new Pack()).execute(in.toString(), out.toString(), "--compression", c,
+                    "--chunk-size", "256K", "--verify", "--no-progress");
+            assertEquals(0, code, c);
+            try (var src = io.github.uffd4j.source.ChunkedSource.open(out)) {
+                assertEquals(data.length, src.size());
+                assertEquals(256 << 10, src.chunkSize());
+            }
+        }
+        assertEquals(2, new picocli.CommandLine(new Pack()).execute(in.toString(), out.toString(), "--chunk-size", "1000"),
+                "a chunk size that is not a multiple of the page size is refused");
     }
 
     @Test

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class ChunkedSourceTest {
+public class ChunkedSourceTest {
 
     private static final int CHUNK = 256 << 10;
 
@@ -30,7 +30,7 @@ class ChunkedSourceTest {
     Path dir;
 
     /** A realistic mix: text-like records (compress well) and runs of random bytes (do not). */
-    static byte[] mixed(int size, long seed) {
+    public static byte[] mixed(int size, long seed) {
         Random r = new Random(seed);
         byte[] b = new byte[size];
         int i = 0;
