@@ -73,6 +73,10 @@ public final class Demo implements Callable<Integer> {
     @Option(names = "--paging-only", description = "Skip the capability report.")
     boolean pagingOnly;
 
+    @Option(names = "--file", paramLabel = "PATH",
+            description = "Serve this file lazily instead of the generated dataset: a plain file, or a chunked one from scripts/pack.")
+    java.nio.file.Path file;
+
     @Option(names = "--no-pager", description = "Skip the last part: plain Java code on memory paged in by a pager process.")
     boolean noPager;
 
@@ -98,6 +102,9 @@ public final class Demo implements Callable<Integer> {
             modes();
             serveOneFault();
             System.out.println();
+        }
+        if (file != null) {
+            return new FileDemo(file, lookups, threads, seed).run() ? 0 : 1;
         }
         PagingDemo paging = new PagingDemo(size, lookups, threads, faultAround, maxReadahead, sourceLatencyMicros, seed,
                 !noProgress && System.console() != null);

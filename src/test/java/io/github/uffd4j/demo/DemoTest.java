@@ -47,6 +47,9 @@ class DemoTest {
         }
         assertEquals(2, new picocli.CommandLine(new Pack()).execute(in.toString(), out.toString(), "--chunk-size", "1000"),
                 "a chunk size that is not a multiple of the page size is refused");
+        // scripts/demo --file, on the plain file (checked against it) and on the packed one (checked by its checksums)
+        assertEquals(0, Demo.run("--paging-only", "--no-progress", "--lookups", "50", "--file", in.toString()));
+        assertEquals(0, Demo.run("--paging-only", "--no-progress", "--lookups", "50", "--file", out.toString()));
     }
 
     @Test
