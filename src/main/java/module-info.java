@@ -5,6 +5,14 @@
 module io.github.uffd4j {
     requires jdk.jfr;
     requires static info.picocli;
+    // datasets in S3 (S3RangeReader): the AWS SDK v2 with the JDK's HTTP transport
+    requires static software.amazon.awssdk.services.s3;
+    requires static software.amazon.awssdk.core;
+    requires static software.amazon.awssdk.awscore;
+    requires static software.amazon.awssdk.regions;
+    requires static software.amazon.awssdk.auth;
+    requires static software.amazon.awssdk.http;
+    requires static software.amazon.awssdk.http.urlconnection;
     requires static aircompressor.v3; // zstd and lz4 of chunked datasets; on the module path add --add-modules aircompressor.v3
 
     exports io.github.uffd4j;

@@ -44,9 +44,9 @@ final class FileDemo {
         }
     }
 
-    private record Source(PageSource source, AutoCloseable closer, long size, String what) implements AutoCloseable {
+    private record Source(PageSource source, java.io.Closeable closer, long size, String what) implements AutoCloseable {
         @Override
-        public void close() throws Exception {
+        public void close() throws IOException {
             closer.close();
         }
     }
@@ -54,11 +54,11 @@ final class FileDemo {
     private Source open() throws IOException {
         if (chunked()) {
             ChunkedSource c = ChunkedSource.open(file);
-            return new Source(c, c, c.size(), "chunked file, " + c.compression() + ", " + c.chunkCount() + " chunks of "
+            return new Source(c, c::close, c.size(), "chunked file, " + c.compression() + ", " + c.chunkCount() + " chunks of "
                     + PagingDemo.bytes(c.chunkSize()));
         }
         FileSource f = FileSource.open(file);
-        return new Source(f, f, f.size(), "plain file");
+        return new Source(f, f::close, f.size(), "plain file");
     }
 
     boolean run() throws Exception {

@@ -3,6 +3,8 @@ package io.github.uffd4j.pager;
 import io.github.uffd4j.handler.PageSource;
 import io.github.uffd4j.source.ChunkedSource;
 import io.github.uffd4j.source.FileSource;
+import io.github.uffd4j.source.RangeSource;
+import io.github.uffd4j.source.S3RangeReader;
 
 import java.lang.foreign.ValueLayout;
 import java.net.URI;
@@ -20,6 +22,8 @@ import java.util.ServiceLoader;
  *       ({@link io.github.uffd4j.source.FileSource});</li>
  *   <li>{@code chunked+file:/path}: a chunked, checksummed, optionally compressed file
  *       ({@link io.github.uffd4j.source.ChunkedSource}), zeros past its data;</li>
+ *   <li>{@code s3://bucket/key} and {@code chunked+s3://bucket/key}: the same two kinds as objects
+ *       in S3 ({@link io.github.uffd4j.source.S3RangeReader}; settings found as the AWS SDKs find them);</li>
  *   <li>any other scheme: a {@link PageSourceProvider} found by {@link ServiceLoader}.</li>
  * </ul>
  * Thread safe.
@@ -41,7 +45,7 @@ public final class Sources {
     public static PageSource open(URI uri, long length) {
         String scheme = uri.getScheme();
         if (scheme == null) {
-            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, chunked+file:/path, or a provider's)");
+            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, chunked+file:/path, s3://bucket/key, chunked+s3://bucket/key, or a provider's)");
         }
         try {
             return switch (scheme) {
@@ -49,6 +53,8 @@ public final class Sources {
                 case "pattern" -> pattern(Long.parseLong(uri.getSchemeSpecificPart()));
                 case "file" -> FileSource.open(Path.of(uri));
                 case "chunked+file" -> ChunkedSource.open(Path.of(URI.create("file:" + uri.getSchemeSpecificPart())));
+                case "s3" -> new RangeSource(S3RangeReader.open(uri));
+                case "chunked+s3" -> ChunkedSource.builder().open(S3RangeReader.open(URI.create("s3:" + uri.getSchemeSpecificPart())));
                 default -> provided(uri, length);
             };
         } catch (NumberFormatException e) {
@@ -76,6 +82,6 @@ public final class Sources {
             }
         }
         throw new PagerException("no page source for the scheme '" + uri.getScheme() + "' (built in: zero:, pattern:SEED, "
-                + "file:/path, chunked+file:/path; others come from a PageSourceProvider on the pager's class path)");
+                + "file:/path, chunked+file:/path, s3://, chunked+s3://; others come from a PageSourceProvider on the pager's class path)");
     }
 }
