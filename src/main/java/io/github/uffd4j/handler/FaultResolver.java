@@ -133,13 +133,11 @@ final class FaultResolver {
             long offset = (long) p << r.pageShift();
             slot.begin("the write-protect hook", r, -1, p, p);
             Throwable error = null;
-            Thread.interrupted();
             try {
                 hook.beforeWrite(r, offset, r.memory().asSlice(offset, r.pageSize()));
             } catch (Throwable t) {
                 error = t;
             }
-            Thread.interrupted();
             if (!slot.end()) {
                 return false;
             }
@@ -161,13 +159,11 @@ final class FaultResolver {
             fault.reset(r, address, flags, faultTid);
             Throwable error = null;
             slot.begin("the fault handler", r, p, p, p + 1);
-            Thread.interrupted();
             try {
                 r.handler().onFault(fault);
             } catch (Throwable t) {
                 error = t;
             }
-            Thread.interrupted();
             if (!slot.end()) {
                 return false;
             }

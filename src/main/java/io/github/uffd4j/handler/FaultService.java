@@ -78,7 +78,7 @@ public final class FaultService implements AutoCloseable {
             Counters counters = new Counters();
             ZapGate gate = new ZapGate();
             FailureReporter reporter = new FailureReporter(b.failureListener);
-            PageInstaller installer = new PageInstaller(uffd, counters, gate);
+            PageInstaller installer = new PageInstaller(uffd, counters);
             FailureOutcomes failures = new FailureOutcomes(b.policy, poison, installer, reporter, counters);
             this.ctx = new ServiceContext(uffd, doorbell, new RegionTable(), counters, gate, installer, failures, reporter,
                     settings);

@@ -53,14 +53,12 @@ final class PageInstaller {
 
     private final Userfaultfd uffd;
     private final Counters counters;
-    private final ZapGate gate;
     private volatile MemorySegment zeros;
     private final ThreadLocal<Throwable> lastError = new ThreadLocal<>();
 
-    PageInstaller(Userfaultfd uffd, Counters counters, ZapGate gate) {
+    PageInstaller(Userfaultfd uffd, Counters counters) {
         this.uffd = uffd;
         this.counters = counters;
-        this.gate = gate;
     }
 
     /** The exception behind the calling thread's last {@link Result#FAILED}. */
@@ -153,17 +151,30 @@ final class PageInstaller {
         }
     }
 
-    /** Records pages [s, e) present, inside the gate so that no REMOVE is applied meanwhile. */
+    /** Records pages [s, e) present ({@link Region#markPresent}). */
     void markPresent(Region r, int s, int e, long epoch) {
-        if (s >= e) {
-            return;
+        if (s < e) {
+            r.markPresent(s, e, epoch);
         }
-        int stripe = gate.enterWaiting();
-        try {
-            r.pages().markPresent(s, e, epoch);
-        } finally {
-            gate.leave(stripe);
+    }
+
+    /**
+     * A block [s, e) failed for the page {@code p} a thread waits for: when it was a block, its
+     * pages are marked to be loaded alone from now on (which of them failed is not known); every
+     * page but {@code p} is given back. Returns whether it was a block.
+     */
+    boolean keepOnly(Region r, int s, int e, int p) {
+        boolean block = e - s > 1;
+        if (block) {
+            r.pages().markSuspect(s, e);
         }
+        if (s < p) {
+            release(r, s, p);
+        }
+        if (p + 1 < e) {
+            release(r, p + 1, e);
+        }
+        return block;
     }
 
     /** Gives pages [s, e) back (claimed, untouched) and wakes whoever waits there: they fault again. */

@@ -45,14 +45,12 @@ final class PageLoader {
             long offset = (long) s << r.pageShift();
             Throwable error = null;
             slot.begin("the page source", r, faultPage, s, e);
-            Thread.interrupted(); // an interrupt left by an earlier fill must not fail this one
             try {
                 counters.sourceCalls.increment();
                 r.source().fill(offset, dst);
             } catch (Throwable t) {
                 error = t;
             }
-            Thread.interrupted();
             if (!slot.end()) {
                 return false;
             }
@@ -90,16 +88,7 @@ final class PageLoader {
                 return true;
             }
             // Retry with just the page a thread waits for; give the rest back.
-            boolean block = e - s > 1;
-            if (block) {
-                r.pages().markSuspect(s, e);
-            }
-            if (s < faultPage) {
-                installer.release(r, s, faultPage);
-            }
-            if (faultPage + 1 < e) {
-                installer.release(r, faultPage + 1, e);
-            }
+            boolean block = installer.keepOnly(r, s, e, faultPage);
             s = faultPage;
             e = faultPage + 1;
             if (!failures.attemptFailed(r, faultPage, FaultFailure.Kind.SOURCE_FAILED, error, block)) {

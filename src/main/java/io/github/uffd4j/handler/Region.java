@@ -331,6 +331,14 @@ public final class Region {
         }
         // Every page is mapped now. The kernel woke this thread a moment before the handler thread
         // records that; record it here too (unless a zap came since), so the state is exact once load() returns.
+        markPresent(from, to, epoch);
+    }
+
+    /**
+     * Records pages [from, to) present (unless a zap came since {@code epoch}), inside the zap
+     * gate so that no REMOVE is applied meanwhile.
+     */
+    void markPresent(int from, int to, long epoch) {
         int stripe = gate.enterWaiting();
         try {
             pages.markPresent(from, to, epoch);

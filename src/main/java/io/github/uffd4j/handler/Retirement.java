@@ -31,26 +31,25 @@ final class Retirement {
     /** Retires {@code r}, giving up on poisoning at {@code deadline} (System.nanoTime()). */
     void retire(Region r, long deadline) {
         r.retire();
-        long[] faults = new long[0];
-        if (ctx.settings().poisonOnClose() && ctx.failures().poisonSupported()) {
-            faults = poisonUnloaded(r, deadline);
+        FaultList faults = new FaultList();
+        try (faults) {
+            if (ctx.settings().poisonOnClose() && ctx.failures().poisonSupported()) {
+                poisonUnloaded(r, deadline, faults);
+            }
         }
         try {
             ctx.uffd().unregister(r.address(), r.byteSize());
         } catch (UffdException | RangeNotRegisteredException x) {
             LOG.log(System.Logger.Level.DEBUG, "uffd4j: unregister at close", x);
         }
-        for (long address : faults) {
-            if (address != 0) {
-                // the range is unregistered now: a plain wake lets the thread see the page as it is
-                ctx.installer().wake(address & -Memory.pageSize(), Memory.pageSize());
-            }
+        for (int i = 0; i < faults.count; i++) {
+            // the range is unregistered now: a plain wake lets the thread see the page as it is
+            ctx.installer().wake(faults.addresses[i] & -Memory.pageSize(), Memory.pageSize());
         }
     }
 
-    private long[] poisonUnloaded(Region r, long deadline) {
+    private void poisonUnloaded(Region r, long deadline, FaultList faults) {
         PageTable pages = r.pages();
-        FaultList faults = new FaultList();
         TimeoutException cause = null;
         int p = 0;
         while (p < pages.pageCount() && System.nanoTime() < deadline) {
@@ -76,7 +75,6 @@ final class Retirement {
             LOG.log(System.Logger.Level.ERROR, "uffd4j: closing " + r + ": " + left + " pages never loaded could not be "
                     + "poisoned in time; once unregistered they read as zeros");
         }
-        return faults.addresses;
     }
 
     private static boolean unloaded(int s) {
@@ -129,17 +127,35 @@ final class Retirement {
 
     /** Reads the pending messages without waiting, applies the events, keeps the faults' addresses. */
     private boolean pumpEvents(FaultList faults) {
-        try (EventBuffer b = EventBuffer.allocate(64)) {
-            return EventApplier.readAndApply(ctx, b, (address, flags, tid) -> faults.add(address)) > 0;
-        }
+        return EventApplier.readAndApply(ctx, faults.buffer(), faults) > 0;
     }
 
-    /** Fault addresses read while retiring, woken at the end. */
-    private static final class FaultList {
+    /**
+     * Fault addresses read while retiring, woken at the end, and the buffer they are read with
+     * (made on the first EAGAIN only, closed with the list).
+     */
+    private static final class FaultList implements EventApplier.FaultSink, AutoCloseable {
         long[] addresses = new long[0];
         int count;
+        private EventBuffer buffer;
 
-        void add(long address) {
+        EventBuffer buffer() {
+            if (buffer == null) {
+                buffer = EventBuffer.allocate(64);
+            }
+            return buffer;
+        }
+
+        @Override
+        public void close() {
+            if (buffer != null) {
+                buffer.close();
+                buffer = null;
+            }
+        }
+
+        @Override
+        public void fault(long address, long flags, int threadId) {
             if (count == addresses.length) {
                 addresses = java.util.Arrays.copyOf(addresses, Math.max(8, count * 2));
             }

@@ -22,7 +22,8 @@ final class ThreadRoster {
     private final ServiceContext ctx;
     private final PagemapScanner pagemap;
     private final AtomicInteger threadNumber = new AtomicInteger();
-    private final List<WorkSlot> slots = new CopyOnWriteArrayList<>();
+    /** Changed under this object's lock; readers use the {@link #slotArray} snapshot. */
+    private final List<WorkSlot> slots = new java.util.ArrayList<>();
     private volatile WorkSlot[] slotArray = new WorkSlot[0];
     private final List<Thread> threads = new CopyOnWriteArrayList<>();
     private volatile int[] ownThreadIds = new int[0];
@@ -81,11 +82,7 @@ final class ThreadRoster {
     /** Called by a thread as it ends. */
     void retired(WorkSlot.Owner owner) {
         synchronized (this) {
-            for (WorkSlot s : slots) {
-                if (s.owner == owner) {
-                    slots.remove(s);
-                }
-            }
+            slots.removeIf(s -> s.owner == owner);
             slotArray = slots.toArray(new WorkSlot[0]);
         }
         threads.remove(owner.thread());

@@ -76,20 +76,12 @@ final class Watchdog implements Runnable {
         ctx.counters().timeouts.increment();
         PageInstaller installer = ctx.installer();
         if (p >= 0) {
-            if (end - start > 1) {
-                r.pages().markSuspect(start, end); // which page hangs is not known: each is loaded alone from now on
-            }
-            if (start < p) {
-                installer.release(r, start, p);
-            }
-            if (p + 1 < end) {
-                installer.release(r, p + 1, end);
-            }
+            boolean block = installer.keepOnly(r, start, end, p); // which page hangs is not known
             if (forClose) {
                 ctx.counters().failures.increment();
                 ctx.failures().fallback(r, p, FaultFailure.Kind.CLOSED, cause, true);
             } else {
-                ctx.failures().timedOut(r, p, cause, end - start > 1);
+                ctx.failures().timedOut(r, p, cause, block);
             }
         } else if (end > start) {
             installer.release(r, start, end);

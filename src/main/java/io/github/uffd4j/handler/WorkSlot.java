@@ -41,6 +41,11 @@ final class WorkSlot {
         this.owner = owner;
     }
 
+    /**
+     * The slot's thread is about to run user code on pages [start, end). Clears the thread's
+     * interrupt status: an interrupt left by earlier user code (or by the watchdog) must not fail
+     * this call.
+     */
     void begin(String what, Region r, int faultPage, int start, int end) {
         this.what = what;
         this.region = r;
@@ -49,10 +54,15 @@ final class WorkSlot {
         this.runEnd = end;
         this.since = System.nanoTime();
         phase.set(BUSY);
+        Thread.interrupted();
     }
 
-    /** False if the watchdog abandoned the attempt meanwhile (its result must be dropped). */
+    /**
+     * The user code returned. Clears the interrupt status it may have left; false if the watchdog
+     * abandoned the attempt meanwhile (its result must be dropped).
+     */
     boolean end() {
+        Thread.interrupted();
         return phase.compareAndSet(BUSY, IDLE);
     }
 
