@@ -44,14 +44,7 @@ public final class PagerReport {
         Files.writeString(dir.resolve("pager-report.md"), report, StandardCharsets.UTF_8);
         if (args.length >= 3 && args[1].equals("--publish")) {
             Path md = Path.of(args[2]);
-            String doc = Files.readString(md, StandardCharsets.UTF_8);
-            int begin = doc.indexOf(BEGIN);
-            int end = doc.indexOf(END);
-            if (begin < 0 || end < begin) {
-                throw new IllegalStateException(md + " has no " + BEGIN + " ... " + END + " section");
-            }
-            Files.writeString(md, doc.substring(0, begin + BEGIN.length()) + "\n" + report.strip() + "\n" + doc.substring(end),
-                    StandardCharsets.UTF_8);
+            Report.publishTo(md, report, BEGIN, END);
             System.out.println("rewrote the pager section of " + md);
         }
     }
@@ -66,23 +59,11 @@ public final class PagerReport {
             JsonObject primary = run.getAsJsonObject("primaryMetric");
             JsonObject secondary = run.getAsJsonObject("secondaryMetrics");
             out.add(new Run(pinning, benchmark.substring(benchmark.lastIndexOf('.', benchmark.lastIndexOf('.') - 1) + 1),
-                    param, primary.get("score").getAsDouble(), number(primary.get("scoreError")),
-                    metric(secondary, "lat.p50"), metric(secondary, "lat.p99"), metric(secondary, "ttsp.p50"),
-                    metric(secondary, "ttsp.p99"), metric(secondary, "ttsp.max"), metric(secondary, "safepoints")));
+                    param, primary.get("score").getAsDouble(), Report.number(primary.get("scoreError")),
+                    Report.metric(secondary, "lat.p50"), Report.metric(secondary, "lat.p99"), Report.metric(secondary, "ttsp.p50"),
+                    Report.metric(secondary, "ttsp.p99"), Report.metric(secondary, "ttsp.max"), Report.metric(secondary, "safepoints")));
         }
         return out;
-    }
-
-    private static double metric(JsonObject secondary, String name) {
-        return secondary != null && secondary.has(name) ? number(secondary.getAsJsonObject(name).get("score")) : Double.NaN;
-    }
-
-    private static double number(JsonElement e) {
-        try {
-            return e == null || e.isJsonNull() ? Double.NaN : e.getAsDouble();
-        } catch (NumberFormatException | UnsupportedOperationException notANumber) {
-            return Double.NaN;
-        }
     }
 
     static String markdown(List<Run> runs) {

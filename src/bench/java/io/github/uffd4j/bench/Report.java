@@ -180,14 +180,14 @@ public final class Report implements Callable<Integer> {
         return out;
     }
 
-    private static double metric(JsonObject secondary, String name) {
+    static double metric(JsonObject secondary, String name) {
         if (secondary == null || !secondary.has(name)) {
             return Double.NaN;
         }
         return number(secondary.getAsJsonObject(name).get("score"));
     }
 
-    private static double number(JsonElement e) {
+    static double number(JsonElement e) {
         if (e == null || e.isJsonNull()) {
             return Double.NaN;
         }
@@ -366,13 +366,18 @@ public final class Report implements Callable<Integer> {
     }
 
     static void publishTo(Path markdownFile, String report) throws IOException {
+        publishTo(markdownFile, report, BEGIN, END);
+    }
+
+    /** Replaces what stands between the markers {@code beginMarker} and {@code endMarker} of {@code markdownFile} with {@code report}. */
+    static void publishTo(Path markdownFile, String report, String beginMarker, String endMarker) throws IOException {
         String doc = Files.readString(markdownFile, StandardCharsets.UTF_8);
-        int begin = doc.indexOf(BEGIN);
-        int end = doc.indexOf(END);
+        int begin = doc.indexOf(beginMarker);
+        int end = doc.indexOf(endMarker);
         if (begin < 0 || end < begin) {
-            throw new IllegalStateException(markdownFile + " has no " + BEGIN + " ... " + END + " section");
+            throw new IllegalStateException(markdownFile + " has no " + beginMarker + " ... " + endMarker + " section");
         }
-        String updated = doc.substring(0, begin + BEGIN.length()) + "\n" + report.strip() + "\n" + doc.substring(end);
+        String updated = doc.substring(0, begin + beginMarker.length()) + "\n" + report.strip() + "\n" + doc.substring(end);
         Files.writeString(markdownFile, updated, StandardCharsets.UTF_8);
     }
 }

@@ -75,8 +75,12 @@ final class ChunkedFormat {
         return (int) c.getValue();
     }
 
+    /** A file's header and index. */
+    record Layout(Header header, Index index) {
+    }
+
     /** Reads and checks the header and the index of {@code in}: anything wrong is a {@link DatasetException}. */
-    static Index readChecked(RangeReader in, Header[] headerOut) throws IOException {
+    static Layout readChecked(RangeReader in) throws IOException {
         String name = in.describe();
         long fileSize = in.size();
         if (fileSize < HEADER_BYTES) {
@@ -150,7 +154,6 @@ final class ChunkedFormat {
             }
             end = offsets[c] + lengths[c];
         }
-        headerOut[0] = header;
-        return new Index(offsets, lengths, crcs);
+        return new Layout(header, new Index(offsets, lengths, crcs));
     }
 }

@@ -62,9 +62,9 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
 
     private ChunkedSource(Builder b, RangeReader in) throws IOException {
         this.in = in;
-        ChunkedFormat.Header[] h = new ChunkedFormat.Header[1];
-        this.index = ChunkedFormat.readChecked(in, h);
-        this.header = h[0];
+        ChunkedFormat.Layout layout = ChunkedFormat.readChecked(in);
+        this.index = layout.index();
+        this.header = layout.header();
         Codecs.decoder(header.compression()); // a missing library fails at open, not at the first fault
         this.cacheBytes = Math.max(b.cacheBytes, 2L * header.chunkSize());
         this.prefetch = b.prefetchThreads == 0 ? 0 : b.prefetch;
@@ -251,27 +251,16 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
     }
 
     private void prefetch(int c) {
-        if (c >= header.chunkCount() || closed || loading.containsKey(c) || queued.get() >= 2 * prefetch) {
+        if (c >= header.chunkCount() || closed || queued.get() >= 2 * prefetch || isCachedOrLoading(c)) {
             return;
-        }
-        synchronized (cache) {
-            if (cache.containsKey(c)) {
-                return;
-            }
         }
         queued.incrementAndGet();
         try {
             prefetcher.execute(() -> {
                 try {
-                    if (!closed && !loading.containsKey(c)) {
-                        boolean present;
-                        synchronized (cache) {
-                            present = cache.containsKey(c);
-                        }
-                        if (!present) {
-                            chunk(c);
-                            prefetched.incrementAndGet();
-                        }
+                    if (!closed && !isCachedOrLoading(c)) { // again: a fault may have got there while this waited
+                        chunk(c);
+                        prefetched.incrementAndGet();
                     }
                 } catch (IOException | RuntimeException e) {
                     // the fault that needs this chunk will decode it again and report the error
@@ -284,13 +273,20 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         }
     }
 
+    private boolean isCachedOrLoading(int c) {
+        if (loading.containsKey(c)) {
+            return true;
+        }
+        synchronized (cache) {
+            return cache.containsKey(c);
+        }
+    }
+
     /** Reads, checks and decodes chunk {@code c}. */
     private byte[] decode(int c) throws IOException {
         long storedAt = index.offsets()[c];
         int storedLength = index.lengths()[c];
         int length = header.chunkLength(c);
-        String where = in.describe() + ": chunk " + c + " (data [" + (long) c * header.chunkSize() + ", "
-                + ((long) c * header.chunkSize() + length) + "), stored at " + storedAt + ", " + storedLength + " bytes)";
         MemorySegment[] s = scratch.get();
         MemorySegment stored = s[0].asSlice(0, storedLength);
         MemorySegment out = s[1];
@@ -302,21 +298,28 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         } catch (DatasetException e) {
             throw e;
         } catch (Exception e) {
-            throw new DatasetException(where + ": cannot be decompressed (" + e.getMessage() + "): damaged", e);
+            throw new DatasetException(where(c) + ": cannot be decompressed (" + e.getMessage() + "): damaged", e);
         }
         if (n != length) {
-            throw new DatasetException(where + ": decompressed to " + n + " bytes instead of " + length + ": damaged");
+            throw new DatasetException(where(c) + ": decompressed to " + n + " bytes instead of " + length + ": damaged");
         }
         CRC32C crc = new CRC32C();
         crc.update(out.asSlice(0, length).asByteBuffer());
         if ((int) crc.getValue() != index.crcs()[c]) {
-            throw new DatasetException(where + ": checksum mismatch (index 0x" + Integer.toHexString(index.crcs()[c])
+            throw new DatasetException(where(c) + ": checksum mismatch (index 0x" + Integer.toHexString(index.crcs()[c])
                     + ", data 0x" + Integer.toHexString((int) crc.getValue()) + "): damaged");
         }
         byte[] data = new byte[length];
         MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 0, data, 0, length);
         decoded.incrementAndGet();
         return data;
+    }
+
+    /** Chunk {@code c} for an error message: the source, its data range, where it is stored (built only on failure). */
+    private String where(int c) {
+        long from = (long) c * header.chunkSize();
+        return in.describe() + ": chunk " + c + " (data [" + from + ", " + (from + header.chunkLength(c)) + "), stored at "
+                + index.offsets()[c] + ", " + index.lengths()[c] + " bytes)";
     }
 
     @Override

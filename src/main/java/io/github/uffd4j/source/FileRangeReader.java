@@ -31,14 +31,10 @@ final class FileRangeReader implements RangeReader {
 
     @Override
     public void readFully(long offset, ByteBuffer dst) throws IOException {
-        long pos = offset;
-        while (dst.hasRemaining()) {
-            int n = channel.read(dst, pos);
-            if (n < 0) {
-                throw new DatasetException(path + ": ends at byte " + pos + ", a read needed " + dst.remaining()
-                        + " more (the file is shorter than its index says: truncated?)");
-            }
-            pos += n;
+        int read = readUpTo(offset, dst);
+        if (dst.hasRemaining()) {
+            throw new DatasetException(path + ": ends at byte " + (offset + read) + ", a read needed " + dst.remaining()
+                    + " more (the file is shorter than its index says: truncated?)");
         }
     }
 

@@ -101,7 +101,7 @@ public class ChunkedSourceTest {
     /** The stored bytes of chunk {@code c}: where, and how many. */
     private static long[] stored(Path f, int c) throws Exception {
         try (FileRangeReader r = new FileRangeReader(f)) {
-            ChunkedFormat.Index ix = ChunkedFormat.readChecked(r, new ChunkedFormat.Header[1]);
+            ChunkedFormat.Index ix = ChunkedFormat.readChecked(r).index();
             return new long[] {ix.offsets()[c], ix.lengths()[c]};
         }
     }
