@@ -55,3 +55,17 @@ mvn_jdk22() {
   (( $(jdk_feature_version "$JAVA_HOME") >= 24 )) && opts="$opts --sun-misc-unsafe-memory-access=allow"
   (cd "$UFFD4J_ROOT" && PATH="$JAVA_HOME/bin:$PATH" MAVEN_OPTS="$opts" mvn -B -ntp "$@")
 }
+
+# Runs a tool of src/demo (a main class compiled with the tests) with the library and its codec
+# as named modules and the tool with its libraries on the class path: scripts/demo, scripts/pack.
+run_tool() {
+  local main=$1; shift
+  local t="$UFFD4J_ROOT/target"
+  mvn_jdk22 -q -DskipTests test-compile dependency:build-classpath \
+    -Dmdep.outputFile=target/demo.classpath -Dmdep.includeScope=test >/dev/null
+  local air
+  air=$(tr ':' '\n' < "$t/demo.classpath" | grep '/aircompressor-v3-' | head -n1)
+  exec "$JAVA_HOME/bin/java" --enable-native-access=io.github.uffd4j,aircompressor.v3 \
+    --module-path "$t/classes:$air" --add-modules io.github.uffd4j,aircompressor.v3 \
+    -cp "$t/test-classes:$(cat "$t/demo.classpath")" "$main" "$@"
+}

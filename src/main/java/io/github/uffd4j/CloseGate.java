@@ -1,5 +1,7 @@
 package io.github.uffd4j;
 
+import io.github.uffd4j.internal.linux.Native;
+
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -35,6 +37,20 @@ final class CloseGate {
     /** Whether {@link #close} was called. */
     boolean isClosed() {
         return state.get() < 0;
+    }
+
+    /**
+     * The close of an object that owns descriptor {@code fd} and wakes its blocked calls with
+     * {@code closeBell}: shuts the gate (ringing the bell, waiting up to 5 s for calls inside to
+     * leave), then closes the descriptor and the bell. Returns false when it was closed already.
+     */
+    boolean closeDescriptor(int fd, Doorbell closeBell) {
+        if (!close(closeBell::ring, Duration.ofSeconds(5))) {
+            return false;
+        }
+        Native.close(fd);
+        closeBell.close();
+        return true;
     }
 
     /**

@@ -40,7 +40,7 @@ public enum EventKind {
 
     /** The kind with UFFD_EVENT_* value {@code code}; an {@link UnknownEventException} when uffd4j does not know it. */
     static EventKind of(int code) {
-        EventKind k = BY_CODE[code & 0xff];
+        EventKind k = ofOrNull(code);
         if (k == null) {
             throw new UnknownEventException(code & 0xff);
         }

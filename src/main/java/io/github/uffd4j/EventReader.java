@@ -73,7 +73,7 @@ final class EventReader {
                 if (left <= 0) {
                     break;
                 }
-                waitMillis = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
+                waitMillis = RangeChecks.pollMillis(left);
             }
             if (!awaitReadable(waitMillis, doorbell)) {
                 break;
@@ -107,7 +107,7 @@ final class EventReader {
      * when one may be pending, false when the time passed or {@code doorbell} rang.
      */
     boolean await(long timeoutNanos, Doorbell doorbell) {
-        int millis = timeoutNanos < 0 ? -1 : (int) Math.min(Integer.MAX_VALUE, (timeoutNanos + 999_999) / 1_000_000);
+        int millis = timeoutNanos < 0 ? -1 : RangeChecks.pollMillis(timeoutNanos);
         // the poll's own answer: no second poll(2) to ask whether a message is there
         return awaitReadable(millis, doorbell) && (revents(Native.thread().scratch(), 0) & Abi.POLLIN) != 0;
     }

@@ -254,7 +254,12 @@ public final class Memory {
             preferred = true;
         }
 
-        private static synchronized int fd() {
+        private static int fd() {
+            int f = fd;
+            return f >= 0 ? f : openFd(); // the lock only for the first open: every fallback read asks
+        }
+
+        private static synchronized int openFd() {
             if (fd < 0) {
                 int f = Native.open("/proc/self/mem", Abi.O_RDONLY | Abi.O_CLOEXEC);
                 if (f < 0) {

@@ -37,7 +37,7 @@ public final class Pidfd implements AutoCloseable {
             throw new IllegalArgumentException("pid must be a positive int, not " + pid);
         }
         Native.ensureAvailable();
-        long rc = Native.syscall(Abi.SYS_pidfd_open, (int) pid, 0);
+        long rc = Native.syscall(Abi.SYS_pidfd_open, (int) pid, 0, 0); // (pid, flags); the kernel ignores the third
         if (rc < 0) {
             int e = Native.errno();
             throw Failures.withHint("pidfd_open", e, e == Errno.ESRCH ? "no process has pid " + pid + " (it exited)"
@@ -172,10 +172,7 @@ public final class Pidfd implements AutoCloseable {
     /** Closes the descriptor; a waiting {@link #awaitExit} returns with {@link UffdClosedException}. Idempotent. */
     @Override
     public void close() {
-        if (gate.close(closeBell::ring, Duration.ofSeconds(5))) {
-            Native.close(fd);
-            closeBell.close();
-        }
+        gate.closeDescriptor(fd, closeBell);
     }
 
     @Override

@@ -78,6 +78,11 @@ final class RangeChecks {
         }
     }
 
+    /** poll(2)'s timeout for {@code nanos} (not negative): milliseconds rounded up, so a wait never ends early. */
+    static int pollMillis(long nanos) {
+        return (int) Math.min(Integer.MAX_VALUE, (nanos + 999_999) / 1_000_000);
+    }
+
     /** A wait's timeout in nanoseconds: refuses a negative one, saturates at Long.MAX_VALUE (wait forever). */
     static long timeoutNanos(Duration timeout) {
         Objects.requireNonNull(timeout, "timeout");

@@ -151,7 +151,7 @@ final class SocketIo {
             if (left <= 0) {
                 return false;
             }
-            millis = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
+            millis = RangeChecks.pollMillis(left);
         }
         MemorySegment fds = Native.thread().struct(2 * Abi.POLLFD_SIZE);
         fds.set(JAVA_INT, Abi.POLLFD_FD, fd);

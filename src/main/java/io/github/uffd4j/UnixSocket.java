@@ -228,10 +228,7 @@ public final class UnixSocket implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (gate.close(closeBell::ring, Duration.ofSeconds(5))) {
-            Native.close(fd);
-            closeBell.close();
-        }
+        gate.closeDescriptor(fd, closeBell);
     }
 
     /** Closes a descriptor received in a {@link Message} (taken with {@link Message#takeFd}) that was not handed on. */
@@ -421,9 +418,7 @@ public final class UnixSocket implements AutoCloseable {
          */
         @Override
         public void close() {
-            if (gate.close(closeBell::ring, Duration.ofSeconds(5))) {
-                Native.close(fd);
-                closeBell.close();
+            if (gate.closeDescriptor(fd, closeBell)) {
                 SocketIo.deleteIfSame(path, fileKey);
             }
         }

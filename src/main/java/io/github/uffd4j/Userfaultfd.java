@@ -596,10 +596,7 @@ public final class Userfaultfd implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (gate.close(closeBell::ring, Duration.ofSeconds(5))) {
-            Native.close(fd);
-            closeBell.close();
-        }
+        gate.closeDescriptor(fd, closeBell);
     }
 
     private void acquire() {

@@ -185,7 +185,6 @@ public final class Native {
         static final FunctionDescriptor IOCTL_PTR = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS);
         static final FunctionDescriptor IOCTL_INT = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT);
         static final FunctionDescriptor SYSCALL_INT = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT);
-        static final FunctionDescriptor SYSCALL_INT2 = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor SYSCALL_INT3 = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor OPEN = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor CLOSE = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
@@ -259,10 +258,6 @@ public final class Native {
 
     private static final class SyscallInt {
         static final MethodHandle H = link("syscall", Signatures.SYSCALL_INT, 1);
-    }
-
-    private static final class SyscallInt2 {
-        static final MethodHandle H = link("syscall", Signatures.SYSCALL_INT2, 1);
     }
 
     private static final class SyscallInt3 {
@@ -381,15 +376,6 @@ public final class Native {
         }
     }
 
-    /** {@code syscall(number, a, b)} with two int arguments. */
-    public static long syscall(long number, int a, int b) {
-        try {
-            return (long) SyscallInt2.H.invokeExact(capture(), number, a, b);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     /** {@code syscall(number, a, b, c)} with three int arguments. */
     public static long syscall(long number, int a, int b, int c) {
         try {
@@ -474,10 +460,6 @@ public final class Native {
         }
     }
 
-    /**
-     * process_vm_readv(pid, localIov, 1, remoteIov, 1, 0) with one iovec on each side, both given
-     * by address (struct iovec, see {@link #iovec}). Returns bytes read, or -1 (see errno).
-     */
     /** pread(fd, buf, count, offset) into native memory at {@code buf}: bytes read, or -1 (see errno). */
     public static long pread(int fd, long buf, long count, long offset) {
         try {
@@ -487,6 +469,10 @@ public final class Native {
         }
     }
 
+    /**
+     * process_vm_readv(pid, localIov, 1, remoteIov, 1, 0) with one iovec on each side, both given
+     * by address (struct iovec, see {@link #iovec}). Returns bytes read, or -1 (see errno).
+     */
     public static long processVmReadv(int pid, long localIov, long remoteIov) {
         try {
             return (long) ProcessVmReadv.H.invokeExact(capture(), pid, localIov, 1L, remoteIov, 1L, 0L);
