@@ -50,19 +50,8 @@ public final class ChildJvm {
     /** Like {@link #run(Class, Duration, String...)}, with these JVM options instead of the default heap size. */
     public static Result run(Class<?> main, Duration limit, List<String> jvmOptions, String... args)
             throws IOException, InterruptedException {
-        List<String> cmd = command(main, jvmOptions, args);
-        Path log = Files.createTempFile("uffd4j-child-", ".log");
-        try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            boolean done = p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS);
-            if (!done) {
-                threadDump(p);
-                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-            String out = Files.readString(log, StandardCharsets.UTF_8).strip();
-            return new Result(!done, done ? p.exitValue() : -1, out);
-        } finally {
-            Files.deleteIfExists(log);
+        try (Running r = start(main, jvmOptions, args)) {
+            return r.finish(limit);
         }
     }
 
@@ -145,8 +134,13 @@ public final class ChildJvm {
 
     /** Starts {@code main} in a child JVM and returns at once. */
     public static Running start(Class<?> main, List<String> jvmOptions, String... args) throws IOException {
+        return start(command(main, jvmOptions, args));
+    }
+
+    /** Starts {@code command} (a JVM, or a JVM under a wrapper such as setpriv) and returns at once. */
+    public static Running start(List<String> command) throws IOException {
         Path log = Files.createTempFile("uffd4j-child-", ".log");
-        Process p = new ProcessBuilder(command(main, jvmOptions, args)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         return new Running(p, log);
     }
 

@@ -274,7 +274,7 @@ public final class PagedMemory implements AutoCloseable {
             Pidfd p = Pidfd.ofPeer(s);
             if (launched != null && !launched.isPagerProcess(p.pid())) {
                 p.close();
-                throw new PagerException("the process listening on " + path + " (pid " + s.peer().pid()
+                throw new PagerException("the process listening on " + path + " (pid " + p.pid()
                         + ") is not the pager this JVM started (pid " + launched.process().pid() + ") nor its child: "
                         + "not handing it this process's memory");
             }

@@ -53,7 +53,7 @@ public final class Pager implements AutoCloseable {
 
     private Pager(Builder b) {
         this.socketPath = b.socket.toAbsolutePath();
-        this.settings = new Settings(Set.copyOf(b.allowedUids.isEmpty() ? Set.of(UnixSocket.currentUid()) : b.allowedUids),
+        this.settings = new Settings(allowedOrOwn(b.allowedUids),
                 b.threads, b.faults, b.journal == null ? null : new PagerJournal(b.journal));
         privateDirectory(socketPath.getParent());
         if (b.recover && settings.journal() == null) {
@@ -81,9 +81,16 @@ public final class Pager implements AutoCloseable {
         /** A service that loads nothing: every fault is poisoned, and so is every page at its close. */
         FaultService poisoningService(Userfaultfd uffd) {
             return FaultService.builder().serve(uffd).threads(1).backgroundFill(false)
-                    .failurePolicy(new FailurePolicy(0, Duration.ofSeconds(1), FailurePolicy.Fallback.ERROR))
-                    .poisonUnloadedOnClose(true).start();
+                    .failurePolicy(POISON_ALL).poisonUnloadedOnClose(true).start();
         }
+    }
+
+    /** Every page that faults is poisoned at once: what the last resort serves. */
+    private static final FailurePolicy POISON_ALL = new FailurePolicy(0, Duration.ofSeconds(1), FailurePolicy.Fallback.ERROR);
+
+    /** The uids a pager serves: those given, or by default only its own. */
+    static Set<Integer> allowedOrOwn(Set<Integer> uids) {
+        return Set.copyOf(uids.isEmpty() ? Set.of(UnixSocket.currentUid()) : uids);
     }
 
     /** Takes over the apps of a pager that died (see {@link Builder#recover}). */
@@ -112,8 +119,7 @@ public final class Pager implements AutoCloseable {
      * waiting threads and stops serving it. Returns the number of apps poisoned.
      */
     public static int poisonAbandoned(Path journal, Set<Integer> allowedUids) {
-        Settings settings = new Settings(Set.copyOf(allowedUids), 1, new FailurePolicy(0, Duration.ofSeconds(1),
-                FailurePolicy.Fallback.ERROR), new PagerJournal(journal));
+        Settings settings = new Settings(Set.copyOf(allowedUids), 1, POISON_ALL, new PagerJournal(journal));
         int n = 0;
         for (PagerJournal.Entry e : settings.journal().readAll()) {
             try {
@@ -363,10 +369,7 @@ public final class Pager implements AutoCloseable {
         }
         closed = true;
         listener.close();
-        for (PagerSession s : sessions) {
-            s.close();
-        }
-        for (PagerSession s : recovered.values()) {
+        for (PagerSession s : sessions) { // the recovered ones too: they are sessions as well
             s.close();
         }
         try {

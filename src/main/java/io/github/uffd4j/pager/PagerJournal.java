@@ -51,10 +51,6 @@ final class PagerJournal {
         Pager.privateDirectory(this.dir);
     }
 
-    Path directory() {
-        return dir;
-    }
-
     /** Writes (or replaces) the app's record. */
     void write(Entry e) {
         Properties p = new Properties();

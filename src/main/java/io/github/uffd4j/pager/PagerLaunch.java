@@ -130,9 +130,8 @@ final class PagerLaunch {
         try {
             if (o.restarts() >= 0) {
                 Pager.privateDirectory(o.socket().getParent());
-                Set<Integer> uids = o.allowUids().isEmpty() ? Set.of(io.github.uffd4j.UnixSocket.currentUid()) : o.allowUids();
                 PagerSupervisor supervisor = new PagerSupervisor(command(o.supervised(), o.pagerJvmOptions()), o.journal(),
-                        o.restarts(), uids);
+                        o.restarts(), Pager.allowedOrOwn(o.allowUids()));
                 whenOwnerExits(o, supervisor::stop);
                 return supervisor.run();
             }
@@ -150,15 +149,12 @@ final class PagerLaunch {
                 .allowUids(o.allowUids().stream().mapToInt(Integer::intValue).toArray())
                 .threads(o.threads()).faultDeadline(o.faultDeadline()).journal(o.journal()).recover(o.recover());
         try (Pager pager = b.start()) {
-            Thread hook = new Thread(() -> {
+            Runnable stopPager = () -> {
                 pager.close();
                 stop.countDown();
-            }, "uffd4j-pager-stop");
-            Runtime.getRuntime().addShutdownHook(hook);
-            whenOwnerExits(o, () -> {
-                pager.close();
-                stop.countDown();
-            });
+            };
+            Runtime.getRuntime().addShutdownHook(new Thread(stopPager, "uffd4j-pager-stop"));
+            whenOwnerExits(o, stopPager);
             System.out.println("pager ready (pid " + ProcessHandle.current().pid() + "): " + pager.socket());
             System.out.flush();
             stop.await();

@@ -33,7 +33,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PagerLaunchTest {
 
     private static final Duration LIMIT = Duration.ofSeconds(90);
-    private static final Pattern RESULT = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) firstBad=(-?\\d+) gcs=(\\d+)");
     private static final Pattern PAGER = Pattern.compile("PAGER (\\d+) (-?\\d+)");
     private static final int NOBODY = 65534;
 
@@ -73,7 +72,7 @@ class PagerLaunchTest {
     @Test
     void anAppStartsItsOwnPagerUnderASupervisorAndBothStopWhenItCloses() throws Exception {
         ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, appOptions(), "launch", Long.toString(64L << 20), "5", "2");
-        Matcher m = RESULT.matcher(r.output());
+        Matcher m = PagerTest.RESULT.matcher(r.output());
         Matcher p = PAGER.matcher(r.output());
         assertTrue(r.ok() && m.find() && p.find(), r.describe());
         assertEquals(0, Long.parseLong(m.group(2)), "wrong words\n" + r.describe());
@@ -90,7 +89,7 @@ class PagerLaunchTest {
             assertNotNull(kill, app.output());
             assertTrue(ProcessHandle.of(Long.parseLong(kill.substring(5).trim())).map(ProcessHandle::destroyForcibly).orElse(false));
             ChildJvm.Result r = app.finish(LIMIT);
-            Matcher m = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) errors=(\\d+) events=(\\S*)").matcher(r.output());
+            Matcher m = PagerTest.SURVIVOR.matcher(r.output());
             assertTrue(r.ok() && m.find(), r.describe());
             assertEquals(0, Long.parseLong(m.group(2)), "wrong words\n" + r.describe());
             assertEquals(0, Long.parseLong(m.group(3)), "no page fails when the replacement serves\n" + r.describe());
@@ -120,7 +119,7 @@ class PagerLaunchTest {
     // --- users -----------------------------------------------------------------------------------
 
     /** A pager run as {@code nobody} ({@link PagerLaunch} needs only the library's classes), in a directory of nobody's. */
-    private Process pagerAsNobody(Path socket, String allowUids) throws Exception {
+    private PagerProcess pagerAsNobody(Path socket, String allowUids) throws Exception {
         Assumptions.assumeTrue(TestSupport.isRoot(), "needs root to start a process as another user");
         Assumptions.assumeTrue(new File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");
         Path classes = Path.of(PagerLaunch.class.getProtectionDomain().getCodeSource().getLocation().toURI());
@@ -138,21 +137,7 @@ class PagerLaunchTest {
             cmd.add("-Duffd4j.pager.allowUids=" + allowUids);
         }
         cmd.add(PagerLaunch.class.getName());
-        Path log = dir.resolve("nobody-pager.log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!Files.readString(log).contains("pager ready")) {
-            assertTrue(p.isAlive() && System.nanoTime() < deadline, "the pager as nobody did not start:\n" + Files.readString(log));
-            Thread.sleep(20);
-        }
-        return p;
-    }
-
-    private static void stop(Process p) throws InterruptedException {
-        p.destroy();
-        if (!p.waitFor(15, TimeUnit.SECONDS)) {
-            p.destroyForcibly().waitFor();
-        }
+        return PagerProcess.start(cmd);
     }
 
     private Path nobodySocket() throws Exception {
@@ -166,43 +151,34 @@ class PagerLaunchTest {
     @Test
     void anAppRefusesToHandItsMemoryToAPagerOfAnotherUser() throws Exception {
         Path socket = nobodySocket();
-        Process pager = pagerAsNobody(socket, "0");
-        try {
+        try (PagerProcess pager = pagerAsNobody(socket, "0")) {
             ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, socket.toString(), Long.toString(16L << 20), "7", "2");
             assertFalse(r.ok(), r.describe());
             assertTrue(r.output().contains("runs as uid " + NOBODY) && r.output().contains("not handing it"), r.describe());
-        } finally {
-            stop(pager);
         }
     }
 
     @Test
     void aPagerRefusesAnAppOfAUidItDoesNotAllow() throws Exception {
         Path socket = nobodySocket();
-        Process pager = pagerAsNobody(socket, null); // default: its own uid only
-        try {
+        try (PagerProcess pager = pagerAsNobody(socket, null)) { // default: its own uid only
             ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, List.of("-Duffd4j.test.pagerUids=" + NOBODY),
                     socket.toString(), Long.toString(16L << 20), "7", "2");
             assertFalse(r.ok(), r.describe());
             assertTrue(r.output().contains("uid 0 may not use this pager"), r.describe());
-        } finally {
-            stop(pager);
         }
     }
 
     @Test
     void anUnprivilegedPagerServesAnAppThatAllowsIt() throws Exception {
         Path socket = nobodySocket();
-        Process pager = pagerAsNobody(socket, "0");
-        try {
+        try (PagerProcess pager = pagerAsNobody(socket, "0")) {
             ChildJvm.Result r = ChildJvm.run(PagerAppChild.class, LIMIT, List.of("-Xmx256m", "-Duffd4j.test.pagerUids=" + NOBODY),
                     socket.toString(), Long.toString(64L << 20), "7", "2");
-            Matcher m = RESULT.matcher(r.output());
+            Matcher m = PagerTest.RESULT.matcher(r.output());
             assertTrue(r.ok() && m.find(), r.describe());
             assertEquals(0, Long.parseLong(m.group(2)), "wrong words\n" + r.describe());
-            assertTrue(pager.isAlive(), "the pager serves on");
-        } finally {
-            stop(pager);
+            assertTrue(pager.process().isAlive(), "the pager serves on");
         }
     }
 }

@@ -26,8 +26,8 @@ class PagerTest {
 
     private static final long SIZE = 256L << 20;
     private static final Duration LIMIT = Duration.ofSeconds(90);
-    private static final Pattern SURVIVOR = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) errors=(\\d+) events=(\\S*)");
-    private static final Pattern RESULT = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) firstBad=(-?\\d+) gcs=(\\d+)");
+    static final Pattern SURVIVOR = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) errors=(\\d+) events=(\\S*)");
+    static final Pattern RESULT = Pattern.compile("RESULT pages=(\\d+) bad=(\\d+) firstBad=(-?\\d+) gcs=(\\d+)");
 
     @TempDir
     Path dir;

@@ -2,8 +2,6 @@ package io.github.uffd4j.pager;
 
 import io.github.uffd4j.handler.PageSource;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.net.URI;
 
 /**
@@ -20,20 +18,14 @@ public final class StallingSourceProvider implements PageSourceProvider {
 
     @Override
     public PageSource open(URI uri, long length) {
-        long seed = Long.parseLong(uri.getSchemeSpecificPart());
+        PageSource pattern = Sources.open(URI.create("pattern:" + uri.getSchemeSpecificPart()), length);
         return (offset, destination) -> {
             for (long o = 0; o < destination.byteSize(); o += 4096) {
                 if (((offset + o) / 4096) % 256 == 100) {
                     Thread.sleep(Long.MAX_VALUE);
                 }
             }
-            fill(seed, offset, destination);
+            pattern.fill(offset, destination);
         };
-    }
-
-    private static void fill(long seed, long offset, MemorySegment destination) {
-        for (long o = 0; o < destination.byteSize(); o += 8) {
-            destination.set(ValueLayout.JAVA_LONG_UNALIGNED, o, Sources.patternWord(seed, offset + o));
-        }
     }
 }
