@@ -12,8 +12,10 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The one place where the kernel's rules for resolving faults live, used by the automatic fault
- * path, the background filler, {@link Fault}'s actions and the close sequence:
+ * Where the kernel's rules for resolving faults live, used by the automatic fault path, the
+ * background filler, {@link Fault}'s actions and the close sequence's wakes. (The close
+ * sequence's UFFDIO_POISON of unloaded runs applies the same EEXIST and EAGAIN rules in a loop of
+ * its own, {@code Retirement.poisonRun}, with its own deadline and page states.)
  * <ul>
  *   <li>EEXIST (a page of the run is mapped already): the kernel did not wake its waiters, so
  *   wake that page, and go on with the rest of the run;</li>
