@@ -5,6 +5,7 @@
 module io.github.uffd4j {
     requires jdk.jfr;
     requires static info.picocli;
+    requires static java.net.http; // datasets on HTTP(S) servers (HttpRangeReader)
     // datasets in S3 (S3RangeReader): the AWS SDK v2 with the JDK's HTTP transport
     requires static software.amazon.awssdk.services.s3;
     requires static software.amazon.awssdk.core;

@@ -3,6 +3,7 @@ package io.github.uffd4j.pager;
 import io.github.uffd4j.handler.PageSource;
 import io.github.uffd4j.source.ChunkedSource;
 import io.github.uffd4j.source.FileSource;
+import io.github.uffd4j.source.HttpRangeReader;
 import io.github.uffd4j.source.RangeSource;
 import io.github.uffd4j.source.S3RangeReader;
 
@@ -24,6 +25,8 @@ import java.util.ServiceLoader;
  *       ({@link io.github.uffd4j.source.ChunkedSource}), zeros past its data;</li>
  *   <li>{@code s3://bucket/key} and {@code chunked+s3://bucket/key}: the same two kinds as objects
  *       in S3 ({@link io.github.uffd4j.source.S3RangeReader}; settings found as the AWS SDKs find them);</li>
+ *   <li>{@code http(s)://...} and {@code chunked+http(s)://...}: the same two kinds as files on a
+ *       web server that answers range requests ({@link io.github.uffd4j.source.HttpRangeReader});</li>
  *   <li>any other scheme: a {@link PageSourceProvider} found by {@link ServiceLoader}.</li>
  * </ul>
  * Thread safe.
@@ -45,16 +48,19 @@ public final class Sources {
     public static PageSource open(URI uri, long length) {
         String scheme = uri.getScheme();
         if (scheme == null) {
-            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, chunked+file:/path, s3://bucket/key, chunked+s3://bucket/key, or a provider's)");
+            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, chunked+file:/path, s3://bucket/key, chunked+s3://bucket/key, http(s)://..., chunked+http(s)://..., or a provider's)");
         }
         try {
             return switch (scheme) {
                 case "zero" -> (offset, destination) -> destination.fill((byte) 0);
                 case "pattern" -> pattern(Long.parseLong(uri.getSchemeSpecificPart()));
                 case "file" -> FileSource.open(Path.of(uri));
-                case "chunked+file" -> ChunkedSource.open(Path.of(URI.create("file:" + uri.getSchemeSpecificPart())));
+                case "chunked+file" -> ChunkedSource.open(Path.of(URI.create("file:" + uri.getRawSchemeSpecificPart())));
                 case "s3" -> new RangeSource(S3RangeReader.open(uri));
-                case "chunked+s3" -> ChunkedSource.builder().open(S3RangeReader.open(URI.create("s3:" + uri.getSchemeSpecificPart())));
+                case "chunked+s3" -> ChunkedSource.builder().open(S3RangeReader.open(URI.create("s3:" + uri.getRawSchemeSpecificPart())));
+                case "http", "https" -> new RangeSource(HttpRangeReader.open(uri));
+                case "chunked+http", "chunked+https" -> ChunkedSource.builder()
+                        .open(HttpRangeReader.open(URI.create(scheme.substring("chunked+".length()) + ":" + uri.getRawSchemeSpecificPart())));
                 default -> provided(uri, length);
             };
         } catch (NumberFormatException e) {
@@ -82,6 +88,6 @@ public final class Sources {
             }
         }
         throw new PagerException("no page source for the scheme '" + uri.getScheme() + "' (built in: zero:, pattern:SEED, "
-                + "file:/path, chunked+file:/path, s3://, chunked+s3://; others come from a PageSourceProvider on the pager's class path)");
+                + "file:/path, chunked+file:/path, s3://, chunked+s3://, http(s)://, chunked+http(s)://; others come from a PageSourceProvider on the pager's class path)");
     }
 }

@@ -290,7 +290,11 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         MemorySegment[] s = scratch.get();
         MemorySegment stored = s[0].asSlice(0, storedLength);
         MemorySegment out = s[1];
-        in.readFully(storedAt, stored.asByteBuffer());
+        try {
+            in.readFully(storedAt, stored.asByteBuffer());
+        } catch (IOException e) {
+            throw new DatasetException(where(c) + ": cannot be read: " + e.getMessage(), e);
+        }
         storedRead.addAndGet(storedLength);
         int n;
         try {

@@ -1,10 +1,9 @@
 package io.github.uffd4j.source;
 
-import software.amazon.awssdk.core.ResponseBytes;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
@@ -18,13 +17,12 @@ import java.util.Objects;
  * An object in S3 (or any store speaking its API) read with ranged GETs. The object's size and
  * ETag are taken at open (HEAD) and every read is conditional on that ETag ({@code If-Match}): an
  * object replaced while it is read is a clear error, never a mix of two versions. A read that
- * fails with a 5xx, a timeout, a reset connection or a body shorter than asked is retried with
- * backoff; a 403 or 404 is not. Needs the optional dependency {@code software.amazon.awssdk:s3}
+ * fails with a 5xx, a timeout, a reset connection or a body shorter than asked is tried again, four
+ * times in all with growing pauses; a 403 or 404 is not. (A client of the caller's keeps its own
+ * retry settings, which then multiply with these; the default client has its own retries off.) Needs the optional dependency {@code software.amazon.awssdk:s3}
  * (with {@code url-connection-client}). Thread safe: the S3 client is, and each read is one request.
  */
 public final class S3RangeReader implements RangeReader {
-
-    private static final int ATTEMPTS = 4;
 
     private final S3Client s3;
     private final boolean ownsClient;
@@ -74,10 +72,14 @@ public final class S3RangeReader implements RangeReader {
         return new S3RangeReader(Objects.requireNonNull(client, "client"), false, bucket, key);
     }
 
-    /** A client from the default settings chains, over the JDK's HTTP connection (kept alive and reused). */
+    /**
+     * A client from the default settings chains, over the JDK's HTTP connection (kept alive and
+     * reused), without retries of its own: {@link #readFully} retries.
+     */
     static S3Client defaultClient() {
         var b = S3Client.builder().httpClientBuilder(UrlConnectionHttpClient.builder()
-                .connectionTimeout(Duration.ofSeconds(10)).socketTimeout(Duration.ofSeconds(30)));
+                        .connectionTimeout(Duration.ofSeconds(10)).socketTimeout(Duration.ofSeconds(30)))
+                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()));
         if (endpointConfigured()) {
             b.forcePathStyle(true);
         }
@@ -110,34 +112,21 @@ public final class S3RangeReader implements RangeReader {
                     + size + " bytes");
         }
         String range = "bytes=" + offset + "-" + (offset + want - 1);
-        Exception last = null;
-        for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        Retry.run(describe() + ": " + range, () -> {
+            ByteBuffer body;
             try {
-                ResponseBytes<GetObjectResponse> r = s3.getObjectAsBytes(b -> b.bucket(bucket).key(key).range(range).ifMatch(etag));
-                ByteBuffer body = r.asByteBuffer();
-                if (body.remaining() == want) {
-                    dst.put(body);
-                    return;
-                }
-                last = new DatasetException(describe() + ": " + range + " answered " + body.remaining() + " bytes instead of " + want);
+                body = s3.getObjectAsBytes(b -> b.bucket(bucket).key(key).range(range).ifMatch(etag)).asByteBuffer();
             } catch (S3Exception e) {
                 if (e.statusCode() < 500) {
                     throw refused("reading " + range + " of", e);
                 }
-                last = e;
-            } catch (SdkClientException e) {
-                last = e;
+                throw e;
             }
-            if (attempt < ATTEMPTS) {
-                try {
-                    Thread.sleep(50L << attempt);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new DatasetException(describe() + ": interrupted while retrying " + range, e);
-                }
+            if (body.remaining() != want) {
+                throw Retry.shortBody(range, body.remaining(), want);
             }
-        }
-        throw new DatasetException(describe() + ": " + range + " failed " + ATTEMPTS + " times; last: " + last.getMessage(), last);
+            dst.put(body);
+        });
     }
 
     /** A 4xx from the store, said in words. */

@@ -2,7 +2,9 @@
  * Page sources over real storage: a file ({@link io.github.uffd4j.source.FileSource}), and a
  * chunked, indexed, checksummed and optionally compressed file of our own format
  * ({@link io.github.uffd4j.source.ChunkedSource}, written by {@link io.github.uffd4j.source.ChunkedWriter})
- * read from anything that answers byte-range reads ({@link io.github.uffd4j.source.RangeReader}).
+ * read from anything that answers byte-range reads ({@link io.github.uffd4j.source.RangeReader}):
+ * a file, an object in S3 ({@link io.github.uffd4j.source.S3RangeReader}), a file on a web server
+ * ({@link io.github.uffd4j.source.HttpRangeReader}).
  * Each is a {@link io.github.uffd4j.handler.PageSource} for a {@code LazySegment} or a
  * {@code FaultService}, and can be named by URI for a pager ({@link io.github.uffd4j.pager.Sources}).
  *
