@@ -77,6 +77,16 @@ public final class Demo implements Callable<Integer> {
             description = "Serve this file lazily instead of the generated dataset: a plain file, or a chunked one from scripts/pack.")
     java.nio.file.Path file;
 
+    @Option(names = {"--url", "--s3"}, paramLabel = "URI",
+            description = "Serve this dataset lazily instead: s3://bucket/key (credentials and region found as the AWS SDKs find them) "
+                    + "or http(s)://... (a server answering range requests); plain, or chunked by scripts/pack.")
+    java.net.URI url;
+
+    @Option(names = "--endpoint", paramLabel = "URL",
+            description = "The S3 endpoint for --url s3://... (a local server such as MinIO or S3Proxy; path-style addressing). "
+                    + "Same as AWS_ENDPOINT_URL.")
+    String endpoint;
+
     @Option(names = "--no-pager", description = "Skip the last part: plain Java code on memory paged in by a pager process.")
     boolean noPager;
 
@@ -103,8 +113,14 @@ public final class Demo implements Callable<Integer> {
             serveOneFault();
             System.out.println();
         }
-        if (file != null) {
-            return new FileDemo(file, lookups, threads, seed).run() ? 0 : 1;
+        if (file != null && url != null) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "give --file or --url, not both");
+        }
+        if (endpoint != null) {
+            System.setProperty("aws.endpointUrl", endpoint);
+        }
+        if (file != null || url != null) {
+            return new FileDemo(file, url, lookups, threads, seed).run() ? 0 : 1;
         }
         PagingDemo paging = new PagingDemo(size, lookups, threads, faultAround, maxReadahead, sourceLatencyMicros, seed,
                 !noProgress && System.console() != null);

@@ -37,6 +37,16 @@ import java.util.zip.CRC32C;
 final class ChunkedFormat {
 
     static final byte[] MAGIC = "UFD4JCHK".getBytes(StandardCharsets.US_ASCII);
+
+    /** Whether {@code in} begins with the magic. */
+    static boolean hasMagic(RangeReader in) throws IOException {
+        if (in.size() < MAGIC.length) {
+            return false;
+        }
+        ByteBuffer b = ByteBuffer.allocate(MAGIC.length);
+        in.readFully(0, b);
+        return java.util.Arrays.equals(b.array(), MAGIC);
+    }
     static final int VERSION = 1;
     static final int HEADER_BYTES = 64;
     static final int ENTRY_BYTES = 16;

@@ -88,6 +88,11 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         return builder().open(file);
     }
 
+    /** Whether {@code in} starts like a chunked file (its magic; the rest is checked at open). */
+    public static boolean isChunked(RangeReader in) throws IOException {
+        return ChunkedFormat.hasMagic(in);
+    }
+
     public static Builder builder() {
         return new Builder();
     }

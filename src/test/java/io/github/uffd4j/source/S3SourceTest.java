@@ -124,6 +124,23 @@ class S3SourceTest {
     }
 
     @Test
+    void theDemoServesPlainAndChunkedObjectsLazilyFromTheStoreAndTheWeb() throws Exception {
+        System.setProperty("aws.accessKeyId", KEY);
+        System.setProperty("aws.secretAccessKey", SECRET);
+        System.setProperty("aws.region", "us-east-1");
+        try {
+            for (String key : new String[] {"plain.bin", "data.u4c"}) {
+                assertEquals(0, io.github.uffd4j.demo.Demo.run("--paging-only", "--no-progress", "--lookups", "50",
+                        "--url", "s3://data/" + key, "--endpoint", endpoint.toString()), key);
+            }
+        } finally {
+            for (String p : new String[] {"aws.endpointUrl", "aws.accessKeyId", "aws.secretAccessKey", "aws.region"}) {
+                System.clearProperty(p);
+            }
+        }
+    }
+
+    @Test
     void anObjectReplacedWhileItIsReadIsAnErrorNeverAMixOfVersions() throws Exception {
         s3.putObject(b -> b.bucket("data").key("changing.bin"), RequestBody.fromBytes(data));
         try (RangeSource src = new RangeSource(S3RangeReader.open(s3, "data", "changing.bin"));
