@@ -24,8 +24,10 @@ import java.util.zip.CRC32C;
  * region's offset {@code o} holds the data's byte {@code o}, zeros past its end. Each chunk is
  * read with one ranged read, checked against its checksum and decompressed on the handler thread
  * that needs it (so handler threads decompress different chunks in parallel; two that need the
- * same chunk share one decode), then kept in a cache of decoded chunks bounded in bytes. When
- * the runtime reads sequentially, the next chunks are decoded ahead on prefetch threads.
+ * same chunk share one decode), then kept in a cache of decoded chunks bounded in bytes; a fill
+ * that wants a whole chunk nobody has yet gets it decoded straight into place, without the cache
+ * or a copy. When the runtime reads sequentially, the next chunks are decoded ahead on prefetch
+ * threads. {@link #decodeAll} restores everything eagerly instead.
  *
  * <p>The header and the index are checked at open ({@link DatasetException} saying what is
  * wrong); a chunk that fails its checksum or does not decompress fails the pages that need it
@@ -190,6 +192,13 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         long pos = offset;
         while (pos < dataEnd) {
             int c = (int) (pos / chunk);
+            int length = header.chunkLength(c);
+            if (pos == (long) c * chunk && pos + length <= dataEnd && !isCachedOrLoading(c)) {
+                // the whole chunk is wanted and nobody has it: decode it straight into place (no cache, no copies)
+                decodeInto(c, destination.asSlice(pos - offset, length));
+                pos += length;
+                continue;
+            }
             byte[] data = chunk(c);
             long from = pos - (long) c * chunk;
             long n = Math.min(data.length - from, dataEnd - pos);
@@ -287,14 +296,22 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         }
     }
 
-    /** Reads, checks and decodes chunk {@code c}. */
+    /** Reads, checks and decodes chunk {@code c} into a new array (for the cache). */
     private byte[] decode(int c) throws IOException {
+        int length = header.chunkLength(c);
+        MemorySegment out = scratch.get()[1].asSlice(0, length);
+        decodeInto(c, out);
+        byte[] data = new byte[length];
+        MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 0, data, 0, length);
+        return data;
+    }
+
+    /** Reads, checks and decodes chunk {@code c} into {@code out}, exactly the chunk's length. */
+    private void decodeInto(int c, MemorySegment out) throws IOException {
         long storedAt = index.offsets()[c];
         int storedLength = index.lengths()[c];
         int length = header.chunkLength(c);
-        MemorySegment[] s = scratch.get();
-        MemorySegment stored = s[0].asSlice(0, storedLength);
-        MemorySegment out = s[1];
+        MemorySegment stored = scratch.get()[0].asSlice(0, storedLength);
         try {
             in.readFully(storedAt, stored.asByteBuffer());
         } catch (IOException e) {
@@ -313,15 +330,66 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
             throw new DatasetException(where(c) + ": decompressed to " + n + " bytes instead of " + length + ": damaged");
         }
         CRC32C crc = new CRC32C();
-        crc.update(out.asSlice(0, length).asByteBuffer());
+        crc.update(out.asByteBuffer());
         if ((int) crc.getValue() != index.crcs()[c]) {
             throw new DatasetException(where(c) + ": checksum mismatch (index 0x" + Integer.toHexString(index.crcs()[c])
                     + ", data 0x" + Integer.toHexString((int) crc.getValue()) + "): damaged");
         }
-        byte[] data = new byte[length];
-        MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 0, data, 0, length);
         decoded.incrementAndGet();
-        return data;
+    }
+
+    /**
+     * The eager way: reads, checks and decodes every chunk into {@code destination} (at least
+     * {@link #size()} bytes; the rest is zeroed), on {@code threads} threads at once, without the
+     * cache. For a baseline, or to restore a whole dataset now instead of on first touch.
+     */
+    public void decodeAll(MemorySegment destination, int threads) throws IOException {
+        if (destination.byteSize() < header.dataSize()) {
+            throw new IllegalArgumentException("destination has " + destination.byteSize() + " bytes, the data " + header.dataSize());
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1: " + threads);
+        }
+        int chunks = (int) header.chunkCount();
+        AtomicInteger next = new AtomicInteger();
+        java.util.concurrent.Callable<Void> worker = () -> {
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+                decodeInto(c, destination.asSlice((long) c * header.chunkSize(), header.chunkLength(c)));
+            }
+            return null;
+        };
+        if (threads == 1) {
+            try {
+                worker.call();
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
+            }
+        } else {
+            try (ExecutorService pool = Executors.newFixedThreadPool(threads, r -> Thread.ofPlatform().daemon().name("uffd4j-decode").unstarted(r))) {
+                var all = new java.util.ArrayList<java.util.concurrent.Future<Void>>();
+                for (int t = 0; t < threads; t++) {
+                    all.add(pool.submit(worker));
+                }
+                for (var f : all) {
+                    try {
+                        f.get();
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        next.set(chunks); // the others stop at their next chunk
+                        if (e.getCause() instanceof IOException io) {
+                            throw io;
+                        }
+                        throw new IOException(e.getCause());
+                    } catch (InterruptedException e) {
+                        next.set(chunks);
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("interrupted while decoding " + in.describe());
+                    }
+                }
+            }
+        }
+        destination.asSlice(header.dataSize()).fill((byte) 0);
     }
 
     /** Chunk {@code c} for an error message: the source, its data range, where it is stored (built only on failure). */

@@ -9,6 +9,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.ByteArrayInputStream;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -95,6 +96,35 @@ public class ChunkedSourceTest {
             ChunkedSource.Stats s = src.stats();
             assertTrue(s.cachedBytes() <= 1 << 20, "cache bound: " + s);
             assertTrue(s.prefetched() > 0, "the sequential scan was prefetched: " + s);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Compression.class)
+    void decodeAllRestoresEverythingEagerlyAndWholeChunkFillsSkipTheCache(Compression c) throws Exception {
+        byte[] data = mixed((3 << 20) + 1234, 12);
+        Path f = pack(data, c);
+        try (ChunkedSource src = ChunkedSource.builder().prefetchThreads(0).open(f);
+             io.github.uffd4j.Mapping m = Memory.anonymous(Memory.roundUp(data.length, Memory.pageSize()) + Memory.pageSize())) {
+            m.segment().fill((byte) 7);
+            src.decodeAll(m.segment(), 2);
+            byte[] got = new byte[data.length];
+            MemorySegment.copy(m.segment(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, got, 0, got.length);
+            assertArrayEquals(data, got);
+            assertEquals(-1, m.segment().asSlice(data.length).mismatch(MemorySegment.ofArray(new byte[(int) (m.segment().byteSize() - data.length)])),
+                    "zeros past the data");
+            assertEquals(src.chunkCount(), src.stats().chunksDecoded());
+            // a fill of whole chunks decodes them in place: nothing cached, nothing decoded twice
+            m.segment().fill((byte) 7);
+            src.fill(CHUNK, m.segment().asSlice(0, 2L * CHUNK));
+            assertEquals(-1, m.segment().asSlice(0, 2L * CHUNK).mismatch(MemorySegment.ofArray(data).asSlice(CHUNK, 2L * CHUNK)));
+            assertEquals(0, src.stats().cachedBytes(), src.stats().toString());
+        }
+        long[] chunk2 = stored(f, 2);
+        flip(f, chunk2[0] + chunk2[1] / 2);
+        try (ChunkedSource src = ChunkedSource.open(f); io.github.uffd4j.Mapping m = Memory.anonymous(4 << 20)) {
+            DatasetException e = assertThrows(DatasetException.class, () -> src.decodeAll(m.segment(), 2));
+            assertTrue(e.getMessage().contains("chunk 2 (data"), e.getMessage());
         }
     }
 
