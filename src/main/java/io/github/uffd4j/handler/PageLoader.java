@@ -41,7 +41,7 @@ final class PageLoader {
         boolean urgent = faultPage >= 0;
         int zaps = 0;
         for (;;) {
-            MemorySegment dst = staging.zeroed(e - s, r.pageSize());
+            MemorySegment dst = r.source().writesEveryByte() ? staging.slice(e - s, r.pageSize()) : staging.zeroed(e - s, r.pageSize());
             long offset = (long) s << r.pageShift();
             Throwable error = null;
             slot.begin("the page source", r, faultPage, s, e);

@@ -183,6 +183,12 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         }
     }
 
+    /** Every byte of a destination is written: data, then zeros past its end. */
+    @Override
+    public boolean writesEveryByte() {
+        return true;
+    }
+
     @Override
     public void fill(long offset, MemorySegment destination) throws IOException {
         long end = offset + destination.byteSize();

@@ -39,6 +39,12 @@ public final class FileSource implements PageSource, AutoCloseable {
         return file.size();
     }
 
+    /** Every byte of a destination is written: data, then zeros past its end. */
+    @Override
+    public boolean writesEveryByte() {
+        return true;
+    }
+
     @Override
     public void fill(long offset, MemorySegment destination) throws IOException {
         ByteBuffer b = destination.asByteBuffer();

@@ -23,6 +23,12 @@ public final class RangeSource implements PageSource, AutoCloseable {
         return in.size();
     }
 
+    /** Every byte of a destination is written: data, then zeros past its end. */
+    @Override
+    public boolean writesEveryByte() {
+        return true;
+    }
+
     @Override
     public void fill(long offset, MemorySegment destination) throws IOException {
         long n = Math.max(0, Math.min(destination.byteSize(), in.size() - offset));

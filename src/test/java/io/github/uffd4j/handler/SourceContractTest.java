@@ -193,4 +193,38 @@ class SourceContractTest {
             assertEquals(-1, Data.firstMismatch(SEED, m.segment(), 5 * PAGE, PAGE));
         }
     }
+
+    /** A source that writes 0x5a everywhere and notes whether each destination came to it all zeros. */
+    private record Marking(boolean everyByte, List<Boolean> zeroedOnEntry) implements PageSource {
+        @Override
+        public void fill(long offset, MemorySegment destination) {
+            zeroedOnEntry.add(destination.mismatch(MemorySegment.ofArray(new byte[(int) destination.byteSize()])) == -1);
+            destination.fill((byte) 0x5a);
+        }
+
+        @Override
+        public boolean writesEveryByte() {
+            return everyByte;
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void theDestinationIsZeroedUnlessTheSourceSaysItWritesEveryByte(boolean everyByte) throws Exception {
+        Marking src = new Marking(everyByte, new CopyOnWriteArrayList<>());
+        try (LazySegment lazy = LazySegment.builder(64 * PAGE, src).threads(1).backgroundFill(false).faultAround(PAGE)
+                .maxReadahead(PAGE).open()) {
+            for (int p = 0; p < 64; p += 2) { // every other page: no readahead, one call per page
+                assertEquals((byte) 0x5a, lazy.getByte((long) p * PAGE + 7));
+            }
+        }
+        assertEquals(32, src.zeroedOnEntry().size());
+        assertTrue(src.zeroedOnEntry().get(0), "the first buffer is fresh memory");
+        long notZeroed = src.zeroedOnEntry().stream().filter(z -> !z).count();
+        if (everyByte) {
+            assertTrue(notZeroed > 0, "the runtime still zeroes for a source that writes every byte");
+        } else {
+            assertEquals(0, notZeroed, "a destination came with another page's bytes");
+        }
+    }
 }
