@@ -20,6 +20,7 @@ module io.github.uffd4j {
     exports io.github.uffd4j.handler;
     exports io.github.uffd4j.pager;
     exports io.github.uffd4j.source;
+    exports io.github.uffd4j.snapshot;
     opens io.github.uffd4j.pager to info.picocli;
 
     uses io.github.uffd4j.pager.PageSourceProvider;

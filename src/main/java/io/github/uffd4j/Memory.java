@@ -238,6 +238,54 @@ public final class Memory {
         }
     }
 
+    /**
+     * Copies {@code src} to {@code [address, address + src.byteSize())} of this process through
+     * the kernel (process_vm_writev): the write twin of {@link #readThroughKernel}. A page that is
+     * missing or write-protected under a userfaultfd is handled while the calling thread waits
+     * inside the system call, in native code where it does not hold up a JVM safepoint: the way
+     * Java code may write memory whose write faults a handler in this JVM serves (a live
+     * snapshot's copy-before-write). A poisoned or unmapped page fails with a
+     * {@link UffdException}. Allocation-free. There is no fallback: where a seccomp filter forbids
+     * process_vm_writev (Docker's default profile without CAP_SYS_PTRACE) it fails with EPERM.
+     *
+     * <p>Trusts the caller for {@code address}: any writable address of this process can be written.
+     *
+     * @throws IllegalArgumentException if {@code src} is not live off-heap memory
+     * @throws UffdException            {@code call()} "process_vm_writev": EFAULT for a poisoned or
+     *                                  unmapped page, EPERM where it is forbidden
+     */
+    public static void writeThroughKernel(long address, java.lang.foreign.MemorySegment src) {
+        Native.ensureAvailable();
+        Objects.requireNonNull(src, "src");
+        if (!src.isNative() || !src.scope().isAlive()) {
+            throw new IllegalArgumentException("process_vm_writev: the source must be live off-heap memory, not " + src);
+        }
+        long length = src.byteSize();
+        if (address < 0 || address > Long.MAX_VALUE - length) {
+            throw new IllegalArgumentException("process_vm_writev: [0x" + Long.toHexString(address) + " + " + length
+                    + ") is outside the user address space");
+        }
+        long done = 0;
+        while (done < length) {
+            java.lang.foreign.MemorySegment iovecs = Native.thread().scratch();
+            Native.iovec(iovecs, 0, src.address() + done, length - done);
+            Native.iovec(iovecs, Abi.IOVEC_SIZE, address + done, length - done);
+            long n = Native.processVmWritev(PID, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE);
+            if (n > 0) {
+                done += n;
+                continue;
+            }
+            int e = n < 0 ? Native.errno() : Errno.EFAULT;
+            if (e == Errno.EINTR) {
+                continue;
+            }
+            String hint = e == Errno.EFAULT ? "the page at 0x" + Long.toHexString(address + done) + " is poisoned, read-only or not mapped"
+                    : e == Errno.EPERM ? "process_vm_writev is forbidden here (a seccomp filter: Docker's default profile needs CAP_SYS_PTRACE for it)"
+                    : "";
+            throw Failures.withHint("process_vm_writev", e, address, length, done, hint);
+        }
+    }
+
     /** The fallback of {@link #readThroughKernel}: madvise(MADV_POPULATE_READ), then pread(2) from /proc/self/mem. */
     private static final class SelfMemory {
         /** A page zapped between the populate and the pread this many times in a row is an error. */

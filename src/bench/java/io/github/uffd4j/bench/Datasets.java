@@ -136,18 +136,21 @@ final class Datasets {
         }
     }
 
-    private static final MethodHandle OPEN;
-    private static final MethodHandle FADVISE;
-    private static final MethodHandle CLOSE;
+    /** open, posix_fadvise and close from libc: linked on first use (the report reads {@link #DIR} without native access). */
+    private static final class Libc {
+        static final MethodHandle OPEN;
+        static final MethodHandle FADVISE;
+        static final MethodHandle CLOSE;
 
-    static {
-        Linker linker = Linker.nativeLinker();
-        var libc = linker.defaultLookup();
-        OPEN = linker.downcallHandle(libc.find("open").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-        FADVISE = linker.downcallHandle(libc.find("posix_fadvise").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-        CLOSE = linker.downcallHandle(libc.find("close").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        static {
+            Linker linker = Linker.nativeLinker();
+            var libc = linker.defaultLookup();
+            OPEN = linker.downcallHandle(libc.find("open").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+            FADVISE = linker.downcallHandle(libc.find("posix_fadvise").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+            CLOSE = linker.downcallHandle(libc.find("close").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        }
     }
 
     /** Evicts every file under {@link #DIR} from the page cache (posix_fadvise POSIX_FADV_DONTNEED). */
@@ -161,12 +164,12 @@ final class Datasets {
 
     static void dropCache(Path f) throws IOException {
         try (Arena a = Arena.ofConfined()) {
-            int fd = (int) OPEN.invokeExact(a.allocateFrom(f.toString()), 0);
+            int fd = (int) Libc.OPEN.invokeExact(a.allocateFrom(f.toString()), 0);
             if (fd < 0) {
                 throw new IOException("open " + f + " failed");
             }
-            int rc = (int) FADVISE.invokeExact(fd, 0L, 0L, 4 /* POSIX_FADV_DONTNEED */);
-            int ignored = (int) CLOSE.invokeExact(fd);
+            int rc = (int) Libc.FADVISE.invokeExact(fd, 0L, 0L, 4 /* POSIX_FADV_DONTNEED */);
+            int ignored = (int) Libc.CLOSE.invokeExact(fd);
             if (rc != 0) {
                 throw new IOException("posix_fadvise(DONTNEED) of " + f + " failed: " + rc);
             }

@@ -328,6 +328,10 @@ public final class Native {
         static final MethodHandle H = link("process_vm_readv", Signatures.PROCESS_VM_READV, -1);
     }
 
+    private static final class ProcessVmWritev {
+        static final MethodHandle H = link("process_vm_writev", Signatures.PROCESS_VM_READV, -1);
+    }
+
     private static final class Pread {
         static final MethodHandle H = link("pread", Signatures.PREAD, -1);
     }
@@ -476,6 +480,18 @@ public final class Native {
     public static long processVmReadv(int pid, long localIov, long remoteIov) {
         try {
             return (long) ProcessVmReadv.H.invokeExact(capture(), pid, localIov, 1L, remoteIov, 1L, 0L);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * process_vm_writev(pid, localIov, 1, remoteIov, 1, 0): the write twin of
+     * {@link #processVmReadv} (same signature). Returns bytes written, or -1 (see errno).
+     */
+    public static long processVmWritev(int pid, long localIov, long remoteIov) {
+        try {
+            return (long) ProcessVmWritev.H.invokeExact(capture(), pid, localIov, 1L, remoteIov, 1L, 0L);
         } catch (Throwable t) {
             throw rethrow(t);
         }

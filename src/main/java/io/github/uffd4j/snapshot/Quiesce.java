@@ -1,0 +1,27 @@
+package io.github.uffd4j.snapshot;
+
+/**
+ * How the application holds its writers still while a snapshot write-protects the memory (a few
+ * milliseconds for a gigabyte): the instant of the snapshot. {@link #pause} returns once no write
+ * is under way and none will start; {@link #resume} lets them go on. Writers that are not held
+ * still can make a write that races with the protection land on either side of the instant.
+ */
+public interface Quiesce {
+
+    /** For memory nothing writes while {@link LiveSnapshots#snapshot} runs: no pause. */
+    Quiesce NONE = new Quiesce() {
+        @Override
+        public void pause() {
+        }
+
+        @Override
+        public void resume() {
+        }
+    };
+
+    /** Returns once the writers are still. */
+    void pause();
+
+    /** Lets the writers go on. Called once after every {@link #pause} that returned. */
+    void resume();
+}

@@ -1,0 +1,163 @@
+package io.github.uffd4j.snapshot;
+
+import io.github.uffd4j.handler.PageSource;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.zip.CRC32C;
+
+/**
+ * A snapshot file, opened and checked: its header and index are verified at open (a
+ * {@link SnapshotException} saying what is wrong: not a snapshot, another version, truncated,
+ * damaged), every page against its checksum when it is read. Restore it eagerly with
+ * {@link #restore}, or lazily: it is a {@link PageSource}, so a {@code LazySegment} over it is
+ * usable at once and pages come in on first touch. A full snapshot's pages that were all zeros
+ * are not stored: they read as zeros. Thread safe.
+ *
+ * <pre>{@code
+ * try (SnapshotFile snap = SnapshotFile.open(Path.of("state.u4s"));
+ *      LazySegment state = LazySegment.open(snap.memorySize(), snap)) {
+ *     long v = state.getLong(4096);   // that page read, checked and mapped on first touch
+ * }
+ * }</pre>
+ */
+public final class SnapshotFile implements PageSource, AutoCloseable {
+
+    private final Path path;
+    private final FileChannel ch;
+    private final SnapshotFormat.Header header;
+    private final SnapshotFormat.Index index;
+    private final ThreadLocal<MemorySegment> scratch;
+
+    private SnapshotFile(Path path) throws IOException {
+        this.path = path;
+        this.ch = FileChannel.open(path, StandardOpenOption.READ);
+        try {
+            SnapshotFormat.Layout layout = SnapshotFormat.read(ch, path.toString());
+            this.header = layout.header();
+            this.index = layout.index();
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        int page = header.pageSize();
+        this.scratch = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(page, 4096));
+    }
+
+    /** Opens and checks {@code path} (header and index; pages as they are read). */
+    public static SnapshotFile open(Path path) throws IOException {
+        SnapshotFile f = new SnapshotFile(path);
+        if (f.header.kind() != SnapshotFormat.FULL) {
+            f.close();
+            throw new SnapshotException(path + ": an increment (parent " + Long.toHexString(f.header.parentId())
+                    + "): open the chain it belongs to");
+        }
+        return f;
+    }
+
+    /** The size of the memory snapshotted. */
+    public long memorySize() {
+        return header.memorySize();
+    }
+
+    /** The page size it was taken with. */
+    public int pageSize() {
+        return header.pageSize();
+    }
+
+    /** Pages stored (a full snapshot leaves out pages of zeros). */
+    public long pagesStored() {
+        return header.pagesStored();
+    }
+
+    /** This snapshot's id (random; an increment names its parent by it). */
+    public long id() {
+        return header.id();
+    }
+
+    /** Reads every stored page and checks it: a damaged page is a {@link SnapshotException} naming it. */
+    public void verify() throws IOException {
+        for (int i = 0; i < index.pages().length; i++) {
+            readStored(i, 1, scratch.get());
+        }
+    }
+
+    /** Writes the snapshot into {@code destination} (at least {@link #memorySize()} bytes), checking every page. */
+    public void restore(MemorySegment destination) throws IOException {
+        if (destination.byteSize() < header.memorySize()) {
+            throw new IllegalArgumentException("destination has " + destination.byteSize() + " bytes, the snapshot "
+                    + header.memorySize());
+        }
+        fill(0, destination.asSlice(0, header.memorySize()));
+    }
+
+    /** Every byte: stored pages, zeros for the rest and past the memory's end. */
+    @Override
+    public boolean writesEveryByte() {
+        return true;
+    }
+
+    @Override
+    public void fill(long offset, MemorySegment destination) throws IOException {
+        int ps = header.pageSize();
+        if (offset % ps != 0 || destination.byteSize() % ps != 0) {
+            throw new IllegalArgumentException("snapshot " + path + " has pages of " + ps + " bytes: offset " + offset + " and length "
+                    + destination.byteSize() + " must be multiples");
+        }
+        long pages = destination.byteSize() / ps;
+        long first = offset / ps;
+        for (long i = 0; i < pages; ) {
+            int at = first + i < header.pageCount() ? index.find(first + i) : -1;
+            if (at < 0) {
+                destination.asSlice(i * ps, ps).fill((byte) 0);
+                i++;
+                continue;
+            }
+            int run = 1; // stored pages next to each other in the memory and in the file: one read
+            while (i + run < pages && at + run < index.pages().length && index.pages()[at + run] == first + i + run
+                    && index.offsets()[at + run] == index.offsets()[at] + (long) run * ps) {
+                run++;
+            }
+            readStored(at, run, destination.asSlice(i * ps, (long) run * ps));
+            i += run;
+        }
+    }
+
+    /** Reads {@code run} stored pages from index entry {@code at} (contiguous in the file) into {@code pages} and checks each. */
+    private void readStored(int at, int run, MemorySegment pages) throws IOException {
+        var b = pages.asByteBuffer();
+        long where = index.offsets()[at];
+        while (b.hasRemaining()) {
+            int n = ch.read(b, where + b.position());
+            if (n < 0) {
+                throw new SnapshotException(path + ": page " + index.pages()[at + b.position() / header.pageSize()] + " (stored at "
+                        + (where + b.position()) + ") runs past the end: truncated");
+            }
+        }
+        CRC32C crc = new CRC32C();
+        int ps = header.pageSize();
+        for (int k = 0; k < run; k++) {
+            crc.reset();
+            crc.update(pages.asSlice((long) k * ps, ps).asByteBuffer());
+            if ((int) crc.getValue() != index.crcs()[at + k]) {
+                long pageNo = index.pages()[at + k];
+                throw new SnapshotException(path + ": page " + pageNo + " (memory offset " + pageNo * ps + ", stored at "
+                        + index.offsets()[at + k] + "): checksum mismatch: damaged");
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        ch.close();
+    }
+
+    @Override
+    public String toString() {
+        return "SnapshotFile[" + path + ", " + header.memorySize() + " bytes, " + header.pagesStored() + " pages stored]";
+    }
+}
