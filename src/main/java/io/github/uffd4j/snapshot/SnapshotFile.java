@@ -59,6 +59,28 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
         return f;
     }
 
+    /** Opens a full snapshot or an increment (for a chain), checked the same way. */
+    static SnapshotFile openAny(Path path) throws IOException {
+        return new SnapshotFile(path);
+    }
+
+    boolean isIncrement() {
+        return header.kind() == SnapshotFormat.INCREMENT;
+    }
+
+    long parentId() {
+        return header.parentId();
+    }
+
+    Path path() {
+        return path;
+    }
+
+    /** Whether page {@code page} is stored here. */
+    boolean stores(long page) {
+        return index.find(page) >= 0;
+    }
+
     /** The size of the memory snapshotted. */
     public long memorySize() {
         return header.memorySize();

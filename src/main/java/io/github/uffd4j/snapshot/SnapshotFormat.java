@@ -16,8 +16,8 @@ import java.util.zip.CRC32C;
  *   11  reserved     u8  (0)
  *   12  page size    u32
  *   16  memory size  u64 (bytes of the memory snapshotted)
- *   24  pages stored u64
- *   32  index offset u64
+ *   24  pages stored u64 (entries of the index)
+ *   32  index offset u64 (after the page slots; a slot no entry names is an older copy, unused)
  *   40  id           u64 (random, not 0)
  *   48  parent id    u64 (0 for a full snapshot)
  *   56  index CRC32C u32 (of the index's bytes)
@@ -117,7 +117,8 @@ final class SnapshotFormat {
             throw new SnapshotException(name + ": a " + (kind == FULL ? "full snapshot with a parent" : "increment without a parent"));
         }
         long pageCount = memorySize / pageSize;
-        if (stored < 0 || stored > pageCount || indexOffset != HEADER + stored * pageSize || indexOffset + stored * ENTRY != size) {
+        if (stored < 0 || stored > pageCount || indexOffset < HEADER + stored * pageSize || (indexOffset - HEADER) % pageSize != 0
+                || indexOffset + stored * ENTRY != size) {
             throw new SnapshotException(name + ": " + size + " bytes do not hold the " + stored + " pages and the index its header "
                     + "announces (truncated or damaged)");
         }

@@ -17,7 +17,9 @@ import java.util.zip.CRC32C;
  * Writes one snapshot file ({@link SnapshotFormat}): pages in any order from several threads at
  * once (each gets its own place in the file; one positional write per run of pages), then
  * {@link #finish} writes the index and the header, syncs and renames the temporary file to its
- * final name. {@link #abort} removes the temporary file. A page is written at most once.
+ * final name. {@link #abort} removes the temporary file. A page is written at most once, unless
+ * the writer was made {@code rewritable}: then the latest copy of a page is the one indexed (the
+ * older ones stay in the file, unreferenced), and {@link #drop} takes a page out of the index.
  */
 final class SnapshotWriter implements AutoCloseable {
 
@@ -31,12 +33,18 @@ final class SnapshotWriter implements AutoCloseable {
     private final AtomicLong nextSlot = new AtomicLong();
     /** Per page: its slot in the file plus one (0: not stored). */
     private final AtomicIntegerArray slotOfPage;
-    /** Per slot: the CRC32C of its bytes. */
-    private final AtomicIntegerArray crcOfSlot;
+    /** Per page: the CRC32C of its bytes as stored in its slot. */
+    private final AtomicIntegerArray crcOfPage;
     private final AtomicLong bytes = new AtomicLong();
+    private final boolean rewritable;
     private boolean done;
 
     SnapshotWriter(Path target, int kind, int pageSize, long memorySize, long parentId) throws IOException {
+        this(target, kind, pageSize, memorySize, parentId, false);
+    }
+
+    SnapshotWriter(Path target, int kind, int pageSize, long memorySize, long parentId, boolean rewritable) throws IOException {
+        this.rewritable = rewritable;
         this.target = target.toAbsolutePath();
         this.tmp = this.target.resolveSibling(this.target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
                 + Long.toHexString(System.nanoTime()));
@@ -49,7 +57,7 @@ final class SnapshotWriter implements AutoCloseable {
             throw new IllegalArgumentException("a snapshot of " + pages + " pages is more than this writer takes");
         }
         this.slotOfPage = new AtomicIntegerArray((int) pages);
-        this.crcOfSlot = new AtomicIntegerArray((int) pages);
+        this.crcOfPage = new AtomicIntegerArray((int) pages);
         this.ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
     }
 
@@ -71,23 +79,34 @@ final class SnapshotWriter implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             crc.reset();
             crc.update(contents.asSlice((long) i * pageSize, pageSize).asByteBuffer());
-            crcOfSlot.set((int) slot + i, (int) crc.getValue());
-            if (!slotOfPage.compareAndSet((int) first + i, 0, (int) slot + i + 1)) {
+            crcOfPage.set((int) first + i, (int) crc.getValue());
+            if (rewritable) {
+                slotOfPage.set((int) first + i, (int) slot + i + 1);
+            } else if (!slotOfPage.compareAndSet((int) first + i, 0, (int) slot + i + 1)) {
                 throw new IllegalStateException("page " + (first + i) + " written twice");
             }
         }
         bytes.addAndGet(contents.byteSize());
     }
 
+    /** Takes {@code page} out of the index (a rewritable writer's page that is now zeros, in a full snapshot). */
+    void drop(long page) {
+        slotOfPage.set((int) page, 0);
+    }
+
     /** Writes the index and header, syncs, renames to the final name; returns the snapshot's id. */
     long finish() throws IOException {
-        long stored = nextSlot.get();
-        long indexOffset = SnapshotFormat.HEADER + stored * pageSize;
+        long slots = nextSlot.get();
+        long stored = 0;
+        for (int p = 0; p < slotOfPage.length(); p++) {
+            stored += slotOfPage.get(p) != 0 ? 1 : 0;
+        }
+        long indexOffset = SnapshotFormat.HEADER + slots * pageSize;
         ByteBuffer index = ByteBuffer.allocate((int) (stored * SnapshotFormat.ENTRY)).order(ByteOrder.LITTLE_ENDIAN);
         for (int p = 0; p < slotOfPage.length(); p++) {
             int slot = slotOfPage.get(p) - 1;
             if (slot >= 0) {
-                index.putLong(p).putLong(SnapshotFormat.HEADER + (long) slot * pageSize).putInt(crcOfSlot.get(slot)).putInt(0);
+                index.putLong(p).putLong(SnapshotFormat.HEADER + (long) slot * pageSize).putInt(crcOfPage.get(p)).putInt(0);
             }
         }
         if (index.hasRemaining()) {

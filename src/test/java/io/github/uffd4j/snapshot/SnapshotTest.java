@@ -126,7 +126,7 @@ class SnapshotTest {
                         try (Arena a = Arena.ofConfined()) {
                             MemorySegment buf = a.allocate(ps, 8);
                             for (int i = 0; i < log.length / 2 && !stop.get(); i++) {
-                                long page = rnd.nextInt(pages);
+                                long page = rnd.nextInt(pages / 2) * 2L + seed; // each writer its own pages: one order per page
                                 writers.lock.readLock().lock();
                                 try {
                                     long s = writers.seq.incrementAndGet();

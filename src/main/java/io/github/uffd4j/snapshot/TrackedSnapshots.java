@@ -1,0 +1,223 @@
+package io.github.uffd4j.snapshot;
+
+import io.github.uffd4j.Feature;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.PageRegion;
+import io.github.uffd4j.PagemapScanner;
+import io.github.uffd4j.RegisterMode;
+import io.github.uffd4j.UffdException;
+import io.github.uffd4j.Userfaultfd;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Snapshots for writers in plain Java: the cooperative, incremental variant. The memory is
+ * registered with a userfaultfd of its own in asynchronous write-protect mode (WP_ASYNC): a write
+ * never waits for a handler, the kernel only marks the page written, and PAGEMAP_SCAN collects
+ * the written pages and protects them again in one call. So plain Java stores are safe here, at
+ * full speed between snapshots (after a snapshot, the first write to each page takes one kernel
+ * fault).
+ *
+ * <p>{@link #snapshot} copies in rounds while the writers run: the first snapshot copies every
+ * page, each later one only the pages written since the previous snapshot (an increment naming it
+ * as its parent). Each round copies what the previous round saw written; when a round finds few
+ * pages ({@code pauseAt}) or the round limit is reached, it asks the application for a short
+ * pause ({@link Quiesce}), copies the last written pages, and lets the writers go on: the file
+ * is the memory exactly as it was during that pause. {@link SnapshotChain} restores a base and its
+ * increments and compacts them. Needs Linux 6.7+ (WP_ASYNC, PAGEMAP_SCAN) and WP_UNPOPULATED.
+ *
+ * <pre>{@code
+ * try (TrackedSnapshots t = TrackedSnapshots.of(memory)) {
+ *     t.snapshot(Path.of("base.u4s"), writers);  // everything
+ *     ...
+ *     t.snapshot(Path.of("inc1.u4s"), writers);  // what was written since
+ * }
+ * }</pre>
+ */
+public final class TrackedSnapshots implements AutoCloseable {
+
+    /** What one snapshot took: its rounds (pages copied in each, the last one during the pause) and the pause. */
+    public record Result(Path file, long id, long parentId, boolean full, List<Long> pagesPerRound, long pagesStored,
+                         Duration pause) {
+    }
+
+    private final MemorySegment memory;
+    private final int pageSize;
+    private final Userfaultfd uffd;
+    private final PagemapScanner pagemap;
+    private long lastId;
+    private boolean closed;
+
+    private TrackedSnapshots(MemorySegment memory, int pageSize) {
+        this.memory = memory;
+        this.pageSize = pageSize;
+        Set<Feature> have = Userfaultfd.kernelFeatures();
+        for (Feature f : List.of(Feature.WP_ASYNC, Feature.WP_UNPOPULATED)) {
+            if (!have.contains(f)) {
+                throw new UnsupportedOperationException("tracked snapshots need UFFD_FEATURE_" + f + " (WP_ASYNC: Linux 6.7+); this kernel is "
+                        + System.getProperty("os.version"));
+            }
+        }
+        Set<Feature> want = EnumSet.of(Feature.PAGEFAULT_FLAG_WP, Feature.WP_ASYNC, Feature.WP_UNPOPULATED);
+        if (have.contains(Feature.WP_HUGETLBFS_SHMEM)) {
+            want.add(Feature.WP_HUGETLBFS_SHMEM);
+        }
+        this.uffd = Userfaultfd.builder().features(want).open();
+        PagemapScanner scanner = null;
+        try {
+            try {
+                uffd.register(memory, RegisterMode.WP);
+            } catch (UffdException e) {
+                throw new IllegalArgumentException("cannot track writes to " + memory + ": " + e.getMessage()
+                        + (e.getMessage().contains("EBUSY") ? " (the memory is registered with another userfaultfd)"
+                        : " (it must be anonymous, shared (memfd/shmem) or hugetlb memory of this process)"), e);
+            }
+            uffd.writeProtect(memory.address(), memory.byteSize(), true, 0); // every page clean: writes mark them
+            scanner = PagemapScanner.open();
+        } catch (RuntimeException e) {
+            uffd.close();
+            throw e;
+        }
+        this.pagemap = scanner;
+    }
+
+    /** Tracks {@code memory} (page-aligned, of this process) in pages of the system's page size. */
+    public static TrackedSnapshots of(MemorySegment memory) {
+        return of(memory, Memory.pageSize());
+    }
+
+    /** Tracks {@code memory} in pages of {@code pageSize} bytes (2 MiB for 2 MiB hugetlb memory). */
+    public static TrackedSnapshots of(MemorySegment memory, long pageSize) {
+        Objects.requireNonNull(memory, "memory");
+        if (!memory.isNative() || !memory.scope().isAlive() || memory.byteSize() == 0 || pageSize < Memory.pageSize()
+                || Long.bitCount(pageSize) != 1 || memory.address() % pageSize != 0 || memory.byteSize() % pageSize != 0) {
+            throw new IllegalArgumentException("tracked snapshots: " + memory + " must be live, non-empty off-heap memory aligned to "
+                    + "its page size " + pageSize + " (a power of two from " + Memory.pageSize() + ")");
+        }
+        return new TrackedSnapshots(memory, (int) pageSize);
+    }
+
+    /** {@link #snapshot(Path, Quiesce, int, long) snapshot(file, writers, 5, 256)}. */
+    public Result snapshot(Path file, Quiesce writers) throws IOException {
+        return snapshot(file, writers, 5, 256);
+    }
+
+    /**
+     * Writes a snapshot into {@code file}: the first one whole, later ones as increments of the
+     * previous. Copies while the writers run for up to {@code maxRounds} rounds, then pauses them
+     * (at the latest once a round finds at most {@code pauseAt} pages written) to copy the last
+     * pages. Returns when the file is whole.
+     */
+    public synchronized Result snapshot(Path file, Quiesce writers, int maxRounds, long pauseAt) throws IOException {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(writers, "writers");
+        if (closed) {
+            throw new IllegalStateException("snapshot: closed");
+        }
+        if (maxRounds < 0) {
+            throw new IllegalArgumentException("maxRounds must not be negative: " + maxRounds);
+        }
+        boolean full = lastId == 0;
+        long pages = memory.byteSize() / pageSize;
+        List<Long> rounds = new ArrayList<>();
+        Duration pause;
+        try (SnapshotWriter w = new SnapshotWriter(file, full ? SnapshotFormat.FULL : SnapshotFormat.INCREMENT, pageSize,
+                memory.byteSize(), lastId, true)) {
+            if (full) {
+                collect(); // from here on, writes are marked: the copy below may be fuzzy, the rounds mend it
+                copy(w, List.of(new PageRegion(memory.address(), memory.address() + memory.byteSize(), 0)), true);
+                rounds.add(pages);
+            }
+            for (int r = 0; r < maxRounds; r++) {
+                List<PageRegion> written = collect();
+                long n = count(written);
+                copy(w, written, full);
+                rounds.add(n);
+                if (n <= pauseAt) {
+                    break;
+                }
+            }
+            writers.pause();
+            long t0 = System.nanoTime();
+            try {
+                List<PageRegion> written = collect();
+                copy(w, written, full);
+                rounds.add(count(written));
+            } finally {
+                pause = Duration.ofNanos(System.nanoTime() - t0);
+                writers.resume();
+            }
+            long parent = lastId;
+            long id = w.finish();
+            lastId = id;
+            try (SnapshotFile check = SnapshotFile.openAny(file)) {
+                return new Result(file, id, parent, full, List.copyOf(rounds), check.pagesStored(), pause);
+            }
+        }
+    }
+
+    private List<PageRegion> collect() {
+        return pagemap.collectWritten(memory);
+    }
+
+    private long count(List<PageRegion> regions) {
+        long n = 0;
+        for (PageRegion r : regions) {
+            n += r.length() / pageSize;
+        }
+        return n;
+    }
+
+    /** Copies the pages of {@code regions} into the file; in a full snapshot a page of zeros is left out. */
+    private void copy(SnapshotWriter w, List<PageRegion> regions, boolean full) throws IOException {
+        MemorySegment zero = MemorySegment.ofArray(new byte[pageSize]);
+        long runMax = 64L * pageSize;
+        for (PageRegion r : regions) {
+            for (long a = r.start(); a < r.end(); a += runMax) {
+                long len = Math.min(runMax, r.end() - a);
+                long off = a - memory.address();
+                if (!full) {
+                    w.write(off / pageSize, memory.asSlice(off, len));
+                    continue;
+                }
+                long from = off;
+                for (long p = off; p <= off + len; p += pageSize) {
+                    boolean isZero = p < off + len && memory.asSlice(p, pageSize).mismatch(zero) == -1;
+                    if (p == off + len || isZero) {
+                        if (p > from) {
+                            w.write(from / pageSize, memory.asSlice(from, p - from));
+                        }
+                        if (isZero) {
+                            w.drop(p / pageSize);
+                        }
+                        from = p + pageSize;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Stops tracking: the memory is unregistered (no page stays protected) and stays yours. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        pagemap.close();
+        try {
+            uffd.unregister(memory);
+        } catch (RuntimeException ignored) {
+            // the memory went away
+        }
+        uffd.close();
+    }
+}
