@@ -136,7 +136,12 @@ public final class LiveSnapshots implements AutoCloseable {
         SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, pageSize, memory.byteSize(), 0);
         Snapshot s = new Snapshot(this, file, w, pageSize, pages);
         current = s; // before the protection: a fault right after it finds the snapshot to save into
-        writers.pause();
+        try {
+            writers.pause();
+        } catch (RuntimeException | Error e) {
+            s.fail(e); // nothing is protected yet: this only removes the temporary file
+            throw e;
+        }
         long t0 = System.nanoTime();
         try {
             uffd.writeProtect(memory.address(), memory.byteSize(), true, 0);

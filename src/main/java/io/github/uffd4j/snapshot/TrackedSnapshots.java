@@ -114,7 +114,8 @@ public final class TrackedSnapshots implements AutoCloseable {
      * Writes a snapshot into {@code file}: the first one whole, later ones as increments of the
      * previous. Copies while the writers run for up to {@code maxRounds} rounds, then pauses them
      * (at the latest once a round finds at most {@code pauseAt} pages written) to copy the last
-     * pages. Returns when the file is whole.
+     * pages. Returns when the file is whole. If it fails, the next snapshot is a full one again
+     * (the rounds already cleared the write marks of the pages they copied).
      */
     public synchronized Result snapshot(Path file, Quiesce writers, int maxRounds, long pauseAt) throws IOException {
         Objects.requireNonNull(file, "file");
@@ -126,11 +127,13 @@ public final class TrackedSnapshots implements AutoCloseable {
             throw new IllegalArgumentException("maxRounds must not be negative: " + maxRounds);
         }
         boolean full = lastId == 0;
+        long previous = lastId;
+        lastId = 0; // until this one is whole: a failed snapshot cleared write marks, so the next one must be full
         long pages = memory.byteSize() / pageSize;
         List<Long> rounds = new ArrayList<>();
         Duration pause;
         try (SnapshotWriter w = new SnapshotWriter(file, full ? SnapshotFormat.FULL : SnapshotFormat.INCREMENT, pageSize,
-                memory.byteSize(), lastId, true)) {
+                memory.byteSize(), previous, true)) {
             if (full) {
                 collect(); // from here on, writes are marked: the copy below may be fuzzy, the rounds mend it
                 copy(w, List.of(new PageRegion(memory.address(), memory.address() + memory.byteSize(), 0)), true);
@@ -155,7 +158,7 @@ public final class TrackedSnapshots implements AutoCloseable {
                 pause = Duration.ofNanos(System.nanoTime() - t0);
                 writers.resume();
             }
-            long parent = lastId;
+            long parent = previous;
             long id = w.finish();
             lastId = id;
             try (SnapshotFile check = SnapshotFile.openAny(file)) {
