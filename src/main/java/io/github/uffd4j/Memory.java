@@ -201,39 +201,8 @@ public final class Memory {
      *                                  unmapped page
      */
     public static void readThroughKernel(long address, java.lang.foreign.MemorySegment dst) {
-        Native.ensureAvailable();
-        Objects.requireNonNull(dst, "dst");
-        if (!dst.isNative() || !dst.scope().isAlive()) {
-            throw new IllegalArgumentException("process_vm_readv: the destination must be live off-heap memory, not " + dst);
-        }
-        long length = dst.byteSize();
-        if (address < 0 || address > Long.MAX_VALUE - length) {
-            throw new IllegalArgumentException("process_vm_readv: [0x" + Long.toHexString(address) + " + " + length
-                    + ") is outside the user address space");
-        }
-        long done = 0;
-        while (done < length && !SelfMemory.preferred()) {
-            java.lang.foreign.MemorySegment iovecs = Native.thread().scratch();
-            Native.iovec(iovecs, 0, dst.address() + done, length - done);
-            Native.iovec(iovecs, Abi.IOVEC_SIZE, address + done, length - done);
-            long n = Native.processVmReadv(PID, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE);
-            if (n > 0) {
-                done += n;
-                continue;
-            }
-            int e = n < 0 ? Native.errno() : Errno.EFAULT;
-            if (e == Errno.EINTR) {
-                continue;
-            }
-            if (e == Errno.EPERM || e == Errno.ENOSYS) {
-                SelfMemory.prefer();
-                break;
-            }
-            throw Failures.withHint("process_vm_readv", e, address, length, done, e == Errno.EFAULT
-                    ? "the page at 0x" + Long.toHexString(address + done) + " is poisoned (a load that failed) or not mapped"
-                    : "");
-        }
-        if (done < length) {
+        long done = throughKernel(false, address, dst);
+        if (done < dst.byteSize()) {
             SelfMemory.read(address, dst, done);
         }
     }
@@ -255,22 +224,36 @@ public final class Memory {
      *                                  unmapped page, EPERM where it is forbidden
      */
     public static void writeThroughKernel(long address, java.lang.foreign.MemorySegment src) {
+        throughKernel(true, address, src);
+    }
+
+    /**
+     * process_vm_writev ({@code write}) or process_vm_readv between {@code local} and
+     * {@code [address, address + local.byteSize())}, after the checks both make; retried on EINTR.
+     * Returns the bytes copied: all of them, or, for a read only, fewer when process_vm_readv is
+     * forbidden or missing here (EPERM, ENOSYS: the /proc/self/mem fallback is then preferred and
+     * does the rest). Any other error throws.
+     */
+    private static long throughKernel(boolean write, long address, java.lang.foreign.MemorySegment local) {
+        String call = write ? "process_vm_writev" : "process_vm_readv";
         Native.ensureAvailable();
-        Objects.requireNonNull(src, "src");
-        if (!src.isNative() || !src.scope().isAlive()) {
-            throw new IllegalArgumentException("process_vm_writev: the source must be live off-heap memory, not " + src);
+        Objects.requireNonNull(local, write ? "src" : "dst");
+        if (!local.isNative() || !local.scope().isAlive()) {
+            throw new IllegalArgumentException(call + ": the " + (write ? "source" : "destination")
+                    + " must be live off-heap memory, not " + local);
         }
-        long length = src.byteSize();
+        long length = local.byteSize();
         if (address < 0 || address > Long.MAX_VALUE - length) {
-            throw new IllegalArgumentException("process_vm_writev: [0x" + Long.toHexString(address) + " + " + length
+            throw new IllegalArgumentException(call + ": [0x" + Long.toHexString(address) + " + " + length
                     + ") is outside the user address space");
         }
         long done = 0;
-        while (done < length) {
+        while (done < length && (write || !SelfMemory.preferred())) {
             java.lang.foreign.MemorySegment iovecs = Native.thread().scratch();
-            Native.iovec(iovecs, 0, src.address() + done, length - done);
+            Native.iovec(iovecs, 0, local.address() + done, length - done);
             Native.iovec(iovecs, Abi.IOVEC_SIZE, address + done, length - done);
-            long n = Native.processVmWritev(PID, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE);
+            long n = write ? Native.processVmWritev(PID, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE)
+                    : Native.processVmReadv(PID, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE);
             if (n > 0) {
                 done += n;
                 continue;
@@ -279,11 +262,17 @@ public final class Memory {
             if (e == Errno.EINTR) {
                 continue;
             }
-            String hint = e == Errno.EFAULT ? "the page at 0x" + Long.toHexString(address + done) + " is poisoned, read-only or not mapped"
-                    : e == Errno.EPERM ? "process_vm_writev is forbidden here (a seccomp filter: Docker's default profile needs CAP_SYS_PTRACE for it)"
+            if (!write && (e == Errno.EPERM || e == Errno.ENOSYS)) {
+                SelfMemory.prefer();
+                break;
+            }
+            String page = "the page at 0x" + Long.toHexString(address + done);
+            String hint = e == Errno.EFAULT ? page + (write ? " is poisoned, read-only or not mapped" : " is poisoned (a load that failed) or not mapped")
+                    : e == Errno.EPERM ? call + " is forbidden here (a seccomp filter: Docker's default profile needs CAP_SYS_PTRACE for it)"
                     : "";
-            throw Failures.withHint("process_vm_writev", e, address, length, done, hint);
+            throw Failures.withHint(call, e, address, length, done, hint);
         }
+        return done;
     }
 
     /** The fallback of {@link #readThroughKernel}: madvise(MADV_POPULATE_READ), then pread(2) from /proc/self/mem. */
