@@ -5,7 +5,6 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.handler.LazySegment;
 import io.github.uffd4j.handler.PageSource;
 import io.github.uffd4j.source.ChunkedSource;
-import io.github.uffd4j.source.Compression;
 import io.github.uffd4j.source.FileSource;
 import io.github.uffd4j.source.S3RangeReader;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -99,16 +98,11 @@ public class DatasetBench {
     public void prepare(BenchmarkParams params) throws Exception {
         benchmark = params.getBenchmark().substring(params.getBenchmark().lastIndexOf('.') + 1);
         offsets = offsets(size);
-        if (dataset.equals("file")) {
-            file = Datasets.plain(size);
-        } else {
-            String[] p = dataset.replace("s3-", "").split("-");
-            file = Datasets.packed(size, Compression.valueOf(p[0].toUpperCase()), p[1].equals("1m") ? 1 << 20 : 256 << 10);
-            if (dataset.startsWith("s3-")) {
-                s3 = new Datasets.LocalS3();
-                s3Key = file.getFileName().toString();
-                s3.upload(file, s3Key);
-            }
+        file = Datasets.make(size, dataset);
+        if (dataset.startsWith("s3-")) {
+            s3 = new Datasets.LocalS3();
+            s3Key = file.getFileName().toString();
+            s3.upload(file, s3Key);
         }
     }
 

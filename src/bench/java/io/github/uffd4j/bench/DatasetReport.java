@@ -115,10 +115,8 @@ public final class DatasetReport {
         if (dataset.equals("file")) {
             return mib(size);
         }
-        String[] p = dataset.replace("s3-", "").split("-");
-        Path f = Datasets.DIR.resolve("mix-" + size + "-" + p[0] + "-" + (p[1].equals("1m") ? 1024 : 256) + "k.u4c");
         try {
-            return mib(Files.size(f));
+            return mib(Files.size(Datasets.path(size, dataset)));
         } catch (IOException e) {
             return "?";
         }

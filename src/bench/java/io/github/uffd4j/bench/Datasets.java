@@ -32,7 +32,7 @@ import java.util.stream.Stream;
 /**
  * The datasets of {@link DatasetBench}, made once and kept under {@code target/bench/datasets}: a
  * realistic mix (JSON-like records, compressible, with one 128-byte run of random bytes in eight),
- * the same data packed with zstd and lz4 in 256 KiB and 1 MiB chunks, and the 1 MiB zstd file in a
+ * the same data packed with zstd and lz4 in 256 KiB and 1 MiB chunks, and the zstd files in a
  * local S3 server (S3Proxy in the benchmark's JVM, over a folder). {@link #dropCache} evicts the
  * files from the page cache (posix_fadvise DONTNEED) so that every run starts cold.
  */
@@ -48,7 +48,7 @@ final class Datasets {
 
     /** The plain data file of {@code size} bytes, written if missing. */
     static synchronized Path plain(long size) throws IOException {
-        Path f = DIR.resolve("mix-" + size + ".bin");
+        Path f = path(size, "file");
         if (Files.exists(f) && Files.size(f) == size) {
             return f;
         }
@@ -86,11 +86,25 @@ final class Datasets {
         }
     }
 
-    /** The data packed with {@code compression} in chunks of {@code chunkSize}, written if missing. */
-    static synchronized Path packed(long size, Compression compression, int chunkSize) throws IOException {
-        Path f = DIR.resolve("mix-" + size + "-" + compression.name().toLowerCase() + "-" + (chunkSize >> 10) + "k.u4c");
+    /** Where the file of dataset {@code name} is ("file", "zstd-1m", "lz4-256k", "s3-zstd-1m": the packed file the object is made of). */
+    static Path path(long size, String name) {
+        if (name.equals("file")) {
+            return DIR.resolve("mix-" + size + ".bin");
+        }
+        String[] p = name.replace("s3-", "").split("-");
+        return DIR.resolve("mix-" + size + "-" + p[0] + "-" + (p[1].equals("1m") ? 1024 : 256) + "k.u4c");
+    }
+
+    /** The file of dataset {@code name} ({@link #path}), written if missing: the plain data, or it packed as the name says. */
+    static synchronized Path make(long size, String name) throws IOException {
+        Path f = path(size, name);
+        if (name.equals("file")) {
+            return plain(size);
+        }
         if (!Files.exists(f)) {
-            ChunkedWriter.builder().compression(compression).chunkSize(chunkSize).write(plain(size), f);
+            String[] p = name.replace("s3-", "").split("-");
+            ChunkedWriter.builder().compression(Compression.valueOf(p[0].toUpperCase(java.util.Locale.ROOT)))
+                    .chunkSize(p[1].equals("1m") ? 1 << 20 : 256 << 10).write(plain(size), f);
         }
         return f;
     }

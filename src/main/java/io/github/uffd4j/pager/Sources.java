@@ -3,9 +3,8 @@ package io.github.uffd4j.pager;
 import io.github.uffd4j.handler.PageSource;
 import io.github.uffd4j.source.ChunkedSource;
 import io.github.uffd4j.source.FileSource;
-import io.github.uffd4j.source.HttpRangeReader;
 import io.github.uffd4j.source.RangeSource;
-import io.github.uffd4j.source.S3RangeReader;
+import io.github.uffd4j.source.RangeReader;
 
 import java.lang.foreign.ValueLayout;
 import java.net.URI;
@@ -55,12 +54,9 @@ public final class Sources {
                 case "zero" -> (offset, destination) -> destination.fill((byte) 0);
                 case "pattern" -> pattern(Long.parseLong(uri.getSchemeSpecificPart()));
                 case "file" -> FileSource.open(Path.of(uri));
-                case "chunked+file" -> ChunkedSource.open(Path.of(URI.create("file:" + uri.getRawSchemeSpecificPart())));
-                case "s3" -> new RangeSource(S3RangeReader.open(uri));
-                case "chunked+s3" -> ChunkedSource.builder().open(S3RangeReader.open(URI.create("s3:" + uri.getRawSchemeSpecificPart())));
-                case "http", "https" -> new RangeSource(HttpRangeReader.open(uri));
-                case "chunked+http", "chunked+https" -> ChunkedSource.builder()
-                        .open(HttpRangeReader.open(URI.create(scheme.substring("chunked+".length()) + ":" + uri.getRawSchemeSpecificPart())));
+                case "s3", "http", "https" -> new RangeSource(RangeReader.open(uri));
+                case "chunked+file", "chunked+s3", "chunked+http", "chunked+https" -> ChunkedSource.builder()
+                        .open(RangeReader.open(URI.create(scheme.substring("chunked+".length()) + ":" + uri.getRawSchemeSpecificPart())));
                 default -> provided(uri, length);
             };
         } catch (NumberFormatException e) {

@@ -344,6 +344,14 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         decoded.incrementAndGet();
     }
 
+    /** Decodes chunk after chunk, taking the next number from {@code next}, into its place in {@code destination}. */
+    private void decodeFrom(AtomicInteger next, MemorySegment destination) throws IOException {
+        int chunks = (int) header.chunkCount();
+        for (int c; (c = next.getAndIncrement()) < chunks; ) {
+            decodeInto(c, destination.asSlice((long) c * header.chunkSize(), header.chunkLength(c)));
+        }
+    }
+
     /**
      * The eager way: reads, checks and decodes every chunk into {@code destination} (at least
      * {@link #size()} bytes; the rest is zeroed), on {@code threads} threads at once, without the
@@ -356,39 +364,29 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1: " + threads);
         }
-        int chunks = (int) header.chunkCount();
         AtomicInteger next = new AtomicInteger();
-        java.util.concurrent.Callable<Void> worker = () -> {
-            for (int c; (c = next.getAndIncrement()) < chunks; ) {
-                decodeInto(c, destination.asSlice((long) c * header.chunkSize(), header.chunkLength(c)));
-            }
-            return null;
-        };
         if (threads == 1) {
-            try {
-                worker.call();
-            } catch (IOException | RuntimeException e) {
-                throw e;
-            } catch (Exception e) {
-                throw new IOException(e);
-            }
+            decodeFrom(next, destination);
         } else {
             try (ExecutorService pool = Executors.newFixedThreadPool(threads, r -> Thread.ofPlatform().daemon().name("uffd4j-decode").unstarted(r))) {
                 var all = new java.util.ArrayList<java.util.concurrent.Future<Void>>();
                 for (int t = 0; t < threads; t++) {
-                    all.add(pool.submit(worker));
+                    all.add(pool.submit(() -> {
+                        decodeFrom(next, destination);
+                        return null;
+                    }));
                 }
                 for (var f : all) {
                     try {
                         f.get();
                     } catch (java.util.concurrent.ExecutionException e) {
-                        next.set(chunks); // the others stop at their next chunk
+                        next.set((int) header.chunkCount()); // the others stop at their next chunk
                         if (e.getCause() instanceof IOException io) {
                             throw io;
                         }
                         throw new IOException(e.getCause());
                     } catch (InterruptedException e) {
-                        next.set(chunks);
+                        next.set((int) header.chunkCount());
                         Thread.currentThread().interrupt();
                         throw new java.io.InterruptedIOException("interrupted while decoding " + in.describe());
                     }

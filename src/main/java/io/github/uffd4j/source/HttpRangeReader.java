@@ -44,7 +44,7 @@ public final class HttpRangeReader implements RangeReader {
         this.uri = uri;
         HttpResponse<byte[]> first;
         try {
-            first = send(get(0, 1).build());
+            first = send(get("bytes=0-0").build());
         } catch (IOException e) {
             throw new DatasetException(uri + ": cannot reach the server to open it: " + e, e);
         }
@@ -96,9 +96,9 @@ public final class HttpRangeReader implements RangeReader {
         }
     }
 
-    private HttpRequest.Builder get(long offset, int length) {
+    private HttpRequest.Builder get(String range) {
         return HttpRequest.newBuilder(uri).GET().timeout(timeout)
-                .header("Range", "bytes=" + offset + "-" + (offset + length - 1));
+                .header("Range", range);
     }
 
     private HttpResponse<byte[]> send(HttpRequest request) throws IOException {
@@ -148,17 +148,14 @@ public final class HttpRangeReader implements RangeReader {
         if (want == 0) {
             return;
         }
-        if (offset < 0 || offset + want > size) {
-            throw new DatasetException(uri + ": bytes [" + offset + ", " + (offset + want) + ") are outside the file's " + size + " bytes");
-        }
-        HttpRequest.Builder b = get(offset, want);
+        String range = Retry.httpRange(this, offset, want);
+        HttpRequest.Builder b = get(range);
         if (etag != null) {
             b.header("If-Match", etag);
         } else if (lastModified != null) {
             b.header("If-Unmodified-Since", lastModified);
         }
         HttpRequest request = b.build();
-        String range = "bytes=" + offset + "-" + (offset + want - 1);
         Retry.run(uri + ": " + range, () -> {
             HttpResponse<byte[]> r = send(request);
             int status = r.statusCode();

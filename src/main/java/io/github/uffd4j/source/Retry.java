@@ -47,6 +47,18 @@ final class Retry {
         throw new DatasetException(what + " failed " + ATTEMPTS + " times; last: " + last, last);
     }
 
+    /**
+     * The HTTP range ({@code "bytes=FIRST-LAST"}) of {@code want} bytes (at least one) at
+     * {@code offset} of {@code in}, checked against its size first.
+     */
+    static String httpRange(RangeReader in, long offset, int want) throws DatasetException {
+        if (offset < 0 || offset + want > in.size()) {
+            throw new DatasetException(in.describe() + ": bytes [" + offset + ", " + (offset + want) + ") are outside its "
+                    + in.size() + " bytes");
+        }
+        return "bytes=" + offset + "-" + (offset + want - 1);
+    }
+
     /** A short body: worth another try (the connection may have been cut). */
     static IOException shortBody(String what, int got, int want) {
         return new IOException(what + " answered " + got + " bytes instead of " + want);

@@ -107,11 +107,7 @@ public final class S3RangeReader implements RangeReader {
         if (want == 0) {
             return;
         }
-        if (offset < 0 || offset + want > size) {
-            throw new DatasetException(describe() + ": bytes [" + offset + ", " + (offset + want) + ") are outside the object's "
-                    + size + " bytes");
-        }
-        String range = "bytes=" + offset + "-" + (offset + want - 1);
+        String range = Retry.httpRange(this, offset, want);
         Retry.run(describe() + ": " + range, () -> {
             ByteBuffer body;
             try {
