@@ -5,18 +5,15 @@ import io.github.uffd4j.EventBuffer;
 import io.github.uffd4j.EventKind;
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.Memory;
-import io.github.uffd4j.RegisterMode;
 import io.github.uffd4j.UffdClosedException;
-import io.github.uffd4j.UffdException;
 import io.github.uffd4j.Userfaultfd;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.EnumSet;
+import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * Point-in-time snapshots of off-heap memory while writers keep writing. {@link #of} registers the
@@ -59,30 +56,12 @@ public final class LiveSnapshots implements AutoCloseable {
     private LiveSnapshots(MemorySegment memory, int pageSize) {
         this.memory = memory;
         this.pageSize = pageSize;
-        Set<Feature> have = Userfaultfd.kernelFeatures();
-        if (!have.contains(Feature.WP_UNPOPULATED)) {
-            throw new UnsupportedOperationException("live snapshots need UFFD_FEATURE_WP_UNPOPULATED (Linux 6.4+) so that pages "
-                    + "never touched are protected too; this kernel is " + System.getProperty("os.version"));
-        }
-        Set<Feature> want = EnumSet.of(Feature.PAGEFAULT_FLAG_WP, Feature.WP_UNPOPULATED);
-        if (have.contains(Feature.WP_HUGETLBFS_SHMEM)) {
-            want.add(Feature.WP_HUGETLBFS_SHMEM);
-        }
-        this.uffd = Userfaultfd.builder().features(want).open();
-        Doorbell bell = null;
+        // WP_UNPOPULATED: pages never touched are protected too
+        this.uffd = WriteProtection.register("live snapshots", memory, List.of(Feature.WP_UNPOPULATED));
+        Doorbell bell;
         try {
             bell = Doorbell.create();
-            try {
-                uffd.register(memory, RegisterMode.WP);
-            } catch (UffdException e) {
-                throw new IllegalArgumentException("cannot write-protect " + memory + " for snapshots: " + e.getMessage()
-                        + (e.getMessage().contains("EBUSY") ? " (the memory is registered with another userfaultfd, a FaultService's say)"
-                        : " (it must be anonymous, shared (memfd/shmem) or hugetlb memory of this process)"), e);
-            }
         } catch (RuntimeException e) {
-            if (bell != null) {
-                bell.close();
-            }
             uffd.close();
             throw e;
         }
@@ -97,17 +76,7 @@ public final class LiveSnapshots implements AutoCloseable {
 
     /** Snapshots of {@code memory} in pages of {@code pageSize} bytes (2 MiB for 2 MiB hugetlb memory). */
     public static LiveSnapshots of(MemorySegment memory, long pageSize) {
-        Objects.requireNonNull(memory, "memory");
-        if (!memory.isNative() || !memory.scope().isAlive()) {
-            throw new IllegalArgumentException("snapshots: the memory must be live off-heap memory, not " + memory);
-        }
-        if (pageSize < Memory.pageSize() || Long.bitCount(pageSize) != 1 || pageSize > 1 << 30) {
-            throw new IllegalArgumentException("snapshots: page size must be a power of two from " + Memory.pageSize() + ", not " + pageSize);
-        }
-        if (memory.byteSize() == 0 || memory.address() % pageSize != 0 || memory.byteSize() % pageSize != 0) {
-            throw new IllegalArgumentException("snapshots: memory at 0x" + Long.toHexString(memory.address()) + " of "
-                    + memory.byteSize() + " bytes must be non-empty and aligned to the page size " + pageSize);
-        }
+        WriteProtection.checkMemory("snapshots", memory, pageSize);
         return new LiveSnapshots(memory, (int) pageSize);
     }
 

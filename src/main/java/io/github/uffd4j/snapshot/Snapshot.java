@@ -1,6 +1,5 @@
 package io.github.uffd4j.snapshot;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -39,7 +38,6 @@ public final class Snapshot {
     private final AtomicLong zeros = new AtomicLong();
     private final AtomicLong settled = new AtomicLong();
     private final CompletableFuture<Path> done = new CompletableFuture<>();
-    private final MemorySegment zeroPage;
     private volatile long pauseNanos;
     private volatile boolean failed;
 
@@ -50,7 +48,6 @@ public final class Snapshot {
         this.pageSize = pageSize;
         this.pages = pages;
         this.state = new AtomicIntegerArray((int) pages);
-        this.zeroPage = MemorySegment.ofArray(new byte[pageSize]);
     }
 
     /** The file it is written to (it appears under this name, whole, once the snapshot is done). */
@@ -138,20 +135,7 @@ public final class Snapshot {
 
     /** Writes pages [first, first + n) (claimed) to the file, leaving out pages of zeros, then unprotects and wakes them. */
     private void save(long first, int n) throws Exception {
-        MemorySegment memory = owner.memory();
-        long from = first;
-        for (long p = first; p <= first + n; p++) {
-            boolean zero = p < first + n && memory.asSlice(p * pageSize, pageSize).mismatch(zeroPage) == -1;
-            if (p == first + n || zero) {
-                if (p > from) {
-                    writer.write(from, memory.asSlice(from * pageSize, (p - from) * pageSize));
-                }
-                from = p + 1;
-                if (zero) {
-                    zeros.incrementAndGet();
-                }
-            }
-        }
+        zeros.addAndGet(writer.writeLeavingOutZeros(first, owner.memory().asSlice(first * pageSize, (long) n * pageSize)));
         for (long p = first; p < first + n; p++) {
             state.set((int) p, SAVED);
         }

@@ -37,6 +37,7 @@ final class SnapshotWriter implements AutoCloseable {
     private final AtomicIntegerArray crcOfPage;
     private final AtomicLong bytes = new AtomicLong();
     private final boolean rewritable;
+    private final MemorySegment zeroPage;
     private boolean done;
 
     SnapshotWriter(Path target, int kind, int pageSize, long memorySize, long parentId) throws IOException {
@@ -58,6 +59,7 @@ final class SnapshotWriter implements AutoCloseable {
         }
         this.slotOfPage = new AtomicIntegerArray((int) pages);
         this.crcOfPage = new AtomicIntegerArray((int) pages);
+        this.zeroPage = MemorySegment.ofArray(new byte[pageSize]);
         this.ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
     }
 
@@ -89,9 +91,29 @@ final class SnapshotWriter implements AutoCloseable {
         bytes.addAndGet(contents.byteSize());
     }
 
-    /** Takes {@code page} out of the index (a rewritable writer's page that is now zeros, in a full snapshot). */
-    void drop(long page) {
-        slotOfPage.set((int) page, 0);
+    /**
+     * Writes the pages of {@code contents} from page {@code first} as {@link #write} does, leaving
+     * out the pages of zeros (a full snapshot reads an absent page as zeros; an older copy of such
+     * a page leaves the index). Returns how many were left out.
+     */
+    long writeLeavingOutZeros(long first, MemorySegment contents) throws IOException {
+        long pages = contents.byteSize() / pageSize;
+        long from = 0; // the first page of the run of non-zero pages not written yet
+        long zeros = 0;
+        for (long p = 0; p <= pages; p++) {
+            boolean zero = p < pages && contents.asSlice(p * pageSize, pageSize).mismatch(zeroPage) == -1;
+            if (p == pages || zero) {
+                if (p > from) {
+                    write(first + from, contents.asSlice(from * pageSize, (p - from) * pageSize));
+                }
+                if (zero) {
+                    slotOfPage.set((int) (first + p), 0);
+                    zeros++;
+                }
+                from = p + 1;
+            }
+        }
+        return zeros;
     }
 
     /** Writes the index and header, syncs, renames to the final name; returns the snapshot's id. */

@@ -4,8 +4,6 @@ import io.github.uffd4j.Feature;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.PageRegion;
 import io.github.uffd4j.PagemapScanner;
-import io.github.uffd4j.RegisterMode;
-import io.github.uffd4j.UffdException;
 import io.github.uffd4j.Userfaultfd;
 
 import java.io.IOException;
@@ -13,10 +11,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * Snapshots for writers in plain Java: the cooperative, incremental variant. The memory is
@@ -59,27 +55,9 @@ public final class TrackedSnapshots implements AutoCloseable {
     private TrackedSnapshots(MemorySegment memory, int pageSize) {
         this.memory = memory;
         this.pageSize = pageSize;
-        Set<Feature> have = Userfaultfd.kernelFeatures();
-        for (Feature f : List.of(Feature.WP_ASYNC, Feature.WP_UNPOPULATED)) {
-            if (!have.contains(f)) {
-                throw new UnsupportedOperationException("tracked snapshots need UFFD_FEATURE_" + f + " (WP_ASYNC: Linux 6.7+); this kernel is "
-                        + System.getProperty("os.version"));
-            }
-        }
-        Set<Feature> want = EnumSet.of(Feature.PAGEFAULT_FLAG_WP, Feature.WP_ASYNC, Feature.WP_UNPOPULATED);
-        if (have.contains(Feature.WP_HUGETLBFS_SHMEM)) {
-            want.add(Feature.WP_HUGETLBFS_SHMEM);
-        }
-        this.uffd = Userfaultfd.builder().features(want).open();
-        PagemapScanner scanner = null;
+        this.uffd = WriteProtection.register("tracked snapshots", memory, List.of(Feature.WP_ASYNC, Feature.WP_UNPOPULATED));
+        PagemapScanner scanner;
         try {
-            try {
-                uffd.register(memory, RegisterMode.WP);
-            } catch (UffdException e) {
-                throw new IllegalArgumentException("cannot track writes to " + memory + ": " + e.getMessage()
-                        + (e.getMessage().contains("EBUSY") ? " (the memory is registered with another userfaultfd)"
-                        : " (it must be anonymous, shared (memfd/shmem) or hugetlb memory of this process)"), e);
-            }
             uffd.writeProtect(memory.address(), memory.byteSize(), true, 0); // every page clean: writes mark them
             scanner = PagemapScanner.open();
         } catch (RuntimeException e) {
@@ -96,12 +74,7 @@ public final class TrackedSnapshots implements AutoCloseable {
 
     /** Tracks {@code memory} in pages of {@code pageSize} bytes (2 MiB for 2 MiB hugetlb memory). */
     public static TrackedSnapshots of(MemorySegment memory, long pageSize) {
-        Objects.requireNonNull(memory, "memory");
-        if (!memory.isNative() || !memory.scope().isAlive() || memory.byteSize() == 0 || pageSize < Memory.pageSize()
-                || Long.bitCount(pageSize) != 1 || memory.address() % pageSize != 0 || memory.byteSize() % pageSize != 0) {
-            throw new IllegalArgumentException("tracked snapshots: " + memory + " must be live, non-empty off-heap memory aligned to "
-                    + "its page size " + pageSize + " (a power of two from " + Memory.pageSize() + ")");
-        }
+        WriteProtection.checkMemory("tracked snapshots", memory, pageSize);
         return new TrackedSnapshots(memory, (int) pageSize);
     }
 
@@ -179,30 +152,17 @@ public final class TrackedSnapshots implements AutoCloseable {
         return n;
     }
 
-    /** Copies the pages of {@code regions} into the file; in a full snapshot a page of zeros is left out. */
+    /** Copies the pages of {@code regions} into the file, in runs of up to 64 pages; in a full snapshot a page of zeros is left out. */
     private void copy(SnapshotWriter w, List<PageRegion> regions, boolean full) throws IOException {
-        MemorySegment zero = MemorySegment.ofArray(new byte[pageSize]);
         long runMax = 64L * pageSize;
         for (PageRegion r : regions) {
             for (long a = r.start(); a < r.end(); a += runMax) {
-                long len = Math.min(runMax, r.end() - a);
                 long off = a - memory.address();
-                if (!full) {
-                    w.write(off / pageSize, memory.asSlice(off, len));
-                    continue;
-                }
-                long from = off;
-                for (long p = off; p <= off + len; p += pageSize) {
-                    boolean isZero = p < off + len && memory.asSlice(p, pageSize).mismatch(zero) == -1;
-                    if (p == off + len || isZero) {
-                        if (p > from) {
-                            w.write(from / pageSize, memory.asSlice(from, p - from));
-                        }
-                        if (isZero) {
-                            w.drop(p / pageSize);
-                        }
-                        from = p + pageSize;
-                    }
+                MemorySegment run = memory.asSlice(off, Math.min(runMax, r.end() - a));
+                if (full) {
+                    w.writeLeavingOutZeros(off / pageSize, run);
+                } else {
+                    w.write(off / pageSize, run);
                 }
             }
         }

@@ -18,12 +18,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -74,24 +69,6 @@ class SnapshotTest {
         return p % 2 == 0 ? 0x1000_0000_0000L + p : 0;
     }
 
-    /** Writers that hold a read lock per write: pausing them is taking the write lock. */
-    private static final class Writers implements Quiesce {
-        final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-        final AtomicLong seq = new AtomicLong();
-        volatile long atInstant = -1;
-
-        @Override
-        public void pause() {
-            lock.writeLock().lock();
-            atInstant = seq.get();
-        }
-
-        @Override
-        public void resume() {
-            lock.writeLock().unlock();
-        }
-    }
-
     @ParameterizedTest
     @EnumSource(Kind.class)
     void theSnapshotHoldsEveryPageExactlyAsItWasAtTheInstantWhileWritersGoOn(Kind kind) throws Exception {
@@ -109,72 +86,37 @@ class SnapshotTest {
                     m.segment().set(ValueLayout.JAVA_LONG, p * ps + o, initial(p));
                 }
             }
-            Writers writers = new Writers();
-            AtomicBoolean stop = new AtomicBoolean();
-            List<long[]> logs = new ArrayList<>(); // per writer: page, seq pairs
-            List<Thread> threads = new ArrayList<>();
-            List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
             Path file = dir.resolve("snap-" + kind + ".u4s");
             Snapshot snap;
-            try (LiveSnapshots snaps = LiveSnapshots.of(m.segment(), ps)) {
-                for (int t = 0; t < 2; t++) {
-                    long[] log = new long[2 * 400_000];
-                    logs.add(log);
-                    int seed = t;
-                    threads.add(Thread.ofPlatform().start(() -> {
-                        SplittableRandom rnd = new SplittableRandom(seed);
-                        try (Arena a = Arena.ofConfined()) {
-                            MemorySegment buf = a.allocate(ps, 8);
-                            for (int i = 0; i < log.length / 2 && !stop.get(); i++) {
-                                long page = rnd.nextInt(pages / 2) * 2L + seed; // each writer its own pages: one order per page
-                                writers.lock.readLock().lock();
-                                try {
-                                    long s = writers.seq.incrementAndGet();
-                                    for (long o = 0; o < ps; o += 8) {
-                                        buf.set(ValueLayout.JAVA_LONG, o, s);
-                                    }
-                                    Memory.writeThroughKernel(m.segment().address() + page * ps, buf);
-                                    log[2 * i] = page;
-                                    log[2 * i + 1] = s;
-                                } finally {
-                                    writers.lock.readLock().unlock();
-                                }
-                            }
-                        } catch (Throwable e) {
-                            errors.add(e);
-                        }
-                    }));
-                }
-                Thread.sleep(50); // writers under way
-                snap = snaps.snapshot(file, writers);
-                assertEquals(file, snap.await(Duration.ofMinutes(2)));
-                Thread.sleep(20);
-                stop.set(true);
-                for (Thread t : threads) {
-                    t.join();
-                }
-            }
-            assertEquals(List.of(), errors);
-            long s = writers.atInstant;
-            assertTrue(s > 0 && writers.seq.get() > s, "writes before and after the instant: " + s + " of " + writers.seq.get());
-            // what every page held at S: its last write with a sequence number <= S, or its initial contents
-            long[] expect = new long[pages];
-            for (int p = 0; p < pages; p++) {
-                expect[p] = initial(p);
-            }
-            long[] best = new long[pages];
-            for (long[] log : logs) {
-                for (int i = 0; i + 1 < log.length && log[i + 1] != 0; i += 2) {
-                    int p = (int) log[i];
-                    long q = log[i + 1];
-                    if (q <= s && q > best[p]) {
-                        best[p] = q;
-                        expect[p] = q;
+            StampingWriters writers;
+            try (LiveSnapshots snaps = LiveSnapshots.of(m.segment(), ps); Arena arena = Arena.ofShared()) {
+                MemorySegment[] buffers = {arena.allocate(ps, 8), arena.allocate(ps, 8)}; // one per writer
+                writers = new StampingWriters(pages, 400_000, (writer, page, stamp) -> {
+                    MemorySegment buf = buffers[writer];
+                    for (long o = 0; o < ps; o += 8) {
+                        buf.set(ValueLayout.JAVA_LONG, o, stamp);
                     }
+                    Memory.writeThroughKernel(m.segment().address() + page * ps, buf);
+                });
+                try (writers) {
+                    Thread.sleep(50); // writers under way
+                    snap = snaps.snapshot(file, writers);
+                    assertEquals(file, snap.await(Duration.ofMinutes(2)));
+                    Thread.sleep(20);
+                }
+            }
+            assertEquals(List.of(), writers.errors);
+            long s = writers.atPause();
+            assertTrue(s > 0 && writers.writes() > s, "writes before and after the instant: " + s + " of " + writers.writes());
+            // what every page held at S: its last write with a sequence number <= S, or its initial contents
+            long[] expect = writers.stateAt(s);
+            for (int p = 0; p < pages; p++) {
+                if (expect[p] == 0) {
+                    expect[p] = initial(p);
                 }
             }
             Snapshot.Progress pr = snap.progress();
-            System.out.printf("%s: instant at write %d of %d, pause %.2f ms, %s%n", kind, s, writers.seq.get(), snap.pause().toNanos() / 1e6, pr);
+            System.out.printf("%s: instant at write %d of %d, pause %.2f ms, %s%n", kind, s, writers.writes(), snap.pause().toNanos() / 1e6, pr);
             assertEquals(pages, pr.savedInBackground() + pr.savedBeforeWrite(), pr.toString());
             try (SnapshotFile f = SnapshotFile.open(file); Mapping restored = Memory.anonymous(size)) {
                 f.verify();

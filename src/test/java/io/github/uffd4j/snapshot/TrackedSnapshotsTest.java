@@ -8,16 +8,11 @@ import io.github.uffd4j.handler.LazySegment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -43,80 +38,6 @@ class TrackedSnapshotsTest {
         TestSupport.assumeFeature(Feature.WP_UNPOPULATED);
     }
 
-    /** Two writers stamping random whole pages, a read lock per write; pause() takes the write lock and notes the sequence. */
-    private static final class Writers implements io.github.uffd4j.snapshot.Quiesce, AutoCloseable {
-        final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-        final AtomicLong seq = new AtomicLong();
-        final AtomicBoolean stop = new AtomicBoolean();
-        final List<long[]> logs = new ArrayList<>();
-        final List<Thread> threads = new ArrayList<>();
-        final List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
-        volatile long atPause;
-
-        Writers(MemorySegment m) {
-            for (int t = 0; t < 2; t++) {
-                long[] log = new long[2 * 2_000_000];
-                logs.add(log);
-                int seed = t + 7;
-                int half = t;
-                threads.add(Thread.ofPlatform().start(() -> {
-                    SplittableRandom rnd = new SplittableRandom(seed);
-                    try {
-                        for (int i = 0; i < log.length / 2 && !stop.get(); i++) {
-                            int page = rnd.nextInt(PAGES / 2) * 2 + half; // each writer its own pages: one order per page
-                            lock.readLock().lock();
-                            try {
-                                long s = seq.incrementAndGet();
-                                for (long o = 0; o < PS; o += 8) {
-                                    m.set(ValueLayout.JAVA_LONG, page * PS + o, s); // a plain Java store
-                                }
-                                log[2 * i] = page;
-                                log[2 * i + 1] = s;
-                            } finally {
-                                lock.readLock().unlock();
-                            }
-                        }
-                    } catch (Throwable e) {
-                        errors.add(e);
-                    }
-                }));
-            }
-        }
-
-        @Override
-        public void pause() {
-            lock.writeLock().lock();
-            atPause = seq.get();
-        }
-
-        @Override
-        public void resume() {
-            lock.writeLock().unlock();
-        }
-
-        /** Every page's stamp at sequence {@code s} (0: never written). */
-        long[] stateAt(long s) {
-            long[] state = new long[PAGES];
-            for (long[] log : logs) {
-                for (int i = 0; i + 1 < log.length && log[i + 1] != 0; i += 2) {
-                    int p = (int) log[i];
-                    if (log[i + 1] <= s && log[i + 1] > state[p]) {
-                        state[p] = log[i + 1];
-                    }
-                }
-            }
-            return state;
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            stop.set(true);
-            for (Thread t : threads) {
-                t.join();
-            }
-        }
-    }
-
     private static long[] stamps(SnapshotChain chain) throws Exception {
         try (Mapping m = Memory.anonymous(PAGES * PS)) {
             chain.restore(m.segment());
@@ -140,17 +61,22 @@ class TrackedSnapshotsTest {
         List<Path> files = new ArrayList<>();
         List<Long> pauses = new ArrayList<>();
         List<TrackedSnapshots.Result> results = new ArrayList<>();
-        Writers writers;
+        StampingWriters writers;
         try (Mapping m = Memory.anonymous(PAGES * PS); TrackedSnapshots t = TrackedSnapshots.of(m.segment())) {
-            writers = new Writers(m.segment());
+            writers = new StampingWriters(PAGES, 4_000_000, (writer, page, stamp) -> {
+                for (long o = 0; o < PS; o += 8) {
+                    m.segment().set(ValueLayout.JAVA_LONG, page * PS + o, stamp); // a plain Java store
+                }
+            });
             try (writers) {
                 for (int k = 0; k < 3; k++) {
                     Thread.sleep(30);
                     Path f = dir.resolve("snap-" + k + ".u4s");
                     results.add(t.snapshot(f, writers));
                     files.add(f);
-                    pauses.add(writers.atPause);
+                    pauses.add(writers.atPause());
                 }
+                Thread.sleep(20); // writes after the last snapshot too
             }
         }
         assertEquals(List.of(), writers.errors);
@@ -159,7 +85,7 @@ class TrackedSnapshotsTest {
                     r.pagesPerRound(), r.pagesStored(), r.pause().toNanos() / 1e6);
         }
         assertTrue(results.get(0).full() && !results.get(1).full() && results.get(1).parentId() == results.get(0).id());
-        assertTrue(writers.seq.get() > pauses.get(2), "the writers went on after the last snapshot");
+        assertTrue(writers.writes() > pauses.get(2), "the writers went on after the last snapshot");
         for (int k = 0; k < 3; k++) {
             try (SnapshotChain chain = SnapshotChain.open(files.subList(0, k + 1))) {
                 assertArrayEquals(writers.stateAt(pauses.get(k)), stamps(chain), "the chain up to snapshot " + k);
