@@ -214,8 +214,14 @@ public final class Memory {
      * inside the system call, in native code where it does not hold up a JVM safepoint: the way
      * Java code may write memory whose write faults a handler in this JVM serves (a live
      * snapshot's copy-before-write). A poisoned or unmapped page fails with a
-     * {@link UffdException}. Allocation-free. There is no fallback: where a seccomp filter forbids
-     * process_vm_writev (Docker's default profile without CAP_SYS_PTRACE) it fails with EPERM.
+     * {@link UffdException}. Allocation-free.
+     *
+     * <p>Each page is written whole into the page the kernel found mapped there: a hole punched
+     * into shared memory meanwhile never leaves a page holding only the tail of the write (as a
+     * plain copy through a mapping can, refaulting a fresh page in mid-copy). Where a seccomp
+     * filter forbids process_vm_writev (Docker's default profile without CAP_SYS_PTRACE), it
+     * faults the pages in with madvise(MADV_POPULATE_WRITE) and writes them with pwrite(2) to
+     * /proc/self/mem, which has the same property.
      *
      * <p>Trusts the caller for {@code address}: any writable address of this process can be written.
      *
@@ -224,15 +230,18 @@ public final class Memory {
      *                                  unmapped page, EPERM where it is forbidden
      */
     public static void writeThroughKernel(long address, java.lang.foreign.MemorySegment src) {
-        throughKernel(true, address, src);
+        long done = throughKernel(true, address, src);
+        if (done < src.byteSize()) {
+            SelfMemory.write(address, src, done);
+        }
     }
 
     /**
      * process_vm_writev ({@code write}) or process_vm_readv between {@code local} and
      * {@code [address, address + local.byteSize())}, after the checks both make; retried on EINTR.
-     * Returns the bytes copied: all of them, or, for a read only, fewer when process_vm_readv is
-     * forbidden or missing here (EPERM, ENOSYS: the /proc/self/mem fallback is then preferred and
-     * does the rest). Any other error throws.
+     * Returns the bytes copied: all of them, or fewer when the call is forbidden or missing here
+     * (EPERM, ENOSYS: the /proc/self/mem fallback is then preferred and does the rest). Any other
+     * error throws.
      */
     private static long throughKernel(boolean write, long address, java.lang.foreign.MemorySegment local) {
         String call = write ? "process_vm_writev" : "process_vm_readv";
@@ -248,7 +257,7 @@ public final class Memory {
                     + ") is outside the user address space");
         }
         long done = 0;
-        while (done < length && (write || !SelfMemory.preferred())) {
+        while (done < length && !SelfMemory.preferred(write)) {
             java.lang.foreign.MemorySegment iovecs = Native.thread().scratch();
             Native.iovec(iovecs, 0, local.address() + done, length - done);
             Native.iovec(iovecs, Abi.IOVEC_SIZE, address + done, length - done);
@@ -262,8 +271,8 @@ public final class Memory {
             if (e == Errno.EINTR) {
                 continue;
             }
-            if (!write && (e == Errno.EPERM || e == Errno.ENOSYS)) {
-                SelfMemory.prefer();
+            if (e == Errno.EPERM || e == Errno.ENOSYS) {
+                SelfMemory.prefer(write);
                 break;
             }
             String page = "the page at 0x" + Long.toHexString(address + done);
@@ -275,34 +284,43 @@ public final class Memory {
         return done;
     }
 
-    /** The fallback of {@link #readThroughKernel}: madvise(MADV_POPULATE_READ), then pread(2) from /proc/self/mem. */
+    /**
+     * The fallback of {@link #readThroughKernel} and {@link #writeThroughKernel}:
+     * madvise(MADV_POPULATE_READ / _WRITE), then pread(2) / pwrite(2) on /proc/self/mem.
+     */
     private static final class SelfMemory {
         /** A page zapped between the populate and the pread this many times in a row is an error. */
         private static final int RACES = 1000;
         /** {@code -Duffd4j.readThroughKernel=proc-mem} chooses the fallback from the start (diagnostics, tests). */
-        private static volatile boolean preferred = "proc-mem".equals(System.getProperty("uffd4j.readThroughKernel"));
+        private static volatile boolean preferredForReads = "proc-mem".equals(System.getProperty("uffd4j.readThroughKernel"));
+        /** {@code -Duffd4j.writeThroughKernel=proc-mem}: the same for writes. */
+        private static volatile boolean preferredForWrites = "proc-mem".equals(System.getProperty("uffd4j.writeThroughKernel"));
         private static volatile int fd = -1;
 
-        static boolean preferred() {
-            return preferred;
+        static boolean preferred(boolean write) {
+            return write ? preferredForWrites : preferredForReads;
         }
 
-        static void prefer() {
-            preferred = true;
+        static void prefer(boolean write) {
+            if (write) {
+                preferredForWrites = true;
+            } else {
+                preferredForReads = true;
+            }
         }
 
         private static int fd() {
             int f = fd;
-            return f >= 0 ? f : openFd(); // the lock only for the first open: every fallback read asks
+            return f >= 0 ? f : openFd(); // the lock only for the first open: every fallback call asks
         }
 
         private static synchronized int openFd() {
             if (fd < 0) {
-                int f = Native.open("/proc/self/mem", Abi.O_RDONLY | Abi.O_CLOEXEC);
+                int f = Native.open("/proc/self/mem", Abi.O_RDWR | Abi.O_CLOEXEC);
                 if (f < 0) {
-                    throw Failures.withHint("open(/proc/self/mem)", Native.errno(), "process_vm_readv is forbidden here "
-                            + "(seccomp) and /proc/self/mem cannot be opened either: allow process_vm_readv (in a container: "
-                            + "--cap-add SYS_PTRACE or a seccomp profile allowing it) or mount /proc");
+                    throw Failures.withHint("open(/proc/self/mem)", Native.errno(), "process_vm_readv/writev are forbidden "
+                            + "here (seccomp) and /proc/self/mem cannot be opened either: allow them (in a container: "
+                            + "--cap-add SYS_PTRACE or a seccomp profile allowing them) or mount /proc");
                 }
                 fd = f;
             }
@@ -310,11 +328,21 @@ public final class Memory {
         }
 
         static void read(long address, java.lang.foreign.MemorySegment dst, long done) {
-            long length = dst.byteSize();
+            copy(false, address, dst, done);
+        }
+
+        static void write(long address, java.lang.foreign.MemorySegment src, long done) {
+            copy(true, address, src, done);
+        }
+
+        private static void copy(boolean write, long address, java.lang.foreign.MemorySegment local, long done) {
+            String call = write ? "pwrite(/proc/self/mem)" : "pread(/proc/self/mem)";
+            long length = local.byteSize();
             int f = fd();
             int races = 0;
             while (done < length) {
-                long n = Native.pread(f, dst.address() + done, length - done, address + done);
+                long n = write ? Native.pwrite(f, local.address() + done, length - done, address + done)
+                        : Native.pread(f, local.address() + done, length - done, address + done);
                 if (n > 0) {
                     done += n;
                     races = 0;
@@ -325,24 +353,24 @@ public final class Memory {
                     continue;
                 }
                 if ((e != Errno.EIO && e != Errno.EFAULT) || ++races > RACES) {
-                    throw Failures.withHint("pread(/proc/self/mem)", e, address, length, done,
-                            "the page at 0x" + Long.toHexString(address + done) + " could not be read");
+                    throw Failures.withHint(call, e, address, length, done,
+                            "the page at 0x" + Long.toHexString(address + done) + " could not be " + (write ? "written" : "read"));
                 }
-                // missing (never loaded, or zapped since): fault it in from native code, then read again
+                // missing or write-protected (never loaded, or zapped since): fault it in from native code, then again
                 try {
-                    populatePageAt(address + done);
+                    populatePageAt(address + done, write);
                 } catch (UffdException x) {
-                    throw Failures.withHint("pread(/proc/self/mem)", x.errno(), address, length, done,
+                    throw Failures.withHint(call, x.errno(), address, length, done,
                             "the page at 0x" + Long.toHexString(address + done) + " could not be faulted in: " + x.getMessage());
                 }
             }
         }
 
         /** Faults in the page holding {@code address}, whatever the page size of its mapping. */
-        private static void populatePageAt(long address) {
+        private static void populatePageAt(long address, boolean write) {
             for (long page = PAGE_SIZE; ; page <<= 9) {
                 try {
-                    populate(address & -page, page, false);
+                    populate(address & -page, page, write);
                     return;
                 } catch (UffdException x) {
                     if (x.errno() != Errno.EINVAL || page >= 1L << 30) {

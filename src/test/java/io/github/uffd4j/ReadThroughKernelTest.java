@@ -18,9 +18,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Memory.readThroughKernel, the accessors' slow path: a missing registered page is waited for and
- * served, a poisoned or unmapped page is an exception (never a signal). Both ways: process_vm_readv,
- * and (in a child JVM) the madvise + pread(/proc/self/mem) fallback used where seccomp forbids it.
+ * Memory.readThroughKernel (the accessors' slow path) and writeThroughKernel: a missing registered
+ * page is waited for and served, a poisoned or unmapped page is an exception (never a signal).
+ * Both ways: process_vm_readv/writev, and (in a child JVM) the madvise + pread/pwrite on
+ * /proc/self/mem fallback used where seccomp forbids them.
  */
 class ReadThroughKernelTest {
 
@@ -32,7 +33,7 @@ class ReadThroughKernelTest {
     @Test
     void procSelfMemFallback() throws Exception {
         ChildJvm.Result r = ChildJvm.run(ReadThroughKernelTest.class, Duration.ofSeconds(60),
-                List.of("-Duffd4j.readThroughKernel=proc-mem"));
+                List.of("-Duffd4j.readThroughKernel=proc-mem", "-Duffd4j.writeThroughKernel=proc-mem"));
         assertTrue(r.ok() && r.output().contains("all scenarios passed"), r.describe());
     }
 
@@ -63,6 +64,25 @@ class ReadThroughKernelTest {
             UffdException poisoned = assertThrows(UffdException.class,
                     () -> Memory.readThroughKernel(m.address() + PAGE, dst));
             assertEquals(PAGE, poisoned.bytesDone(), poisoned.getMessage());
+            // the write twin: a missing page is waited for, then written; a poisoned page is an exception
+            MemorySegment src = TestSupport.pageOf(arena, PAGE, (byte) 9);
+            Future<Void> writer = inThread("writer", () -> {
+                Memory.writeThroughKernel(m.address() + 3 * PAGE + 8, src.asSlice(0, 100));
+                return null;
+            });
+            UffdEvent.PageFault wf = assertInstanceOf(UffdEvent.PageFault.class,
+                    uffd.nextEvent(TestSupport.WAIT).orElseThrow(() -> new AssertionError("no fault for the write")));
+            assertEquals(m.address() + 3 * PAGE, wf.address() & -PAGE);
+            uffd.copy(m.slice(3 * PAGE, PAGE), TestSupport.pageOf(arena, PAGE, (byte) 5));
+            await(writer);
+            Memory.readThroughKernel(m.address() + 3 * PAGE, dst.asSlice(0, PAGE));
+            assertEquals((byte) 5, dst.get(ValueLayout.JAVA_BYTE, 7));
+            assertEquals((byte) 9, dst.get(ValueLayout.JAVA_BYTE, 8));
+            assertEquals((byte) 9, dst.get(ValueLayout.JAVA_BYTE, 107));
+            assertEquals((byte) 5, dst.get(ValueLayout.JAVA_BYTE, 108));
+            UffdException poisonedWrite = assertThrows(UffdException.class,
+                    () -> Memory.writeThroughKernel(m.address() + PAGE, dst));
+            assertEquals(PAGE, poisonedWrite.bytesDone(), poisonedWrite.getMessage());
         }
         // unmapped memory: an exception, not a crash
         Mapping gone = Memory.anonymous(PAGE);
@@ -71,6 +91,7 @@ class ReadThroughKernelTest {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment dst = arena.allocate(8);
             assertThrows(UffdException.class, () -> Memory.readThroughKernel(address, dst));
+            assertThrows(UffdException.class, () -> Memory.writeThroughKernel(address, dst));
         }
     }
 }

@@ -201,8 +201,13 @@ final class PageInstaller {
         long addr = r.pageAddress(p);
         try {
             if (r.alias() != null) {
-                r.alias().asSlice((long) p << r.pageShift(), r.pageSize()).fill((byte) 0);
-                uffd.continueRange(addr, r.pageSize(), 0);
+                r.pageCacheLock().lock();
+                try {
+                    r.alias().asSlice((long) p << r.pageShift(), r.pageSize()).fill((byte) 0);
+                    uffd.continueRange(addr, r.pageSize(), 0);
+                } finally {
+                    r.pageCacheLock().unlock();
+                }
             } else if (r.pageSize() == Memory.pageSize()) {
                 uffd.zeropage(addr, r.pageSize(), 0);
             } else {

@@ -1,5 +1,8 @@
 package io.github.uffd4j.handler;
 
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.UffdException;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -7,8 +10,10 @@ import java.lang.foreign.MemorySegment;
  * a run of claimed pages: the page source fills the thread's zeroed {@link Staging} buffer while
  * the {@link WorkSlot} tells the watchdog what runs; only if the attempt is still current
  * (not abandoned) are the contents installed, so a late result is dropped in every mode. For
- * MINOR regions the contents are copied into the page cache through the alias mapping only then,
- * so an abandoned attempt can never overwrite a page already served. Confined to its thread.
+ * MINOR regions the contents are written into the page cache (through the kernel, at the alias
+ * mapping) only then, so an abandoned attempt can never overwrite a page already served; the
+ * write and the UFFDIO_CONTINUE that maps it run under the region's
+ * {@linkplain Region#pageCacheLock page-cache lock}. Confined to its thread.
  */
 final class PageLoader {
 
@@ -55,25 +60,52 @@ final class PageLoader {
                 return false;
             }
             if (error == null) {
-                long src = dst.address();
-                if (r.alias() != null) {
-                    MemorySegment.copy(dst, 0, r.alias(), offset, dst.byteSize());
-                    src = 0;
+                PageInstaller.Result result;
+                if (r.alias() == null) {
+                    result = installer.install(r, s, e, dst.address(), urgent, epoch, events);
+                } else {
+                    // Into the page cache through the kernel, not a plain copy through the alias: a hole
+                    // punched meanwhile (its REMOVE event can be read long before the punch happens) would
+                    // make the copy refault a fresh page of zeros mid-page and leave it holding only the
+                    // tail. The kernel writes each page whole into the page it found; a page punched out
+                    // is a hole that UFFDIO_CONTINUE reports (ZAPPED, filled again).
+                    r.pageCacheLock().lock();
+                    try {
+                        Memory.writeThroughKernel(r.alias().address() + offset, dst);
+                        result = installer.install(r, s, e, 0, urgent, epoch, events);
+                    } catch (UffdException x) {
+                        failures.kernelError(r, s, e, urgent, x);
+                        return true;
+                    } finally {
+                        r.pageCacheLock().unlock();
+                    }
                 }
-                PageInstaller.Result result = installer.install(r, s, e, src, urgent, epoch, events);
                 switch (result) {
                     case DONE, GONE, STEPPED_BACK -> {
                         return true;
                     }
                     case ZAPPED -> {
-                        if (++zaps <= ZAP_RETRIES) {
-                            epoch = r.pages().zapEpoch();
-                            continue;
+                        if (++zaps > ZAP_RETRIES) {
+                            failures.kernelError(r, s, e, urgent, new IllegalStateException("holes were punched into "
+                                    + "the shared memory while it was loaded " + ZAP_RETRIES + " times in a row"));
+                            return true;
                         }
-                        failures.kernelError(r, s, e, urgent, new IllegalStateException("UFFDIO_CONTINUE kept finding "
-                                + "the page-cache pages gone after they were written (" + ZAP_RETRIES
-                                + " tries): something punches holes into the shared memory while it is loaded"));
-                        return true;
+                        if (!urgent) {
+                            installer.release(r, s, e);
+                            return true;
+                        }
+                        // Fill again just the page a thread waits for: a whole block would likely meet the
+                        // next punch too; the rest is given back and loaded when touched.
+                        if (s < faultPage) {
+                            installer.release(r, s, faultPage);
+                        }
+                        if (faultPage + 1 < e) {
+                            installer.release(r, faultPage + 1, e);
+                        }
+                        s = faultPage;
+                        e = faultPage + 1;
+                        epoch = r.pages().zapEpoch();
+                        continue;
                     }
                     case FAILED -> {
                         failures.kernelError(r, s, e, urgent, installer.lastError());

@@ -42,6 +42,7 @@ public final class Region {
     private final FaultHandler handler;
     private final WriteFaultHook writeHook;
     private final MemorySegment alias;
+    private final java.util.concurrent.locks.ReentrantLock pageCacheLock = new java.util.concurrent.locks.ReentrantLock();
     private final boolean background;
     private final PageTable pages;
     private final Readahead readahead;
@@ -234,6 +235,16 @@ public final class Region {
 
     MemorySegment alias() {
         return alias;
+    }
+
+    /**
+     * Held (MINOR regions) from a write into the page cache through the alias until the pages
+     * written are mapped with UFFDIO_CONTINUE. A write into the page cache is not atomic: after a
+     * hole punch it lands in a fresh page that reads as zeros until the write reaches it, and a
+     * CONTINUE by another loader in that moment would map the page half written.
+     */
+    java.util.concurrent.locks.ReentrantLock pageCacheLock() {
+        return pageCacheLock;
     }
 
     boolean backgroundFill() {

@@ -129,7 +129,9 @@ public final class ZapWorkload {
                 int op = rnd.nextInt(5);
                 long len = op == 0 ? 1 : op == 1 ? 4 : op == 2 ? 8 : rnd.nextLong(1, heap.length + 1);
                 long o = rnd.nextLong(0, SIZE - len + 1);
+                boolean trustedBefore = data.region().pages().trusted();
                 long wrong;
+                MemorySegment got = op == 3 ? off.asSlice(0, len) : MemorySegment.ofArray(heap).asSlice(0, len);
                 try {
                     wrong = switch (op) {
                         case 0 -> data.getByte(o) == (byte) Data.longAt(SEED, o) ? 0 : 1;
@@ -159,9 +161,39 @@ public final class ZapWorkload {
                 if (wrong != 0) {
                     (open ? wrongOpen : wrongClosing).add(wrong);
                     report((open ? "WRONG" : "wrong while closing") + ": " + wrong + " bytes at offset " + o + " +" + len
-                            + " (op " + op + ")");
+                            + " (op " + op + ", table trusted before: " + trustedBefore + ")" + (op >= 3 ? " " + describeWrong(got, o) + " "
+                            + readAgain(data, o, len) : ""));
                 }
             }
+        }
+    }
+
+    /** Where the wrong bytes of a copy lie (page, offsets in it, whether they read as zeros): for the report. */
+    static String describeWrong(MemorySegment got, long offset) {
+        long first = -1;
+        long last = -1;
+        long zeros = 0;
+        for (long i = 0; i < got.byteSize(); i++) {
+            if (got.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) != (byte) Data.longAt(SEED, offset + i)) {
+                first = first < 0 ? i : first;
+                last = i;
+                zeros += got.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) == 0 ? 1 : 0;
+            }
+        }
+        long page = Memory.pageSize();
+        return "[wrong from " + (offset + first) + " (page " + (offset + first) / page + " +" + (offset + first) % page
+                + ") to " + (offset + last) + " (page " + (offset + last) / page + " +" + (offset + last) % page + "), "
+                + zeros + " of them zero]";
+    }
+
+    /** What a second read of the range through the kernel finds: tells a torn read from memory that is wrong. */
+    private static String readAgain(LazySegment data, long offset, long len) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment again = arena.allocate(len);
+            Memory.readThroughKernel(data.segment().address() + offset, again);
+            return "read again through the kernel: " + Data.wrongBytes(SEED, again, offset) + " wrong";
+        } catch (RuntimeException e) {
+            return "read again failed: " + e;
         }
     }
 

@@ -336,6 +336,10 @@ public final class Native {
         static final MethodHandle H = link("pread", Signatures.PREAD, -1);
     }
 
+    private static final class Pwrite {
+        static final MethodHandle H = link("pwrite", Signatures.PREAD, -1);
+    }
+
     private static final class Strerror {
         static final MethodHandle H = Linker.nativeLinker().downcallHandle(
                 Linker.nativeLinker().defaultLookup().find("strerror").orElseThrow(), Signatures.STRERROR);
@@ -468,6 +472,15 @@ public final class Native {
     public static long pread(int fd, long buf, long count, long offset) {
         try {
             return (long) Pread.H.invokeExact(capture(), fd, buf, count, offset);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** pwrite(fd, buf, count, offset) from native memory at {@code buf}: bytes written, or -1 (see errno). */
+    public static long pwrite(int fd, long buf, long count, long offset) {
+        try {
+            return (long) Pwrite.H.invokeExact(capture(), fd, buf, count, offset);
         } catch (Throwable t) {
             throw rethrow(t);
         }
