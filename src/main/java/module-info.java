@@ -21,6 +21,7 @@ module io.github.uffd4j {
     exports io.github.uffd4j.pager;
     exports io.github.uffd4j.source;
     exports io.github.uffd4j.snapshot;
+    exports io.github.uffd4j.migrate;
     opens io.github.uffd4j.pager to info.picocli;
 
     uses io.github.uffd4j.pager.PageSourceProvider;

@@ -374,6 +374,11 @@ public final class FaultService implements AutoCloseable {
         return closing.get();
     }
 
+    /** The kernel rules every loader uses (for {@link Region#supply}). */
+    PageInstaller installer() {
+        return ctx.installer();
+    }
+
     /** Waits until the background filler has loaded every region it serves; false on timeout. */
     public boolean awaitBackgroundFill(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -299,6 +299,63 @@ public final class Region {
         return from << 32 | Math.max(from, to);
     }
 
+    /**
+     * Installs {@code contents} (whole pages of off-heap memory) at {@code offset} wherever those
+     * pages are still missing: the push side of postcopy migration, pages that arrive before
+     * anyone faults on them. A page already loaded, or being loaded by a fault at this moment, is
+     * left as it is (that load brings the page from the source). Returns how many pages were
+     * installed. Not for shared-memory (MINOR) regions.
+     *
+     * @throws IllegalArgumentException offset or length not page-aligned, or contents on the heap
+     * @throws IllegalStateException    the region is unregistered or its service closed
+     * @throws UffdException            the kernel refused the copy for a reason retrying cannot fix
+     */
+    public int supply(long offset, MemorySegment contents) {
+        checkServed("supply");
+        if (alias != null) {
+            throw new UnsupportedOperationException("supply: " + this + " is shared memory served in MINOR mode");
+        }
+        long length = contents.byteSize();
+        checkRange(offset, length);
+        if ((offset & (pageSize - 1)) != 0 || (length & (pageSize - 1)) != 0 || !contents.isNative()) {
+            throw new IllegalArgumentException("supply: offset " + offset + " and length " + length + " must be multiples "
+                    + "of the page size " + pageSize + ", the contents off-heap memory: " + contents);
+        }
+        PageInstaller installer = service.installer();
+        int first = (int) (offset >>> pageShift);
+        int end = (int) ((offset + length) >>> pageShift);
+        int installed = 0;
+        int p = first;
+        while (p < end) {
+            long epoch = pages.zapEpoch();
+            if (!pages.claim(p)) {
+                p++;
+                continue;
+            }
+            int q = p + 1;
+            while (q < end && pages.claim(q)) {
+                q++;
+            }
+            long src = contents.address() + ((long) (p - first) << pageShift);
+            switch (installer.install(this, p, q, src, false, epoch, null)) {
+                case DONE -> installed += q - p;
+                case STEPPED_BACK -> {
+                    // events pending that only a handler thread reads: the pages were given back
+                }
+                case GONE -> {
+                    return installed;
+                }
+                default -> {
+                    installer.release(this, p, q);
+                    Throwable t = installer.lastError();
+                    throw t instanceof UffdException u ? u : new IllegalStateException("supply: " + this, t);
+                }
+            }
+            p = q;
+        }
+        return installed;
+    }
+
     // ---- loading from native code ------------------------------------------------------------------
 
     private void populate(long offset, long len, boolean write) {

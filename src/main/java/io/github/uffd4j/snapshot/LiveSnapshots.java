@@ -7,6 +7,7 @@ import io.github.uffd4j.Feature;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.UffdClosedException;
 import io.github.uffd4j.Userfaultfd;
+import io.github.uffd4j.internal.WriteProtection;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

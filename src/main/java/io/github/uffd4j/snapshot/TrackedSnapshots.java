@@ -5,6 +5,7 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.PageRegion;
 import io.github.uffd4j.PagemapScanner;
 import io.github.uffd4j.Userfaultfd;
+import io.github.uffd4j.internal.WriteProtection;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

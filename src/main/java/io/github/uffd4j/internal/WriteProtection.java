@@ -1,4 +1,4 @@
-package io.github.uffd4j.snapshot;
+package io.github.uffd4j.internal;
 
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.Memory;
@@ -12,14 +12,17 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
-/** What both kinds of snapshots start with: the memory checked, and a userfaultfd of their own with it registered in WP mode. */
-final class WriteProtection {
+/**
+ * What write tracking starts with (live and tracked snapshots, migration): the memory checked, and
+ * a userfaultfd of its own with the memory registered in WP mode. Not exported.
+ */
+public final class WriteProtection {
 
     private WriteProtection() {
     }
 
     /** {@code memory} must be live, non-empty off-heap memory aligned to {@code pageSize}, a power of two from the system's page size. */
-    static void checkMemory(String what, MemorySegment memory, long pageSize) {
+    public static void checkMemory(String what, MemorySegment memory, long pageSize) {
         Objects.requireNonNull(memory, "memory");
         if (!memory.isNative() || !memory.scope().isAlive()) {
             throw new IllegalArgumentException(what + ": the memory must be live off-heap memory, not " + memory);
@@ -38,7 +41,7 @@ final class WriteProtection {
      * WP_HUGETLBFS_SHMEM, with {@code memory} registered in WP mode; a missing feature or a memory
      * that cannot be registered is an exception saying why.
      */
-    static Userfaultfd register(String what, MemorySegment memory, List<Feature> needed) {
+    public static Userfaultfd register(String what, MemorySegment memory, List<Feature> needed) {
         Set<Feature> have = Userfaultfd.kernelFeatures();
         for (Feature f : needed) {
             if (!have.contains(f)) {

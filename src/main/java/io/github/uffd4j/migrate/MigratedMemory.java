@@ -1,0 +1,361 @@
+package io.github.uffd4j.migrate;
+
+import io.github.uffd4j.Mapping;
+import io.github.uffd4j.handler.FaultService;
+import io.github.uffd4j.handler.FaultStats;
+import io.github.uffd4j.handler.PageSource;
+import io.github.uffd4j.handler.Region;
+
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.BitSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static io.github.uffd4j.migrate.MigrationProtocol.*;
+
+/**
+ * Memory a {@link MigrationTarget} received, live since the switchover: pages still on their way
+ * arrive in the background, and a page touched first is asked for ahead of them. See
+ * {@link MigrationTarget} for how this JVM may touch it before {@link #awaitComplete} returns.
+ * {@link #close()} unmaps it. Thread safe.
+ */
+public final class MigratedMemory implements AutoCloseable {
+
+    private final Mapping mapping;
+    private final int pageSize;
+    private final FaultService service;
+    private final Region region;
+    private final Socket bulk;
+    private final Socket urgent;
+    private final DataInputStream bulkIn;
+    private final DataInputStream urgentIn;
+    private final DataOutputStream urgentOut;
+    private final Duration timeout;
+    /** Pages named at the switchover that have not arrived; guarded by itself. */
+    private final BitSet outstanding;
+    /** Pages a fault waits for. */
+    private final Map<Integer, CompletableFuture<byte[]>> waiters = new ConcurrentHashMap<>();
+    /** Pages arrived without a waiter that could not be installed at once (a fault had them): the fault takes them. */
+    private final Map<Integer, byte[]> arrived = new ConcurrentHashMap<>();
+    private final CountDownLatch allArrived = new CountDownLatch(1);
+    private final CountDownLatch complete = new CountDownLatch(1);
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final AtomicLong pushed = new AtomicLong();
+    private final AtomicLong pulled = new AtomicLong();
+    private volatile boolean closed;
+    /** Every page arrived and DONE is being sent: the source closing its side is expected now. */
+    private volatile boolean finishing;
+
+    private MigratedMemory(Mapping mapping, Hello hello, BitSet written, BitSet stale, Socket bulk, DataInputStream bulkIn,
+                           Socket urgent, MigrationTarget.Options options) throws IOException {
+        this.mapping = mapping;
+        this.pageSize = hello.pageSize();
+        this.bulk = bulk;
+        this.bulkIn = bulkIn;
+        this.urgent = urgent;
+        this.urgentIn = new DataInputStream(new java.io.BufferedInputStream(urgent.getInputStream()));
+        this.urgentOut = new DataOutputStream(new BufferedOutputStream(urgent.getOutputStream(), 1 << 13));
+        this.timeout = options.timeout();
+        this.outstanding = (BitSet) stale.clone();
+        this.service = FaultService.builder().threads(options.threads()).faultAround(pageSize).maxReadahead(16L * pageSize)
+                .poisonUnloadedOnClose(false).start();
+        try {
+            this.region = service.region(mapping.segment()).name("migrated").presentPages(written).source(new Network())
+                    .register();
+        } catch (RuntimeException e) {
+            service.close();
+            throw e;
+        }
+    }
+
+    static MigratedMemory start(Mapping mapping, Hello hello, BitSet written, BitSet stale, Socket bulk, DataInputStream bulkIn,
+                                Socket urgent, MigrationTarget.Options options) throws IOException {
+        MigratedMemory m = new MigratedMemory(mapping, hello, written, stale, bulk, bulkIn, urgent, options);
+        try {
+            synchronized (m.urgentOut) {
+                m.urgentOut.writeByte(SWITCHED);
+                m.urgentOut.flush();
+            }
+            if (stale.isEmpty()) {
+                m.allArrived.countDown();
+            }
+            Thread.ofPlatform().daemon().name("uffd4j-migrated-urgent").start(m::readUrgent);
+            Thread.ofPlatform().daemon().name("uffd4j-migrated-push").start(m::readPush);
+            return m;
+        } catch (IOException | RuntimeException e) {
+            m.service.close();
+            throw e;
+        }
+    }
+
+    /** The memory: for native code and system calls at any time, for plain Java once complete or after {@link #load}. */
+    public MemorySegment segment() {
+        return mapping.segment();
+    }
+
+    /** Size in bytes. */
+    public long byteSize() {
+        return mapping.segment().byteSize();
+    }
+
+    /** The region serving the memory until it is complete (page states, counters). */
+    public Region region() {
+        return region;
+    }
+
+    /**
+     * Faults {@code [offset, offset + length)} in from native code (pages not arrived are asked
+     * for first); afterwards plain Java access to it is safe.
+     *
+     * @throws io.github.uffd4j.handler.PageLoadException a page could not be had (the source went away)
+     */
+    public void load(long offset, long length) {
+        if (isComplete()) {
+            return;
+        }
+        try {
+            region.load(offset, length);
+        } catch (IllegalStateException closedMeanwhile) {
+            if (!isComplete()) {
+                throw closedMeanwhile;
+            }
+        }
+    }
+
+    /** Whether every page arrived (then the memory is plain memory). */
+    public boolean isComplete() {
+        return complete.getCount() == 0;
+    }
+
+    /**
+     * Waits until every page arrived and the memory is plain memory; false on timeout.
+     *
+     * @throws MigrationException the source went away before every page arrived
+     */
+    public boolean awaitComplete(Duration timeout) throws MigrationException, InterruptedException {
+        boolean done = complete.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        Throwable t = failure.get();
+        if (t != null) {
+            throw new MigrationException("the migration failed after the switchover: the pages that did not arrive fail "
+                    + "when touched: " + t.getMessage(), t);
+        }
+        return done;
+    }
+
+    /** Why the migration failed after the switchover, if it did. */
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure.get());
+    }
+
+    /** Pages installed from the background push. */
+    public long pagesPushed() {
+        return pushed.get();
+    }
+
+    /** Pages asked for because a fault needed them. */
+    public long pagesPulled() {
+        return pulled.get();
+    }
+
+    /** The counters of the fault service (fault latency included). */
+    public FaultStats stats() {
+        return service.stats();
+    }
+
+    /** Stops the transfer if it still runs, the fault service, and unmaps the memory. */
+    @Override
+    public void close() {
+        closed = true;
+        MigrationTarget.closeQuietly(bulk);
+        MigrationTarget.closeQuietly(urgent);
+        service.close();
+        mapping.close();
+    }
+
+    // ---- receiving ---------------------------------------------------------------------------
+
+    private void readPush() {
+        byte[] buf = new byte[pageSize];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment page = arena.allocate(pageSize, pageSize);
+            for (;;) {
+                int type = readType(bulkIn, "receiving the postcopy push");
+                if (type == END) {
+                    break;
+                }
+                if (type != PAGES) {
+                    throw new MigrationException("malformed frame in the postcopy push: type " + type);
+                }
+                int n = readBatchCount(bulkIn);
+                for (int i = 0; i < n; i++) {
+                    int p = readPageNumber(bulkIn, region.pageCount(), "PAGES");
+                    boolean zeros = readPageData(bulkIn, buf, "PAGES");
+                    if (arrive(p, zeros ? null : buf.clone(), page)) {
+                        pushed.incrementAndGet();
+                    }
+                }
+            }
+            if (!allArrived.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new MigrationException("the push ended but pages asked for did not arrive within " + timeout);
+            }
+            finish();
+        } catch (Throwable t) {
+            fail(t);
+        }
+    }
+
+    private void readUrgent() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment page = arena.allocate(pageSize, pageSize);
+            byte[] buf = new byte[pageSize];
+            for (;;) {
+                int type = readType(urgentIn, "waiting for requested pages");
+                if (type != PAGE) {
+                    throw new MigrationException("malformed frame on the urgent connection: type " + type);
+                }
+                int p = readPageNumber(urgentIn, region.pageCount(), "PAGE");
+                boolean zeros = readPageData(urgentIn, buf, "PAGE");
+                arrive(p, zeros ? null : buf.clone(), page);
+            }
+        } catch (Throwable t) {
+            if (!finishing) {
+                fail(t);
+            }
+        }
+    }
+
+    /**
+     * Page {@code p} arrived ({@code data} null for zeros): to the fault waiting for it, else
+     * installed, else (a fault has it in hand) kept for that fault. False for a duplicate.
+     */
+    private boolean arrive(int p, byte[] data, MemorySegment scratch) {
+        CompletableFuture<byte[]> waiter;
+        synchronized (outstanding) {
+            if (!outstanding.get(p)) {
+                return false; // pushed and asked for both: the second copy is the same
+            }
+            outstanding.clear(p);
+            waiter = waiters.remove(p);
+            if (waiter == null && data != null) {
+                arrived.put(p, data);
+            }
+            if (outstanding.isEmpty()) {
+                allArrived.countDown();
+            }
+        }
+        if (waiter != null) {
+            waiter.complete(data);
+        } else if (data != null) {
+            MemorySegment.copy(data, 0, scratch, ValueLayout.JAVA_BYTE, 0, pageSize);
+            if (region.supply((long) p * pageSize, scratch) > 0 || region.isPresent((long) p * pageSize)) {
+                arrived.remove(p);
+            }
+        }
+        return true;
+    }
+
+    /** Every page arrived: the ones a fault had in hand are loaded, the source is told, the memory becomes plain. */
+    private void finish() throws IOException {
+        for (Integer p : arrived.keySet()) {
+            region.load((long) p * pageSize, pageSize);
+        }
+        finishing = true;
+        synchronized (urgentOut) {
+            urgentOut.writeByte(DONE);
+            urgentOut.flush();
+        }
+        service.close(); // unregisters; the pages never written read as zeros, as they were at the source
+        complete.countDown();
+        MigrationTarget.closeQuietly(bulk);
+        MigrationTarget.closeQuietly(urgent);
+    }
+
+    private void fail(Throwable t) {
+        if (closed) {
+            return;
+        }
+        failure.compareAndSet(null, t);
+        for (CompletableFuture<byte[]> w : waiters.values()) {
+            w.completeExceptionally(t);
+        }
+        MigrationTarget.closeQuietly(bulk);
+        MigrationTarget.closeQuietly(urgent);
+    }
+
+    /** The page source of the region: pages named at the switchover come from the source, the others are zeros. */
+    private final class Network implements PageSource {
+        @Override
+        public void fill(long offset, MemorySegment dst) throws IOException {
+            int first = (int) (offset / pageSize);
+            int n = (int) (dst.byteSize() / pageSize);
+            @SuppressWarnings("unchecked")
+            CompletableFuture<byte[]>[] wait = new CompletableFuture[n];
+            for (int i = 0; i < n; i++) {
+                int p = first + i;
+                byte[] ready = null;
+                boolean ask = false;
+                synchronized (outstanding) {
+                    if (outstanding.get(p)) {
+                        wait[i] = waiters.get(p);
+                        if (wait[i] == null) {
+                            wait[i] = new CompletableFuture<>();
+                            waiters.put(p, wait[i]);
+                            ask = true;
+                        }
+                    } else {
+                        ready = arrived.remove(p);
+                    }
+                }
+                if (ready != null) {
+                    MemorySegment.copy(ready, 0, dst, ValueLayout.JAVA_BYTE, (long) i * pageSize, pageSize);
+                }
+                if (ask) {
+                    Throwable t = failure.get();
+                    if (t != null) {
+                        throw new IOException("the migration source is gone: " + t.getMessage(), t);
+                    }
+                    synchronized (urgentOut) {
+                        urgentOut.writeByte(REQUEST);
+                        urgentOut.writeInt(p);
+                        urgentOut.flush();
+                    }
+                    pulled.incrementAndGet();
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                if (wait[i] == null) {
+                    continue;
+                }
+                try {
+                    byte[] data = wait[i].get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                    if (data != null) {
+                        MemorySegment.copy(data, 0, dst, ValueLayout.JAVA_BYTE, (long) i * pageSize, pageSize);
+                    }
+                } catch (ExecutionException e) {
+                    throw new IOException("page " + (first + i) + " did not arrive: " + e.getCause().getMessage(), e.getCause());
+                } catch (TimeoutException e) {
+                    throw new IOException("page " + (first + i) + " did not arrive within " + timeout, e);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while waiting for page " + (first + i), e);
+                }
+            }
+        }
+    }
+}

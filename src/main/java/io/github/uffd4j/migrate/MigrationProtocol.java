@@ -1,0 +1,180 @@
+package io.github.uffd4j.migrate;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.BitSet;
+
+/**
+ * The wire format of a migration, version 1: two TCP connections from the source to the target,
+ * <em>bulk</em> (precopy rounds, the switchover, the postcopy push) and <em>urgent</em> (the
+ * target's page requests and their answers, the target's acknowledgements), so that an urgent
+ * page never queues behind the push. Both open with a hello; then frames of one type byte and
+ * their fields, big-endian:
+ * <pre>
+ * hello      magic u64 "UFD4MIG1", version u32, connection u32 (0 bulk, 1 urgent), session u64,
+ *            page size u32, memory size u64
+ * PAGES      count u32 (1..64), then count x (page u32, kind u8 (0 data, 1 zeros), data if kind 0)
+ * SWITCHOVER words u32, then words x u64: the pages still to come, as a bit set
+ * END        (bulk) every page has been pushed
+ * REQUEST    page u32 (target to source, urgent)
+ * PAGE       page u32, kind u8, data if kind 0 (source to target, urgent)
+ * SWITCHED   the target runs (target to source, urgent)
+ * DONE       every page arrived; the source may let its copy go (target to source, urgent)
+ * </pre>
+ * Everything read is checked: a malformed frame is a {@link MigrationException} naming it.
+ */
+final class MigrationProtocol {
+
+    static final int VERSION = 1;
+    static final int BULK = 0;
+    static final int URGENT = 1;
+
+    static final int PAGES = 1;
+    static final int SWITCHOVER = 2;
+    static final int END = 3;
+    static final int REQUEST = 10;
+    static final int PAGE = 11;
+    static final int SWITCHED = 12;
+    static final int DONE = 13;
+
+    /** Pages per PAGES frame at most. */
+    static final int MAX_BATCH = 64;
+    static final int DATA = 0;
+    static final int ZEROS = 1;
+
+    private MigrationProtocol() {
+    }
+
+    /** What a hello says. */
+    record Hello(int connection, long session, int pageSize, long size) {
+        long pages() {
+            return size / pageSize;
+        }
+    }
+
+    static void writeHello(DataOutputStream out, Hello h) throws IOException {
+        out.writeLong(MAGIC_VALUE);
+        out.writeInt(VERSION);
+        out.writeInt(h.connection());
+        out.writeLong(h.session());
+        out.writeInt(h.pageSize());
+        out.writeLong(h.size());
+        out.flush();
+    }
+
+    static Hello readHello(DataInputStream in) throws IOException {
+        long magic = in.readLong();
+        if (magic != MAGIC_VALUE) {
+            throw new MigrationException("not a uffd4j migration peer (magic 0x" + Long.toHexString(magic) + ")");
+        }
+        int version = in.readInt();
+        if (version != VERSION) {
+            throw new MigrationException("the peer speaks migration protocol version " + version + "; this side speaks "
+                    + VERSION + ": run the same uffd4j version on both sides");
+        }
+        int connection = in.readInt();
+        long session = in.readLong();
+        int pageSize = in.readInt();
+        long size = in.readLong();
+        if (connection != BULK && connection != URGENT) {
+            throw new MigrationException("malformed hello: connection kind " + connection);
+        }
+        if (pageSize <= 0 || Integer.bitCount(pageSize) != 1 || size <= 0 || size % pageSize != 0
+                || size / pageSize > Integer.MAX_VALUE) {
+            throw new MigrationException("malformed hello: page size " + pageSize + ", memory size " + size);
+        }
+        return new Hello(connection, session, pageSize, size);
+    }
+
+    /** 'UFD4MIG1' as a big-endian long. */
+    static final long MAGIC_VALUE = 0x554644344D494731L;
+
+    /** Writes one page's kind and data (zeros are sent as a kind alone); {@code buf} is a page-sized scratch. */
+    static void writePage(DataOutputStream out, MemorySegment memory, int page, int pageSize, byte[] buf) throws IOException {
+        out.writeInt(page);
+        MemorySegment.copy(memory, ValueLayout.JAVA_BYTE, (long) page * pageSize, buf, 0, pageSize);
+        if (isZeros(buf)) {
+            out.writeByte(ZEROS);
+        } else {
+            out.writeByte(DATA);
+            out.write(buf, 0, pageSize);
+        }
+    }
+
+    private static boolean isZeros(byte[] buf) {
+        for (byte b : buf) {
+            if (b != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Reads a page number, checked against the memory's pages. */
+    static int readPageNumber(DataInputStream in, long pages, String frame) throws IOException {
+        int p = in.readInt();
+        if (p < 0 || p >= pages) {
+            throw new MigrationException("malformed " + frame + " frame: page " + p + " of " + pages);
+        }
+        return p;
+    }
+
+    /** Reads a page's kind and, for data, its bytes into {@code buf}; returns whether it is all zeros. */
+    static boolean readPageData(DataInputStream in, byte[] buf, String frame) throws IOException {
+        int kind = in.readUnsignedByte();
+        if (kind == ZEROS) {
+            return true;
+        }
+        if (kind != DATA) {
+            throw new MigrationException("malformed " + frame + " frame: page kind " + kind);
+        }
+        in.readFully(buf);
+        return false;
+    }
+
+    static int readBatchCount(DataInputStream in) throws IOException {
+        int n = in.readInt();
+        if (n < 1 || n > MAX_BATCH) {
+            throw new MigrationException("malformed PAGES frame: " + n + " pages (1 to " + MAX_BATCH + ")");
+        }
+        return n;
+    }
+
+    static void writeBitSet(DataOutputStream out, BitSet set, long pages) throws IOException {
+        long[] words = set.toLongArray();
+        int n = (int) ((pages + 63) / 64);
+        out.writeInt(n);
+        for (int i = 0; i < n; i++) {
+            out.writeLong(i < words.length ? words[i] : 0);
+        }
+    }
+
+    static BitSet readBitSet(DataInputStream in, long pages) throws IOException {
+        int n = in.readInt();
+        if (n != (pages + 63) / 64) {
+            throw new MigrationException("malformed SWITCHOVER frame: " + n + " words for " + pages + " pages");
+        }
+        long[] words = new long[n];
+        for (int i = 0; i < n; i++) {
+            words[i] = in.readLong();
+        }
+        BitSet set = BitSet.valueOf(words);
+        if (set.length() > pages) {
+            throw new MigrationException("malformed SWITCHOVER frame: page " + (set.length() - 1) + " of " + pages);
+        }
+        return set;
+    }
+
+    /** A frame type byte; end of stream is an exception naming {@code what} was expected. */
+    static int readType(DataInputStream in, String what) throws IOException {
+        int t = in.read();
+        if (t < 0) {
+            throw new EOFException("the peer closed the connection while " + what);
+        }
+        return t;
+    }
+}

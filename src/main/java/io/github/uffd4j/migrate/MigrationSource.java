@@ -1,0 +1,366 @@
+package io.github.uffd4j.migrate;
+
+import io.github.uffd4j.Feature;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.PageRegion;
+import io.github.uffd4j.PagemapScanner;
+import io.github.uffd4j.Userfaultfd;
+import io.github.uffd4j.internal.WriteProtection;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static io.github.uffd4j.migrate.MigrationProtocol.*;
+
+/**
+ * The sending side of a postcopy migration: moves the contents of memory of this process to a
+ * {@link MigrationTarget} in another JVM (on this machine or another) while the application keeps
+ * writing it, with a pause of milliseconds.
+ *
+ * <ol>
+ *   <li><b>Precopy</b>: every page is sent while the writers run (pages of zeros as a marker);
+ *   writes are tracked meanwhile (userfaultfd WP_ASYNC and PAGEMAP_SCAN: plain Java writers are
+ *   fine, nothing faults), and each further round sends the pages written since the last one,
+ *   up to {@link Options#maxRounds} rounds or until a round finds at most
+ *   {@link Options#switchAt} pages written.</li>
+ *   <li><b>Switchover</b>: {@link Writers#stop()} holds the writers still; the last pages written
+ *   are named to the target, which drops its stale copies of them, registers its memory and
+ *   runs. The downtime is from {@code stop()} until the target says it runs.</li>
+ *   <li><b>Postcopy</b>: the named pages are pushed in the background on one connection while
+ *   the target's requests for pages it faults on are answered first on another; it ends when the
+ *   target confirms every page arrived.</li>
+ * </ol>
+ *
+ * <p><b>Failure.</b> Before the switchover frame is sent, a failure leaves everything here as it
+ * was: the writers are {@linkplain Writers#resume() resumed} (if they were stopped) and nothing
+ * is lost. After it, the target may be running on the memory: the writers are never resumed, this
+ * copy is kept untouched (the caller may try again), and the target fails its missing pages
+ * (readers there get errors, never zeros).
+ *
+ * <p>Needs Linux 6.7+ (WP_ASYNC, WP_UNPOPULATED, PAGEMAP_SCAN); the memory must be anonymous or
+ * shared memory of this process in pages of the system's page size, not registered with another
+ * userfaultfd.
+ */
+public final class MigrationSource {
+
+    /** How the application holds its writers still at the switchover. */
+    public interface Writers {
+
+        /** Returns once no write is under way and none will start. */
+        void stop();
+
+        /** Lets the writers go on: called only when the migration failed before the switchover. */
+        void resume();
+    }
+
+    /**
+     * Settings.
+     *
+     * @param maxRounds precopy rounds after the first full pass, at most
+     * @param switchAt  switch over as soon as a round finds at most this many pages written
+     * @param timeout   for connecting, and for each answer of the target
+     */
+    public record Options(int maxRounds, long switchAt, Duration timeout) {
+
+        /** 5 rounds, switch at 256 pages, 60 s. */
+        public static final Options DEFAULT = new Options(5, 256, Duration.ofSeconds(60));
+
+        public Options {
+            if (maxRounds < 0 || switchAt < 0) {
+                throw new IllegalArgumentException("maxRounds and switchAt must not be negative: " + maxRounds + ", " + switchAt);
+            }
+            Objects.requireNonNull(timeout, "timeout");
+        }
+    }
+
+    /**
+     * What a migration did.
+     *
+     * @param pagesPerRound pages sent in each precopy round (the first is every page), then the
+     *                      pages left for postcopy
+     * @param downtime      from {@link Writers#stop()} until the target ran
+     * @param pagesPushed   postcopy pages pushed in the background
+     * @param pagesPulled   pages the target asked for (faults)
+     * @param bytesSent     on both connections
+     * @param total         the whole migration
+     */
+    public record Report(List<Long> pagesPerRound, Duration downtime, long pagesPushed, long pagesPulled,
+                         long bytesSent, Duration total) {
+    }
+
+    private final MemorySegment memory;
+    private final int pageSize;
+    private final long pages;
+    private final Options options;
+    private final byte[] bulkPage;
+    private final byte[] urgentPage;
+    private final BitSet sent = new BitSet();
+    private final AtomicLong pulled = new AtomicLong();
+    private final CountDownLatch switched = new CountDownLatch(1);
+    private final CountDownLatch done = new CountDownLatch(1);
+    private final AtomicReference<Throwable> urgentFailure = new AtomicReference<>();
+    private DataOutputStream bulkOut;
+    private DataOutputStream urgentOut;
+    private DataInputStream urgentIn;
+
+    private MigrationSource(MemorySegment memory, Options options) {
+        this.memory = memory;
+        this.pageSize = (int) Memory.pageSize();
+        this.pages = memory.byteSize() / pageSize;
+        this.options = options;
+        this.bulkPage = new byte[pageSize];
+        this.urgentPage = new byte[pageSize];
+    }
+
+    /** {@link #migrate(MemorySegment, InetSocketAddress, Writers, Options)} with {@link Options#DEFAULT}. */
+    public static Report migrate(MemorySegment memory, InetSocketAddress target, Writers writers) throws MigrationException {
+        return migrate(memory, target, writers, Options.DEFAULT);
+    }
+
+    /**
+     * Migrates {@code memory} to the {@link MigrationTarget} listening at {@code target}; returns
+     * once the target has every page. See the class comment for what a failure leaves behind.
+     *
+     * @throws MigrationException the connection failed or the target misbehaved; the message says
+     *                            whether it happened before the switchover
+     */
+    public static Report migrate(MemorySegment memory, InetSocketAddress target, Writers writers, Options options)
+            throws MigrationException {
+        WriteProtection.checkMemory("migrate", memory, Memory.pageSize());
+        Objects.requireNonNull(target, "target");
+        Objects.requireNonNull(writers, "writers");
+        Objects.requireNonNull(options, "options");
+        if (memory.byteSize() / Memory.pageSize() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("migrate: at most 2^31 pages, not " + memory.byteSize() / Memory.pageSize());
+        }
+        return new MigrationSource(memory, options).run(target, writers);
+    }
+
+    private Report run(InetSocketAddress target, Writers writers) throws MigrationException {
+        long t0 = System.nanoTime();
+        boolean stopped = false;
+        boolean switchoverSent = false;
+        Thread urgentThread = null;
+        try (Userfaultfd uffd = WriteProtection.register("migrate", memory, List.of(Feature.WP_ASYNC, Feature.WP_UNPOPULATED));
+             PagemapScanner pagemap = PagemapScanner.open();
+             Socket bulk = connect(target);
+             Socket urgent = connect(target)) {
+            uffd.writeProtect(memory.address(), memory.byteSize(), true, 0); // every page clean: writes mark them
+            urgent.setTcpNoDelay(true);
+            CountingStream counted = new CountingStream(bulk.getOutputStream());
+            CountingStream countedUrgent = new CountingStream(urgent.getOutputStream());
+            bulkOut = new DataOutputStream(new BufferedOutputStream(counted, 1 << 16));
+            urgentOut = new DataOutputStream(new BufferedOutputStream(countedUrgent, 1 << 13));
+            urgentIn = new DataInputStream(new BufferedInputStream(urgent.getInputStream()));
+            long session = ThreadLocalRandom.current().nextLong();
+            writeHello(bulkOut, new Hello(BULK, session, pageSize, memory.byteSize()));
+            writeHello(urgentOut, new Hello(URGENT, session, pageSize, memory.byteSize()));
+
+            List<Long> rounds = new ArrayList<>();
+            pagemap.collectWritten(memory); // from here on writes are marked; the first pass may be fuzzy, rounds mend it
+            BitSet all = new BitSet();
+            all.set(0, (int) pages);
+            sendPages(all);
+            rounds.add(pages);
+            for (int r = 0; r < options.maxRounds(); r++) {
+                BitSet written = written(pagemap.collectWritten(memory));
+                sendPages(written);
+                rounds.add((long) written.cardinality());
+                if (written.cardinality() <= options.switchAt()) {
+                    break;
+                }
+            }
+            bulkOut.flush();
+
+            long stopAt = System.nanoTime();
+            writers.stop();
+            stopped = true;
+            BitSet left = written(pagemap.collectWritten(memory));
+            rounds.add((long) left.cardinality());
+            urgentThread = Thread.ofPlatform().daemon().name("uffd4j-migrate-urgent").start(this::serveRequests);
+            bulkOut.writeByte(SWITCHOVER);
+            writeBitSet(bulkOut, left, pages);
+            switchoverSent = true;
+            bulkOut.flush();
+            awaitTarget(switched, "run after the switchover");
+            Duration downtime = Duration.ofNanos(System.nanoTime() - stopAt);
+
+            long pushed = push(left);
+            bulkOut.writeByte(END);
+            bulkOut.flush();
+            awaitTarget(done, "confirm every page arrived");
+            return new Report(List.copyOf(rounds), downtime, pushed, pulled.get(), counted.count() + countedUrgent.count(),
+                    Duration.ofNanos(System.nanoTime() - t0));
+        } catch (IOException | RuntimeException e) {
+            if (stopped && !switchoverSent) {
+                writers.resume();
+            }
+            String where = switchoverSent
+                    ? "after the switchover: the target may be running on the memory, so the writers here stay stopped and "
+                    + "this copy is kept as it is; the target fails the pages it did not get"
+                    : "before the switchover: nothing was lost, the memory stays here" + (stopped ? " and the writers were resumed" : "");
+            Throwable cause = urgentFailure.get() != null && !(e instanceof MigrationException) ? urgentFailure.get() : e;
+            throw new MigrationException("migration to " + target + " failed " + where + ": " + cause.getMessage(), cause);
+        } finally {
+            if (urgentThread != null) {
+                urgentThread.interrupt();
+            }
+        }
+    }
+
+    private Socket connect(InetSocketAddress target) throws IOException {
+        Socket s = new Socket();
+        try {
+            s.connect(target, (int) Math.min(Integer.MAX_VALUE, options.timeout().toMillis()));
+            s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, options.timeout().toMillis()));
+            return s;
+        } catch (IOException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** The pages of the regions PAGEMAP_SCAN found written. */
+    private BitSet written(List<PageRegion> regions) {
+        BitSet set = new BitSet();
+        for (PageRegion r : regions) {
+            set.set((int) ((r.start() - memory.address()) / pageSize), (int) ((r.end() - memory.address()) / pageSize));
+        }
+        return set;
+    }
+
+    /** Sends the pages of {@code set} on the bulk connection, in frames of up to {@link MigrationProtocol#MAX_BATCH}. */
+    private void sendPages(BitSet set) throws IOException {
+        int p = set.nextSetBit(0);
+        while (p >= 0) {
+            int[] batch = new int[MAX_BATCH];
+            int n = 0;
+            while (p >= 0 && n < MAX_BATCH) {
+                batch[n++] = p;
+                p = set.nextSetBit(p + 1);
+            }
+            bulkOut.writeByte(PAGES);
+            bulkOut.writeInt(n);
+            for (int i = 0; i < n; i++) {
+                writePage(bulkOut, memory, batch[i], pageSize, bulkPage);
+            }
+        }
+    }
+
+    /** Pushes the pages left that no request took first; returns how many. */
+    private long push(BitSet left) throws IOException {
+        long pushed = 0;
+        BitSet batch = new BitSet();
+        for (int p = left.nextSetBit(0); p >= 0; p = left.nextSetBit(p + 1)) {
+            synchronized (sent) {
+                if (sent.get(p)) {
+                    continue;
+                }
+                sent.set(p);
+            }
+            batch.set(p);
+            if (batch.cardinality() == MAX_BATCH) {
+                sendPages(batch);
+                pushed += MAX_BATCH;
+                batch.clear();
+                checkUrgent();
+            }
+        }
+        pushed += batch.cardinality();
+        sendPages(batch);
+        return pushed;
+    }
+
+    /** The urgent connection's thread: answers page requests at once, notes the target's acknowledgements. */
+    private void serveRequests() {
+        try {
+            for (;;) {
+                int type = readType(urgentIn, "waiting for the target's requests");
+                switch (type) {
+                    case REQUEST -> {
+                        int p = readPageNumber(urgentIn, pages, "REQUEST");
+                        synchronized (sent) {
+                            sent.set(p);
+                        }
+                        urgentOut.writeByte(PAGE);
+                        writePage(urgentOut, memory, p, pageSize, urgentPage);
+                        urgentOut.flush();
+                        pulled.incrementAndGet();
+                    }
+                    case SWITCHED -> switched.countDown();
+                    case DONE -> {
+                        done.countDown();
+                        return;
+                    }
+                    default -> throw new MigrationException("malformed frame from the target: type " + type);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            urgentFailure.compareAndSet(null, e);
+            switched.countDown();
+            done.countDown();
+        }
+    }
+
+    private void awaitTarget(CountDownLatch latch, String what) throws IOException {
+        try {
+            if (!latch.await(options.timeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new MigrationException("the target did not " + what + " within " + options.timeout());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException("interrupted while waiting for the target to " + what, e);
+        }
+        checkUrgent();
+    }
+
+    private void checkUrgent() throws MigrationException {
+        Throwable t = urgentFailure.get();
+        if (t != null) {
+            throw new MigrationException("the urgent connection failed: " + t.getMessage(), t);
+        }
+    }
+
+    /** Counts the bytes written to a socket. */
+    private static final class CountingStream extends FilterOutputStream {
+        private long count;
+
+        CountingStream(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            count++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            count += len;
+        }
+
+        long count() {
+            return count;
+        }
+    }
+}
