@@ -134,10 +134,12 @@ public final class MigrationTarget {
                 }
                 case SWITCHOVER -> {
                     BitSet stale = readBitSet(in, pages);
-                    for (int p = stale.nextSetBit(0); p >= 0; p = stale.nextSetBit(p + 1)) {
-                        if (written.get(p)) {
-                            Memory.dontNeed(memory.address() + (long) p * pageSize, pageSize);
-                        }
+                    BitSet drop = (BitSet) stale.clone();
+                    drop.and(written);
+                    for (int p = drop.nextSetBit(0); p >= 0; ) {   // one madvise per run of stale pages held
+                        int q = drop.nextClearBit(p);
+                        Memory.dontNeed(memory.address() + (long) p * pageSize, (long) (q - p) * pageSize);
+                        p = drop.nextSetBit(q);
                     }
                     written.andNot(stale);
                     return stale;
