@@ -55,6 +55,8 @@ public final class MigratedMemory implements AutoCloseable {
     private final Map<Integer, byte[]> arrived = new ConcurrentHashMap<>();
     private final CountDownLatch allArrived = new CountDownLatch(1);
     private final CountDownLatch complete = new CountDownLatch(1);
+    /** Counted down when the migration completed or failed. */
+    private final CountDownLatch ended = new CountDownLatch(1);
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final AtomicLong pushed = new AtomicLong();
     private final AtomicLong pulled = new AtomicLong();
@@ -149,7 +151,8 @@ public final class MigratedMemory implements AutoCloseable {
      * @throws MigrationException the source went away before every page arrived
      */
     public boolean awaitComplete(Duration timeout) throws MigrationException, InterruptedException {
-        boolean done = complete.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        ended.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        boolean done = isComplete();
         Throwable t = failure.get();
         if (t != null) {
             throw new MigrationException("the migration failed after the switchover: the pages that did not arrive fail "
@@ -282,6 +285,7 @@ public final class MigratedMemory implements AutoCloseable {
         }
         service.close(); // unregisters; the pages never written read as zeros, as they were at the source
         complete.countDown();
+        ended.countDown();
         MigrationTarget.closeQuietly(bulk);
         MigrationTarget.closeQuietly(urgent);
     }
@@ -290,10 +294,16 @@ public final class MigratedMemory implements AutoCloseable {
         if (closed) {
             return;
         }
-        failure.compareAndSet(null, t);
-        for (CompletableFuture<byte[]> w : waiters.values()) {
+        java.util.List<CompletableFuture<byte[]>> waiting;
+        synchronized (outstanding) { // no fill can add a waiter after this: it sees the failure first
+            failure.compareAndSet(null, t);
+            waiting = java.util.List.copyOf(waiters.values());
+            waiters.clear();
+        }
+        for (CompletableFuture<byte[]> w : waiting) {
             w.completeExceptionally(t);
         }
+        ended.countDown();
         MigrationTarget.closeQuietly(bulk);
         MigrationTarget.closeQuietly(urgent);
     }
@@ -311,6 +321,10 @@ public final class MigratedMemory implements AutoCloseable {
                 byte[] ready = null;
                 boolean ask = false;
                 synchronized (outstanding) {
+                    Throwable gone = failure.get();
+                    if (gone != null && outstanding.get(p)) {
+                        throw new IOException("page " + p + " did not arrive: the migration source is gone: " + gone.getMessage(), gone);
+                    }
                     if (outstanding.get(p)) {
                         wait[i] = waiters.get(p);
                         if (wait[i] == null) {
@@ -326,10 +340,6 @@ public final class MigratedMemory implements AutoCloseable {
                     MemorySegment.copy(ready, 0, dst, ValueLayout.JAVA_BYTE, (long) i * pageSize, pageSize);
                 }
                 if (ask) {
-                    Throwable t = failure.get();
-                    if (t != null) {
-                        throw new IOException("the migration source is gone: " + t.getMessage(), t);
-                    }
                     synchronized (urgentOut) {
                         urgentOut.writeByte(REQUEST);
                         urgentOut.writeInt(p);

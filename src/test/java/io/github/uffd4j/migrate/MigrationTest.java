@@ -61,7 +61,7 @@ class MigrationTest {
     }
 
     @Test
-    void sourceGoneAtTheSwitchoverFailsThePagesNotArrivedNeverZeros(@TempDir Path dir) throws Exception {
+    void sourceGoneAtTheSwitchoverBeforeNamingThePagesFailsReceiveAndNothingRuns(@TempDir Path dir) throws Exception {
         assumeKernel();
         try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
              ChildJvm.Running source = ChildJvm.start(MigrationSourceChild.class, List.of(),
@@ -72,6 +72,108 @@ class MigrationTest {
                     () -> MigrationTarget.receive(server, new MigrationTarget.Options(Duration.ofSeconds(30), 2)));
             assertTrue(e.getMessage().contains("before the switchover"), e.getMessage());
             assertEquals(3, source.finish(Duration.ofSeconds(30)).exit());
+        }
+    }
+
+    @Test
+    void sourceKilledDuringThePushFailsThePagesNotArrivedNeverZeros(@TempDir Path dir) throws Exception {
+        assumeKernel();
+        try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
+             ChildJvm.Running source = ChildJvm.start(MigrationSourceChild.class, List.of(),
+                     Integer.toString(server.getLocalPort()), Integer.toString(MIB), dir.resolve("x").toString());
+             MigratedMemory m = MigrationTarget.receive(server)) {
+            source.process().destroyForcibly().waitFor();   // the writers stamp every page: all of them are still to come
+            long failed = 0;
+            long loaded = 0;
+            for (long off = 0; off < m.byteSize(); off += 64 * PAGE) {
+                try {
+                    m.load(off, PAGE);
+                    loaded++;
+                } catch (PageLoadException e) {
+                    failed++;
+                }
+            }
+            System.out.println("source killed during the push: " + loaded + " sampled pages had arrived, " + failed + " failed");
+            assertTrue(failed > 0, "no page failed: the push finished before the kill (" + loaded + " loaded)");
+            MigrationException e = assertThrows(MigrationException.class, () -> m.awaitComplete(Duration.ofSeconds(30)));
+            assertTrue(e.getMessage().contains("after the switchover"), e.getMessage());
+        }
+    }
+
+    /** A peer that is not a well-behaved source: every malformed hello or frame is refused, naming what was wrong. */
+    @Test
+    void malformedPeersAreRefusedSayingWhy() throws Exception {
+        assertEquals("version", refusal(out -> {
+            out.writeLong(MigrationProtocol.MAGIC_VALUE);
+            out.writeInt(99);
+        }));
+        assertEquals("magic", refusal(out -> out.writeLong(42)));
+        assertEquals("malformed PAGES frame: page", refusal(out -> {
+            hello(out);
+            out.writeByte(MigrationProtocol.PAGES);
+            out.writeInt(1);
+            out.writeInt(1 << 20);   // beyond the 16 pages
+        }));
+        assertEquals("malformed PAGES frame: 0 pages", refusal(out -> {
+            hello(out);
+            out.writeByte(MigrationProtocol.PAGES);
+            out.writeInt(0);
+        }));
+        assertEquals("page kind", refusal(out -> {
+            hello(out);
+            out.writeByte(MigrationProtocol.PAGES);
+            out.writeInt(1);
+            out.writeInt(3);
+            out.writeByte(7);
+        }));
+        assertEquals("malformed frame before the switchover", refusal(out -> {
+            hello(out);
+            out.writeByte(77);
+        }));
+        assertEquals("words", refusal(out -> {
+            hello(out);
+            out.writeByte(MigrationProtocol.SWITCHOVER);
+            out.writeInt(5);
+        }));
+        assertEquals("closed the connection", refusal(MigrationTest::hello));
+    }
+
+    private interface Frames {
+        void write(java.io.DataOutputStream out) throws java.io.IOException;
+    }
+
+    private static void hello(java.io.DataOutputStream out) throws java.io.IOException {
+        MigrationProtocol.writeHello(out, new MigrationProtocol.Hello(MigrationProtocol.BULK, 7, (int) PAGE, 16 * PAGE));
+    }
+
+    /** Runs a target against a fake source sending {@code frames} on its first connection; returns which expected words its error held. */
+    private static String refusal(Frames frames) throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
+            var target = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    MigrationTarget.receive(server, new MigrationTarget.Options(Duration.ofSeconds(10), 1)).close();
+                    return "accepted";
+                } catch (MigrationException e) {
+                    return e.getMessage();
+                }
+            });
+            try (java.net.Socket bulk = new java.net.Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
+                 java.net.Socket urgent = new java.net.Socket(InetAddress.getLoopbackAddress(), server.getLocalPort())) {
+                java.io.DataOutputStream out = new java.io.DataOutputStream(bulk.getOutputStream());
+                frames.write(out);
+                out.flush();
+                MigrationProtocol.writeHello(new java.io.DataOutputStream(urgent.getOutputStream()),
+                        new MigrationProtocol.Hello(MigrationProtocol.URGENT, 7, (int) PAGE, 16 * PAGE));
+                bulk.shutdownOutput();
+                String message = target.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                for (String expected : List.of("version", "magic", "page kind", "malformed PAGES frame: page",
+                        "malformed PAGES frame: 0 pages", "malformed frame before the switchover", "words", "closed the connection")) {
+                    if (message.contains(expected)) {
+                        return expected;
+                    }
+                }
+                return message;
+            }
         }
     }
 
