@@ -64,8 +64,8 @@ public final class MigratedMemory implements AutoCloseable {
     /** Every page arrived and DONE is being sent: the source closing its side is expected now. */
     private volatile boolean finishing;
 
-    private MigratedMemory(Mapping mapping, Hello hello, BitSet written, BitSet stale, Socket bulk, DataInputStream bulkIn,
-                           Socket urgent, MigrationTarget.Options options) throws IOException {
+    private MigratedMemory(Mapping mapping, FaultService service, Hello hello, BitSet written, BitSet stale, Socket bulk,
+                           DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
         this.mapping = mapping;
         this.pageSize = hello.pageSize();
         this.bulk = bulk;
@@ -75,20 +75,20 @@ public final class MigratedMemory implements AutoCloseable {
         this.urgentOut = new DataOutputStream(new BufferedOutputStream(urgent.getOutputStream(), 1 << 13));
         this.timeout = options.timeout();
         this.outstanding = (BitSet) stale.clone();
-        this.service = FaultService.builder().threads(options.threads()).faultAround(pageSize).maxReadahead(16L * pageSize)
-                .poisonUnloadedOnClose(false).start();
-        try {
-            this.region = service.region(mapping.segment()).name("migrated").presentPages(written).source(new Network())
-                    .register();
-        } catch (RuntimeException e) {
-            service.close();
-            throw e;
-        }
+        this.service = service;
+        this.region = service.region(mapping.segment()).name("migrated").presentPages(written).source(new Network()).register();
     }
 
-    static MigratedMemory start(Mapping mapping, Hello hello, BitSet written, BitSet stale, Socket bulk, DataInputStream bulkIn,
-                                Socket urgent, MigrationTarget.Options options) throws IOException {
-        MigratedMemory m = new MigratedMemory(mapping, hello, written, stale, bulk, bulkIn, urgent, options);
+    /** The service that will serve the memory: started before the precopy, so that the switchover does not wait for it. */
+    static FaultService newService(int pageSize, MigrationTarget.Options options) {
+        return FaultService.builder().threads(options.threads()).faultAround(pageSize).maxReadahead(16L * pageSize)
+                .poisonUnloadedOnClose(false).start();
+    }
+
+    /** Registers the memory with {@code service} (the caller closes it if this throws), tells the source, starts the receivers. */
+    static MigratedMemory start(Mapping mapping, FaultService service, Hello hello, BitSet written, BitSet stale, Socket bulk,
+                                DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
+        MigratedMemory m = new MigratedMemory(mapping, service, hello, written, stale, bulk, bulkIn, urgent, options);
         try {
             synchronized (m.urgentOut) {
                 m.urgentOut.writeByte(SWITCHED);
@@ -133,9 +133,16 @@ public final class MigratedMemory implements AutoCloseable {
         }
         try {
             region.load(offset, length);
-        } catch (IllegalStateException closedMeanwhile) {
-            if (!isComplete()) {
-                throw closedMeanwhile;
+        } catch (RuntimeException e) {
+            if (!finishing) {
+                throw e;
+            }
+            // every page arrived and the region is being let go: the memory is whole, plain memory in a moment
+            try {
+                complete.await();
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+                throw e;
             }
         }
     }

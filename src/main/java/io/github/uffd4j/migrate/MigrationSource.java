@@ -78,17 +78,53 @@ public final class MigrationSource {
      * @param switchAt  switch over as soon as a round finds at most this many pages written
      * @param timeout   for connecting, and for each answer of the target
      */
-    public record Options(int maxRounds, long switchAt, Duration timeout) {
+    public record Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress) {
 
-        /** 5 rounds, switch at 256 pages, 60 s. */
-        public static final Options DEFAULT = new Options(5, 256, Duration.ofSeconds(60));
+        /** 5 rounds, switch at 256 pages, 60 s, no progress reports. */
+        public static final Options DEFAULT = new Options(5, 256, Duration.ofSeconds(60), p -> { });
 
         public Options {
             if (maxRounds < 0 || switchAt < 0) {
                 throw new IllegalArgumentException("maxRounds and switchAt must not be negative: " + maxRounds + ", " + switchAt);
             }
             Objects.requireNonNull(timeout, "timeout");
+            Objects.requireNonNull(progress, "progress");
         }
+
+        /** These options with {@code listener} told of each step (on the migrating thread: keep it short). */
+        public Options withProgress(java.util.function.Consumer<Progress> listener) {
+            return new Options(maxRounds, switchAt, timeout, listener);
+        }
+
+        /** These options with other round limits. */
+        public Options withRounds(int maxRounds, long switchAt) {
+            return new Options(maxRounds, switchAt, timeout, progress);
+        }
+    }
+
+    /** The steps a migration reports to {@link Options#progress}. */
+    public enum Step {
+        /** A precopy round was sent ({@link Progress#pages}: its pages; round 0 is every page). */
+        ROUND,
+        /** The target runs ({@link Progress#pages}: the pages left for postcopy). */
+        SWITCHED,
+        /** Postcopy progress ({@link Progress#pages}: pushed so far); reported every 16384 pages. */
+        PUSHED,
+        /** The target has every page. */
+        DONE
+    }
+
+    /**
+     * One progress report.
+     *
+     * @param step      what happened
+     * @param round     the precopy round (for {@link Step#ROUND})
+     * @param pages     see {@link Step}
+     * @param pulled    pages the target asked for so far
+     * @param bytesSent so far, both connections
+     * @param elapsed   since the migration started
+     */
+    public record Progress(Step step, int round, long pages, long pulled, long bytesSent, Duration elapsed) {
     }
 
     /**
@@ -118,6 +154,9 @@ public final class MigrationSource {
     private final CountDownLatch done = new CountDownLatch(1);
     private final AtomicReference<Throwable> urgentFailure = new AtomicReference<>();
     private DataOutputStream bulkOut;
+    private CountingStream counted;
+    private CountingStream countedUrgent;
+    private long startedAt;
     private DataOutputStream urgentOut;
     private DataInputStream urgentIn;
 
@@ -156,6 +195,7 @@ public final class MigrationSource {
 
     private Report run(InetSocketAddress target, Writers writers) throws MigrationException {
         long t0 = System.nanoTime();
+        startedAt = t0;
         boolean stopped = false;
         boolean switchoverSent = false;
         Thread urgentThread = null;
@@ -165,8 +205,8 @@ public final class MigrationSource {
              Socket urgent = connect(target)) {
             uffd.writeProtect(memory.address(), memory.byteSize(), true, 0); // every page clean: writes mark them
             urgent.setTcpNoDelay(true);
-            CountingStream counted = new CountingStream(bulk.getOutputStream());
-            CountingStream countedUrgent = new CountingStream(urgent.getOutputStream());
+            counted = new CountingStream(bulk.getOutputStream());
+            countedUrgent = new CountingStream(urgent.getOutputStream());
             bulkOut = new DataOutputStream(new BufferedOutputStream(counted, 1 << 16));
             urgentOut = new DataOutputStream(new BufferedOutputStream(countedUrgent, 1 << 13));
             urgentIn = new DataInputStream(new BufferedInputStream(urgent.getInputStream()));
@@ -180,10 +220,12 @@ public final class MigrationSource {
             all.set(0, (int) pages);
             sendPages(all);
             rounds.add(pages);
+            report(Step.ROUND, 0, pages);
             for (int r = 0; r < options.maxRounds(); r++) {
                 BitSet written = written(pagemap.collectWritten(memory));
                 sendPages(written);
                 rounds.add((long) written.cardinality());
+                report(Step.ROUND, r + 1, written.cardinality());
                 if (written.cardinality() <= options.switchAt()) {
                     break;
                 }
@@ -202,11 +244,13 @@ public final class MigrationSource {
             bulkOut.flush();
             awaitTarget(switched, "run after the switchover");
             Duration downtime = Duration.ofNanos(System.nanoTime() - stopAt);
+            report(Step.SWITCHED, 0, left.cardinality());
 
             long pushed = push(left);
             bulkOut.writeByte(END);
             bulkOut.flush();
             awaitTarget(done, "confirm every page arrived");
+            report(Step.DONE, 0, pushed);
             return new Report(List.copyOf(rounds), downtime, pushed, pulled.get(), counted.count() + countedUrgent.count(),
                     Duration.ofNanos(System.nanoTime() - t0));
         } catch (IOException | RuntimeException e) {
@@ -236,6 +280,11 @@ public final class MigrationSource {
             s.close();
             throw e;
         }
+    }
+
+    private void report(Step step, int round, long n) {
+        options.progress().accept(new Progress(step, round, n, pulled.get(), counted.count() + countedUrgent.count(),
+                Duration.ofNanos(System.nanoTime() - startedAt)));
     }
 
     /** The pages of the regions PAGEMAP_SCAN found written. */
@@ -282,6 +331,9 @@ public final class MigrationSource {
                 pushed += MAX_BATCH;
                 batch.clear();
                 checkUrgent();
+                if (pushed % 16384 == 0) {
+                    report(Step.PUSHED, 0, pushed);
+                }
             }
         }
         pushed += batch.cardinality();
@@ -341,7 +393,7 @@ public final class MigrationSource {
 
     /** Counts the bytes written to a socket. */
     private static final class CountingStream extends FilterOutputStream {
-        private long count;
+        private volatile long count;
 
         CountingStream(OutputStream out) {
             super(out);

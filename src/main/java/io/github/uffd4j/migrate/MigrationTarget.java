@@ -72,6 +72,7 @@ public final class MigrationTarget {
         Socket bulk = null;
         Socket urgent = null;
         Mapping mapping = null;
+        io.github.uffd4j.handler.FaultService service = null;
         try {
             server.setSoTimeout(timeout);
             bulk = server.accept();
@@ -90,14 +91,19 @@ public final class MigrationTarget {
                         + Memory.pageSize());
             }
             mapping = Memory.anonymous(hello.size());
+            service = MigratedMemory.newService(hello.pageSize(), options);
             BitSet written = new BitSet();
             BitSet stale = precopy(bulkIn, mapping.segment(), hello, written);
-            MigratedMemory m = MigratedMemory.start(mapping, hello, written, stale, bulk, bulkIn, urgent, options);
+            MigratedMemory m = MigratedMemory.start(mapping, service, hello, written, stale, bulk, bulkIn, urgent, options);
             mapping = null;
+            service = null;
             return m;
         } catch (IOException | RuntimeException e) {
             closeQuietly(bulk);
             closeQuietly(urgent);
+            if (service != null) {
+                service.close();
+            }
             if (mapping != null) {
                 mapping.close();
             }

@@ -1,0 +1,271 @@
+package io.github.uffd4j.demo;
+
+import io.github.uffd4j.Mapping;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.migrate.MigratedMemory;
+import io.github.uffd4j.migrate.MigrationSource;
+import io.github.uffd4j.migrate.MigrationTarget;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.zip.CRC32C;
+
+/**
+ * scripts/migrate: moves off-heap memory from one JVM to another over loopback while the source
+ * keeps writing it, with progress and the numbers the benchmark publishes. This JVM is the
+ * target; it starts the source as a second JVM. Every MiB is checked against the source's copy
+ * at the switchover (CRC32C).
+ */
+@Command(name = "scripts/migrate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Postcopy migration of off-heap memory between two JVMs on this machine (TCP over loopback):",
+                "precopy rounds while the source writes, a switchover, then the rest pushed while the target's",
+                "faults are served first. Prints rounds, dirty pages, downtime, pages pulled and pushed, urgent-fault",
+                "latency and total time; checks every MiB. --baseline stops the writers first and copies everything."})
+public final class MigrateDemo implements Callable<Integer> {
+
+    @Option(names = "--size", paramLabel = "BYTES", converter = Demo.Sizes.class,
+            description = "Memory to migrate, K/M/G suffix (default: ${DEFAULT-VALUE}).", defaultValue = "1G")
+    long size;
+
+    @Option(names = "--write-rate", paramLabel = "PERCENT",
+            description = "Pages the source writes per second, in percent of all pages (default: ${DEFAULT-VALUE}).",
+            defaultValue = "1")
+    double writeRate;
+
+    @Option(names = "--touches", description = "Random pages the target touches right after the switchover (default: ${DEFAULT-VALUE}).",
+            defaultValue = "2000")
+    int touches;
+
+    @Option(names = "--baseline", description = "Stop the writers first and copy everything before the target runs.")
+    boolean baseline;
+
+    @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE.")
+    Path csv;
+
+    public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("--source-child")) {
+            System.exit(Source.run(args));
+        }
+        System.exit(new CommandLine(new MigrateDemo()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        long page = Memory.pageSize();
+        size = size / page * page;
+        try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            String modules = System.getProperty("jdk.module.path");
+            if (modules != null) {
+                cmd.addAll(List.of("--module-path", modules, "--add-modules", "io.github.uffd4j",
+                        "--enable-native-access=io.github.uffd4j"));
+            } else {
+                cmd.add("--enable-native-access=ALL-UNNAMED");
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MigrateDemo.class.getName()));
+            cmd.addAll(List.of("--source-child", Integer.toString(server.getLocalPort()), Long.toString(size),
+                    Double.toString(writeRate), Boolean.toString(baseline)));
+            Process source = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            List<String> sourceLines = new ArrayList<>();
+            Thread echo = Thread.ofPlatform().daemon().start(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(source.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line; (line = r.readLine()) != null; ) {
+                        synchronized (sourceLines) {
+                            sourceLines.add(line);
+                        }
+                        if (!line.startsWith("CRC ")) {
+                            System.out.println("  source | " + line);
+                        }
+                    }
+                } catch (java.io.IOException ignored) {
+                    // the source ended
+                }
+            });
+            System.out.printf("target   | waiting on %s for %s%s%n", server.getLocalSocketAddress(), PagingDemo.bytes(size),
+                    baseline ? " (baseline: stop and copy)" : "");
+            long[] latency = new long[touches];
+            int touched;
+            long t0;
+            try (MigratedMemory m = MigrationTarget.receive(server)) {
+                t0 = System.nanoTime();
+                System.out.println("target   | running (switchover)");
+                ThreadLocalRandom rnd = ThreadLocalRandom.current();
+                touched = 0;
+                while (touched < touches && !m.isComplete()) {
+                    long off = rnd.nextLong(size / page) * page;
+                    long s = System.nanoTime();
+                    m.load(off, page);
+                    latency[touched++] = System.nanoTime() - s;
+                }
+                if (!m.awaitComplete(Duration.ofMinutes(10))) {
+                    System.out.println("target   | not complete after 10 minutes");
+                    return 1;
+                }
+                long postcopy = System.nanoTime() - t0;
+                int code = source.waitFor();
+                echo.join();
+                if (code != 0) {
+                    System.out.println("target   | the source failed (exit " + code + ")");
+                    return 1;
+                }
+                String sums;
+                synchronized (sourceLines) {
+                    sums = sourceLines.stream().filter(l -> l.startsWith("CRC ")).findFirst().orElse("");
+                }
+                long bad = compare(m.segment(), sums);
+                Arrays.sort(latency, 0, touched);
+                System.out.printf("target   | complete %.0f ms after the switchover; pushed %,d pages, pulled %,d; %d touches during "
+                                + "postcopy: p50 %.0f us, p99 %.0f us%n", postcopy / 1e6, m.pagesPushed(), m.pagesPulled(),
+                        touched, percentile(latency, touched, 0.50) / 1e3, percentile(latency, touched, 0.99) / 1e3);
+                System.out.println(bad == 0 ? "target   | every MiB equals the source at the switchover"
+                        : "target   | " + bad + " MiB DIFFER from the source at the switchover");
+                if (csv != null) {
+                    String report;
+                    synchronized (sourceLines) {
+                        report = sourceLines.stream().filter(l -> l.startsWith("RESULT ")).findFirst().orElse("RESULT ?");
+                    }
+                    java.nio.file.Files.writeString(csv, String.format("%s,%s,%.3f,%d,%.1f,%.1f,%s%n", size, baseline ? "stop-and-copy" : "postcopy",
+                            writeRate, touched, percentile(latency, touched, 0.50) / 1e3, percentile(latency, touched, 0.99) / 1e3,
+                            report.substring(7)), java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+                }
+                return bad == 0 ? 0 : 2;
+            }
+        }
+    }
+
+    private static double percentile(long[] sorted, int n, double q) {
+        return n == 0 ? 0 : sorted[Math.min(n - 1, (int) Math.ceil(q * n) - 1)];
+    }
+
+    /** MiB whose CRC32C differs from the source's line "CRC c1 c2 ...". */
+    private static long compare(MemorySegment memory, String line) {
+        String[] want = line.isEmpty() ? new String[0] : line.substring(4).split(" ");
+        long mib = memory.byteSize() >> 20;
+        if (want.length != mib) {
+            return Math.max(1, mib);
+        }
+        long bad = 0;
+        for (int i = 0; i < mib; i++) {
+            if (crc(memory, (long) i << 20) != Long.parseLong(want[i])) {
+                bad++;
+            }
+        }
+        return bad;
+    }
+
+    static long crc(MemorySegment memory, long offset) {
+        CRC32C c = new CRC32C();
+        c.update(memory.asSlice(offset, 1 << 20).asByteBuffer());
+        return c.getValue();
+    }
+
+    /** The source JVM: memory with every page holding data, writers at the asked rate, the migration, the checksums. */
+    static final class Source {
+        static int run(String[] args) {
+            int port = Integer.parseInt(args[1]);
+            long size = Long.parseLong(args[2]);
+            double ratePercent = Double.parseDouble(args[3]);
+            boolean baseline = Boolean.parseBoolean(args[4]);
+            long page = Memory.pageSize();
+            long pages = size / page;
+            try (Mapping m = Memory.anonymous(size)) {
+                MemorySegment s = m.segment();
+                for (long off = 0; off < size; off += 8) {
+                    s.set(ValueLayout.JAVA_LONG, off, off * 0x9E3779B97F4A7C15L + 1);
+                }
+                ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicLong writes = new AtomicLong();
+                long perSecond = Math.max(1, (long) (pages * ratePercent / 100));
+                Thread writer = Thread.ofPlatform().daemon().name("writer").start(() -> {
+                    ThreadLocalRandom rnd = ThreadLocalRandom.current();
+                    long start = System.nanoTime();
+                    while (!stop.get()) {
+                        long due = (System.nanoTime() - start) * perSecond / 1_000_000_000L;
+                        while (writes.get() < due && !stop.get()) {
+                            gate.readLock().lock();
+                            try {
+                                s.set(ValueLayout.JAVA_LONG, rnd.nextLong(pages) * page + rnd.nextLong(page / 8) * 8, writes.incrementAndGet());
+                            } finally {
+                                gate.readLock().unlock();
+                            }
+                        }
+                        LockSupport.parkNanos(100_000);
+                    }
+                });
+                MigrationSource.Writers writers = new MigrationSource.Writers() {
+                    @Override
+                    public void stop() {
+                        gate.writeLock().lock();
+                    }
+
+                    @Override
+                    public void resume() {
+                        gate.writeLock().unlock();
+                    }
+                };
+                Thread.sleep(200);
+                long stoppedAt = 0;
+                MigrationSource.Options options = MigrationSource.Options.DEFAULT.withProgress(p -> System.out.printf(
+                        "%6.0f ms  %-8s %s%n", p.elapsed().toNanos() / 1e6, p.step(), switch (p.step()) {
+                            case ROUND -> "round " + p.round() + ": " + String.format("%,d", p.pages()) + " pages sent";
+                            case SWITCHED -> String.format("%,d pages left for postcopy", p.pages());
+                            case PUSHED -> String.format("%,d pushed, %,d pulled", p.pages(), p.pulled());
+                            case DONE -> String.format("%,d pushed, %,d pulled, %,d bytes sent", p.pages(), p.pulled(), p.bytesSent());
+                        }));
+                if (baseline) {
+                    writers.stop();
+                    stoppedAt = System.nanoTime();
+                    options = options.withRounds(0, Long.MAX_VALUE);
+                }
+                MigrationSource.Writers during = baseline ? new MigrationSource.Writers() {
+                    @Override
+                    public void stop() {
+                    }
+
+                    @Override
+                    public void resume() {
+                    }
+                } : writers;
+                MigrationSource.Report r = MigrationSource.migrate(s, new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
+                        during, options);
+                double downtimeMs = baseline ? (System.nanoTime() - stoppedAt) / 1e6 : r.downtime().toNanos() / 1e6;
+                System.out.printf("rounds %s; downtime %.1f ms; %,d pushed, %,d pulled; %.2f x the memory sent; total %.0f ms; %,d writes%n",
+                        r.pagesPerRound(), downtimeMs, r.pagesPushed(), r.pagesPulled(), r.bytesSent() / (double) size,
+                        r.total().toNanos() / 1e6, writes.get());
+                System.out.printf("RESULT %.1f,%.0f,%.3f,%d,%d,%d%n", downtimeMs, r.total().toNanos() / 1e6,
+                        r.bytesSent() / (double) size, r.pagesPushed(), r.pagesPulled(), r.pagesPerRound().size() - 2);
+                StringBuilder crc = new StringBuilder("CRC");
+                for (long off = 0; off < size; off += 1 << 20) {
+                    crc.append(' ').append(crc(s, off));
+                }
+                System.out.println(crc);
+                stop.set(true);
+                return 0;
+            } catch (Exception e) {
+                e.printStackTrace(System.out);
+                return 1;
+            }
+        }
+    }
+}
