@@ -96,22 +96,26 @@ final class MigrationProtocol {
     /** Writes one page's kind and data (zeros are sent as a kind alone); {@code buf} is a page-sized scratch. */
     static void writePage(DataOutputStream out, MemorySegment memory, int page, int pageSize, byte[] buf) throws IOException {
         out.writeInt(page);
-        MemorySegment.copy(memory, ValueLayout.JAVA_BYTE, (long) page * pageSize, buf, 0, pageSize);
-        if (isZeros(buf)) {
+        MemorySegment slice = memory.asSlice((long) page * pageSize, pageSize);
+        if (slice.mismatch(zeros(pageSize)) < 0) {
             out.writeByte(ZEROS);
         } else {
             out.writeByte(DATA);
+            MemorySegment.copy(slice, ValueLayout.JAVA_BYTE, 0, buf, 0, pageSize);
             out.write(buf, 0, pageSize);
         }
     }
 
-    private static boolean isZeros(byte[] buf) {
-        for (byte b : buf) {
-            if (b != 0) {
-                return false;
-            }
+    private static volatile MemorySegment zeros = MemorySegment.NULL;
+
+    /** A page of zeros to compare with (vectorized, unlike a byte loop). */
+    private static MemorySegment zeros(int pageSize) {
+        MemorySegment z = zeros;
+        if (z.byteSize() != pageSize) {
+            z = java.lang.foreign.Arena.global().allocate(pageSize);
+            zeros = z;
         }
-        return true;
+        return z;
     }
 
     /** Reads a page number, checked against the memory's pages. */
