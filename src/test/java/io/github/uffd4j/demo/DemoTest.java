@@ -52,6 +52,26 @@ class DemoTest {
         assertEquals(0, Demo.run("--paging-only", "--no-progress", "--lookups", "50", "--file", out.toString()));
     }
 
+    /** scripts/migrate's code, on 64 MiB: the source JVM it starts migrates while writing, every MiB matches. */
+    @Test
+    void migrateMovesMemoryBetweenTwoJvmsAndEveryMiBMatches() {
+        io.github.uffd4j.TestSupport.assumeFeature(io.github.uffd4j.Feature.WP_ASYNC);
+        PrintStream out = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true));
+        int code;
+        try {
+            code = new picocli.CommandLine(new MigrateDemo()).execute("--size", "64M", "--write-rate", "20", "--touches", "200");
+        } finally {
+            System.setOut(out);
+        }
+        String text = buf.toString();
+        System.out.print(text);
+        assertEquals(0, code, text);
+        assertTrue(text.contains("every MiB equals the source at the switchover"), text);
+        assertTrue(text.contains("SWITCHED") && text.contains("downtime"), text);
+    }
+
     @Test
     void badOptionsAreRejectedWithUsage() {
         PrintStream err = System.err;
