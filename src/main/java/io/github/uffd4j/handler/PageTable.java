@@ -279,25 +279,36 @@ final class PageTable {
 
     void resetEnds(long span) {
         synchronized (resetSpans) {
-            resetSpans.remove(Long.valueOf(span));
+            if (!resetSpans.remove(Long.valueOf(span))) {
+                resetSpans.remove(Long.valueOf(CLAIMED));
+            }
         }
         resetsRunning.decrementAndGet();
     }
 
-    /** Whether pages [from, to) lie inside a reset running now (so their zap is the service's own). */
+    /**
+     * Whether a REMOVE of pages [from, to) is the one a reset running now asked for: its span
+     * exactly, once per reset. A zap merely inside a running reset's span may be someone else's
+     * madvise, whose zap can land after the reset ended and the page was loaded again: it must
+     * make the table untrusted.
+     */
     boolean insideReset(int from, int to) {
         if (resetsRunning.get() == 0) {
             return false;
         }
+        long span = (long) from << 32 | to;
         synchronized (resetSpans) {
-            for (long s : resetSpans) {
-                if (from >= (int) (s >>> 32) && to <= (int) s) {
-                    return true;
-                }
+            int i = resetSpans.indexOf(span);
+            if (i < 0) {
+                return false;
             }
+            resetSpans.set(i, CLAIMED);
+            return true;
         }
-        return false;
     }
+
+    /** A reset span whose REMOVE event has been seen (see {@link #insideReset}). */
+    private static final long CLAIMED = -1L;
 
     /** A zap the service did not make: the state may lag behind the page tables from now on. */
     void distrust() {

@@ -185,8 +185,15 @@ public final class Region {
         try {
             Memory.dontNeed(address + offset, length);
         } finally {
-            // the REMOVE event reset the state already; doing it again once the zap is done makes reset() exact
-            pages.zapped(from, to);
+            // The REMOVE event reset the state already; doing it again once the zap is done makes reset() exact.
+            // With the gate closed, as for an event: a loader recording a page present (inside the gate) sees
+            // either the state before this or the zap it records, never the zap's epoch before its MISSING.
+            gate.close();
+            try {
+                pages.zapped(from, to);
+            } finally {
+                gate.open();
+            }
             pages.resetEnds(token);
         }
     }

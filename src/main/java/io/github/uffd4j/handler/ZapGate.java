@@ -12,7 +12,8 @@ import java.util.concurrent.locks.LockSupport;
  * handler thread has <em>read</em> the REMOVE event (the madvise caller waits for that). So a
  * handler thread {@linkplain #close() closes} the gate and waits for the readers inside it to
  * leave before every read(2) of the userfaultfd, applies the events it read to the page tables,
- * then {@linkplain #open() opens} it again. A reader that got in while the gate was open, and saw
+ * then {@linkplain #open() opens} it again ({@link Region#reset} closes it too, to record its own
+ * zap once it is done). A reader that got in while the gate was open, and saw
  * its pages present in a trusted page table, can load them from Java: no zap can happen until it
  * leaves. A reader that finds the gate closed, or pages not present, reads through the kernel
  * instead (where a fault is safe).
