@@ -13,18 +13,7 @@ class DemoTest {
 
     @Test
     void theDemoPagesASmallDatasetAndEveryByteMatches() {
-        PrintStream out = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true));
-        int code;
-        try {
-            code = Demo.run("--size", "48M", "--lookups", "300", "--no-progress");
-        } finally {
-            System.setOut(out);
-        }
-        String text = buf.toString();
-        System.out.print(text);
-        assertEquals(0, code, text);
+        String text = exitsZero(() -> Demo.run("--size", "48M", "--lookups", "300", "--no-progress"));
         assertTrue(text.contains("every byte read matches the dataset"), text);
         assertTrue(text.contains("Time to first byte"), text);
         assertTrue(text.contains("p99.9"), text);
@@ -56,20 +45,27 @@ class DemoTest {
     @Test
     void migrateMovesMemoryBetweenTwoJvmsAndEveryMiBMatches() {
         io.github.uffd4j.TestSupport.assumeFeature(io.github.uffd4j.Feature.WP_ASYNC);
+        String text = exitsZero(() -> new picocli.CommandLine(new MigrateDemo())
+                .execute("--size", "64M", "--write-rate", "20", "--touches", "200"));
+        assertTrue(text.contains("every MiB equals the source at the switchover"), text);
+        assertTrue(text.contains("SWITCHED") && text.contains("downtime"), text);
+    }
+
+    /** Runs {@code tool} with System.out captured (and echoed); asserts exit code 0; returns what it printed. */
+    private static String exitsZero(java.util.function.IntSupplier tool) {
         PrintStream out = System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf, true));
         int code;
         try {
-            code = new picocli.CommandLine(new MigrateDemo()).execute("--size", "64M", "--write-rate", "20", "--touches", "200");
+            code = tool.getAsInt();
         } finally {
             System.setOut(out);
         }
         String text = buf.toString();
         System.out.print(text);
         assertEquals(0, code, text);
-        assertTrue(text.contains("every MiB equals the source at the switchover"), text);
-        assertTrue(text.contains("SWITCHED") && text.contains("downtime"), text);
+        return text;
     }
 
     @Test
