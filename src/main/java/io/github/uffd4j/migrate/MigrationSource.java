@@ -147,6 +147,8 @@ public final class MigrationSource {
     private final long pages;
     private final Options options;
     private final byte[] bulkPage;
+    /** The pages of the next PAGES frame on the bulk connection (its one writer's). */
+    private final int[] batch = new int[MAX_BATCH];
     private final byte[] urgentPage;
     private final BitSet sent = new BitSet();
     private final AtomicLong pulled = new AtomicLong();
@@ -194,8 +196,7 @@ public final class MigrationSource {
     }
 
     private Report run(InetSocketAddress target, Writers writers) throws MigrationException {
-        long t0 = System.nanoTime();
-        startedAt = t0;
+        startedAt = System.nanoTime();
         boolean stopped = false;
         boolean switchoverSent = false;
         Thread urgentThread = null;
@@ -252,7 +253,7 @@ public final class MigrationSource {
             awaitTarget(done, "confirm every page arrived");
             report(Step.DONE, 0, pushed);
             return new Report(List.copyOf(rounds), downtime, pushed, pulled.get(), counted.count() + countedUrgent.count(),
-                    Duration.ofNanos(System.nanoTime() - t0));
+                    Duration.ofNanos(System.nanoTime() - startedAt));
         } catch (IOException | RuntimeException e) {
             if (stopped && !switchoverSent) {
                 writers.resume();
@@ -298,26 +299,33 @@ public final class MigrationSource {
 
     /** Sends the pages of {@code set} on the bulk connection, in frames of up to {@link MigrationProtocol#MAX_BATCH}. */
     private void sendPages(BitSet set) throws IOException {
-        int p = set.nextSetBit(0);
-        while (p >= 0) {
-            int[] batch = new int[MAX_BATCH];
-            int n = 0;
-            while (p >= 0 && n < MAX_BATCH) {
-                batch[n++] = p;
-                p = set.nextSetBit(p + 1);
+        int n = 0;
+        for (int p = set.nextSetBit(0); p >= 0; p = set.nextSetBit(p + 1)) {
+            batch[n++] = p;
+            if (n == MAX_BATCH) {
+                sendBatch(n);
+                n = 0;
             }
-            bulkOut.writeByte(PAGES);
-            bulkOut.writeInt(n);
-            for (int i = 0; i < n; i++) {
-                writePage(bulkOut, memory, batch[i], pageSize, bulkPage);
-            }
+        }
+        sendBatch(n);
+    }
+
+    /** One PAGES frame with the first {@code n} pages of {@link #batch} (none for 0). */
+    private void sendBatch(int n) throws IOException {
+        if (n == 0) {
+            return;
+        }
+        bulkOut.writeByte(PAGES);
+        bulkOut.writeInt(n);
+        for (int i = 0; i < n; i++) {
+            writePage(bulkOut, memory, batch[i], pageSize, bulkPage);
         }
     }
 
     /** Pushes the pages left that no request took first; returns how many. */
     private long push(BitSet left) throws IOException {
         long pushed = 0;
-        BitSet batch = new BitSet();
+        int n = 0;
         for (int p = left.nextSetBit(0); p >= 0; p = left.nextSetBit(p + 1)) {
             synchronized (sent) {
                 if (sent.get(p)) {
@@ -325,20 +333,19 @@ public final class MigrationSource {
                 }
                 sent.set(p);
             }
-            batch.set(p);
-            if (batch.cardinality() == MAX_BATCH) {
-                sendPages(batch);
-                pushed += MAX_BATCH;
-                batch.clear();
+            batch[n++] = p;
+            if (n == MAX_BATCH) {
+                sendBatch(n);
+                pushed += n;
+                n = 0;
                 checkUrgent();
                 if (pushed % 16384 == 0) {
                     report(Step.PUSHED, 0, pushed);
                 }
             }
         }
-        pushed += batch.cardinality();
-        sendPages(batch);
-        return pushed;
+        sendBatch(n);
+        return pushed + n;
     }
 
     /** The urgent connection's thread: answers page requests at once, notes the target's acknowledgements. */
