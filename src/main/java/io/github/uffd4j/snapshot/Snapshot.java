@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -38,10 +39,13 @@ public final class Snapshot {
     private final AtomicLong zeros = new AtomicLong();
     private final AtomicLong settled = new AtomicLong();
     private final CompletableFuture<Path> done = new CompletableFuture<>();
+    private final SnapshotEvent event = new SnapshotEvent();
+    private final AtomicBoolean recorded = new AtomicBoolean();
     private volatile long pauseNanos;
     private volatile boolean failed;
 
     Snapshot(LiveSnapshots owner, Path file, SnapshotWriter writer, int pageSize, long pages) {
+        event.begin();
         this.owner = owner;
         this.file = file;
         this.writer = writer;
@@ -109,6 +113,7 @@ public final class Snapshot {
             }
             if (!failed) {
                 writer.finish();
+                record(null);
                 done.complete(file);
             }
         } catch (Throwable t) {
@@ -155,6 +160,29 @@ public final class Snapshot {
             t.addSuppressed(e);
         }
         writer.abort();
+        record(t);
         done.completeExceptionally(t instanceof SnapshotException ? t : new SnapshotException("snapshot " + file + " failed: " + t, t));
+    }
+
+    /** The JFR event of this snapshot, once: when its file is whole or it failed. */
+    private void record(Throwable failure) {
+        if (!recorded.compareAndSet(false, true)) {
+            return;
+        }
+        event.end();
+        if (event.shouldCommit()) {
+            Progress p = progress();
+            event.file = file.toString();
+            event.kind = "live";
+            event.memorySize = pages * pageSize;
+            event.pagesStored = p.savedInBackground() + p.savedBeforeWrite() - p.zeroPagesLeftOut();
+            event.savedInBackground = p.savedInBackground();
+            event.savedBeforeWrite = p.savedBeforeWrite();
+            event.zeroPagesLeftOut = p.zeroPagesLeftOut();
+            event.bytesWritten = p.bytesWritten();
+            event.pauseNanos = pauseNanos;
+            event.failure = failure == null ? null : failure.toString();
+            event.commit();
+        }
     }
 }

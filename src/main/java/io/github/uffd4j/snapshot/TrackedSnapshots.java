@@ -100,6 +100,8 @@ public final class TrackedSnapshots implements AutoCloseable {
         if (maxRounds < 0) {
             throw new IllegalArgumentException("maxRounds must not be negative: " + maxRounds);
         }
+        SnapshotEvent event = new SnapshotEvent();
+        event.begin();
         boolean full = lastId == 0;
         long previous = lastId;
         lastId = 0; // until this one is whole: a failed snapshot cleared write marks, so the next one must be full
@@ -135,9 +137,32 @@ public final class TrackedSnapshots implements AutoCloseable {
             long parent = previous;
             long id = w.finish();
             lastId = id;
+            Result result;
             try (SnapshotFile check = SnapshotFile.openAny(file)) {
-                return new Result(file, id, parent, full, List.copyOf(rounds), check.pagesStored(), pause);
+                result = new Result(file, id, parent, full, List.copyOf(rounds), check.pagesStored(), pause);
             }
+            record(event, result, w.bytesWritten(), null);
+            return result;
+        } catch (IOException | RuntimeException | Error e) {
+            record(event, new Result(file, 0, previous, full, List.copyOf(rounds), 0, Duration.ZERO), 0, e);
+            throw e;
+        }
+    }
+
+    /** The JFR event of one snapshot (tracked snapshots have no copy before write: every page is saved by a round). */
+    private void record(SnapshotEvent event, Result r, long bytes, Throwable failure) {
+        event.end();
+        if (event.shouldCommit()) {
+            event.file = r.file().toString();
+            event.kind = r.full() ? "tracked full" : "tracked increment";
+            event.memorySize = memory.byteSize();
+            event.pagesStored = r.pagesStored();
+            event.savedInBackground = r.pagesStored();
+            event.bytesWritten = bytes;
+            event.rounds = r.pagesPerRound().size();
+            event.pauseNanos = r.pause().toNanos();
+            event.failure = failure == null ? null : failure.toString();
+            event.commit();
         }
     }
 
