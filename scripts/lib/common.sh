@@ -61,8 +61,14 @@ mvn_jdk22() {
 run_tool() {
   local main=$1; shift
   local t="$UFFD4J_ROOT/target"
-  mvn_jdk22 -q -DskipTests test-compile dependency:build-classpath \
-    -Dmdep.outputFile=target/demo.classpath -Dmdep.includeScope=test >/dev/null
+  # the build's output only if it fails (Maven 3.8 also writes stray terminal escape codes)
+  local log
+  log=$(mktemp)
+  if ! mvn_jdk22 -q -DskipTests test-compile dependency:build-classpath \
+    -Dmdep.outputFile=target/demo.classpath -Dmdep.includeScope=test >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; echo "the build failed (above)" >&2; exit 1
+  fi
+  rm -f "$log"
   local air
   air=$(tr ':' '\n' < "$t/demo.classpath" | grep '/aircompressor-v3-' | head -n1)
   exec "$JAVA_HOME/bin/java" --enable-native-access=io.github.uffd4j,aircompressor.v3 \

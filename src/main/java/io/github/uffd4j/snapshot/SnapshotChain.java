@@ -95,6 +95,13 @@ public final class SnapshotChain implements PageSource, AutoCloseable {
         }
     }
 
+    /** Reads every stored page of every link and checks it: a damaged page is a {@link SnapshotException} naming it. */
+    public void verify() throws IOException {
+        for (SnapshotFile s : links) {
+            s.verify();
+        }
+    }
+
     /** Writes the memory at the last link into {@code destination}, checking every page read. */
     public void restore(MemorySegment destination) throws IOException {
         if (destination.byteSize() < memorySize()) {

@@ -59,6 +59,30 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
         return f;
     }
 
+    /**
+     * What a snapshot file's header and index say, checked as {@link #open} checks them; an
+     * increment is described too (it is opened only as part of a {@link SnapshotChain}).
+     *
+     * @param increment whether absent pages are the parent's (else zeros)
+     * @param parentId  the id of the snapshot an increment builds on, 0 for a full one
+     * @param fileSize  the file's size in bytes
+     */
+    public record Info(Path path, boolean increment, long id, long parentId, long memorySize, int pageSize, long pagesStored,
+                       long fileSize) {
+    }
+
+    /** Reads and checks the header and index of {@code path} (not the pages: {@link #verify} reads those). */
+    public static Info describe(Path path) throws IOException {
+        try (SnapshotFile f = new SnapshotFile(path)) {
+            return f.info();
+        }
+    }
+
+    Info info() throws IOException {
+        return new Info(path, isIncrement(), header.id(), header.parentId(), header.memorySize(), header.pageSize(),
+                header.pagesStored(), ch.size());
+    }
+
     /** Opens a full snapshot or an increment (for a chain), checked the same way. */
     static SnapshotFile openAny(Path path) throws IOException {
         return new SnapshotFile(path);
