@@ -1,5 +1,7 @@
 package io.github.uffd4j.snapshot;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -20,8 +22,8 @@ public final class Snapshot {
     private static final int UNSAVED = 0;
     private static final int CLAIMED = 1;
     private static final int SAVED = 2;
-    /** Pages a background save claims, reads and writes at once. */
-    private static final int RUN = 64;
+    /** Bytes a background save claims, copies and writes at once (at least one page). */
+    private static final int RUN_BYTES = 256 << 10;
 
     /** How far a snapshot got. */
     public record Progress(long pages, long savedInBackground, long savedBeforeWrite, long zeroPagesLeftOut, long bytesWritten,
@@ -34,6 +36,11 @@ public final class Snapshot {
     private final int pageSize;
     private final long pages;
     private final AtomicIntegerArray state;
+    /** Where the handler thread copies a page before letting its writer go on. */
+    private final MemorySegment faultCopy;
+    /** Where the background save copies a run of pages before letting writers go on. */
+    private final MemorySegment runCopy;
+    private final int run;
     private final AtomicLong background = new AtomicLong();
     private final AtomicLong beforeWrite = new AtomicLong();
     private final AtomicLong zeros = new AtomicLong();
@@ -52,6 +59,9 @@ public final class Snapshot {
         this.pageSize = pageSize;
         this.pages = pages;
         this.state = new AtomicIntegerArray((int) pages);
+        this.faultCopy = Arena.ofAuto().allocate(pageSize, 4096);
+        this.run = Math.max(1, RUN_BYTES / pageSize);
+        this.runCopy = Arena.ofAuto().allocate((long) run * pageSize, 4096);
     }
 
     /** The file it is written to (it appears under this name, whole, once the snapshot is done). */
@@ -96,7 +106,7 @@ public final class Snapshot {
         try {
             for (long p = 0; p < pages && !failed; ) {
                 int n = 0;
-                while (n < RUN && p + n < pages && state.compareAndSet((int) (p + n), UNSAVED, CLAIMED)) {
+                while (n < run && p + n < pages && state.compareAndSet((int) (p + n), UNSAVED, CLAIMED)) {
                     n++;
                 }
                 if (n == 0) {
@@ -121,7 +131,11 @@ public final class Snapshot {
         }
     }
 
-    /** A write fault on {@code page}: save it first unless the background has it; the caller wakes the writer. */
+    /**
+     * A write fault on {@code page} (on the one handler thread): unless the background has it, its
+     * old contents are copied aside, the page unprotected (the writer goes on at once) and the copy
+     * written to the file. Returns whether the caller must unprotect and wake the writer.
+     */
     boolean beforeWrite(long page) {
         if (failed || done.isDone()) {
             return true;
@@ -130,22 +144,33 @@ public final class Snapshot {
             return state.get((int) page) == SAVED; // CLAIMED: the background unprotects it and wakes the writer
         }
         try {
-            save(page, 1);
+            // the old contents copied aside, then the writer goes on while the copy is written to the file
+            MemorySegment.copy(owner.memory(), page * pageSize, faultCopy, 0, pageSize);
+            owner.unprotect(page * pageSize, pageSize);
+            zeros.addAndGet(writer.writeLeavingOutZeros(page, faultCopy));
+            state.set((int) page, SAVED);
+            settled.incrementAndGet();
             beforeWrite.incrementAndGet();
         } catch (Throwable t) {
             fail(t);
         }
-        return false; // save unprotected and woke it
+        return false; // unprotected and woken here
     }
 
-    /** Writes pages [first, first + n) (claimed) to the file, leaving out pages of zeros, then unprotects and wakes them. */
+    /**
+     * The background save of pages [first, first + n) (claimed): copied aside and unprotected
+     * (writers waiting there go on), then written to the file, leaving out pages of zeros. A writer
+     * thus waits for a copy in memory, never for the disk.
+     */
     private void save(long first, int n) throws Exception {
-        zeros.addAndGet(writer.writeLeavingOutZeros(first, owner.memory().asSlice(first * pageSize, (long) n * pageSize)));
+        MemorySegment copy = runCopy.asSlice(0, (long) n * pageSize);
+        MemorySegment.copy(owner.memory(), first * pageSize, copy, 0, copy.byteSize());
+        owner.unprotect(first * pageSize, copy.byteSize());
+        zeros.addAndGet(writer.writeLeavingOutZeros(first, copy));
         for (long p = first; p < first + n; p++) {
             state.set((int) p, SAVED);
         }
         settled.addAndGet(n);
-        owner.unprotect(first * pageSize, (long) n * pageSize);
     }
 
     /** Stops the snapshot: every page unprotected (no writer waits), the temporary file removed. */
