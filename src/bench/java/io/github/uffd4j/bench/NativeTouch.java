@@ -49,6 +49,15 @@ final class NativeTouch {
         }
     }
 
+    /** Sets {@code length} bytes at {@code address} to {@code value} in native code (write faults taken there, not in Java). */
+    static void fill(long address, int value, long length) {
+        try {
+            long unused = (long) MEMSET.invokeExact(address, value, length);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     /** Pins the calling thread to {@code cpu} (sched_setaffinity on the thread's own id). */
     static void pinTo(int cpu) {
         if (cpu < 0 || cpu >= 64) {

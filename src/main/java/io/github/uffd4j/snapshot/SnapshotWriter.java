@@ -18,8 +18,8 @@ import java.util.zip.CRC32C;
  * once (each gets its own place in the file; one positional write per run of pages), then
  * {@link #finish} writes the index and the header, syncs and renames the temporary file to its
  * final name. {@link #abort} removes the temporary file. A page is written at most once, unless
- * the writer was made {@code rewritable}: then the latest copy of a page is the one indexed (the
- * older ones stay in the file, unreferenced), and {@link #drop} takes a page out of the index.
+ * the writer was made {@code rewritable} (by one thread): then a page written again overwrites
+ * its slot, and the latest copy is the one indexed.
  */
 final class SnapshotWriter implements AutoCloseable {
 
@@ -68,16 +68,41 @@ final class SnapshotWriter implements AutoCloseable {
         return bytes.get();
     }
 
-    /** Writes pages {@code [first, first + contents.byteSize() / pageSize)} from {@code contents}. */
+    /**
+     * Writes pages {@code [first, first + contents.byteSize() / pageSize)} from {@code contents}:
+     * in new slots, or (a rewritable writer) over the slots the pages already have, so the file
+     * never grows past the memory's size however often pages are rewritten.
+     */
     void write(long first, MemorySegment contents) throws IOException {
         int n = (int) (contents.byteSize() / pageSize);
-        long slot = nextSlot.getAndAdd(n);
+        for (int i = 0; i < n; ) {
+            long slot = slotOfPage.get((int) first + i) - 1;
+            int run = 1;
+            if (rewritable && slot >= 0) { // pages already stored, their slots one after the other: rewritten in place
+                while (i + run < n && slotOfPage.get((int) first + i + run) - 1 == slot + run) {
+                    run++;
+                }
+            } else {
+                while (i + run < n && !(rewritable && slotOfPage.get((int) first + i + run) != 0)) {
+                    run++;
+                }
+                slot = nextSlot.getAndAdd(run);
+            }
+            writeSlots(first + i, slot, contents.asSlice((long) i * pageSize, (long) run * pageSize));
+            i += run;
+        }
+        bytes.addAndGet(contents.byteSize());
+    }
+
+    /** Writes {@code contents} into the slots from {@code slot} and records them as pages from {@code first}. */
+    private void writeSlots(long first, long slot, MemorySegment contents) throws IOException {
         long at = SnapshotFormat.HEADER + slot * pageSize;
         ByteBuffer b = contents.asByteBuffer();
         while (b.hasRemaining()) {
             ch.write(b, at + b.position());
         }
         CRC32C crc = new CRC32C();
+        int n = (int) (contents.byteSize() / pageSize);
         for (int i = 0; i < n; i++) {
             crc.reset();
             crc.update(contents.asSlice((long) i * pageSize, pageSize).asByteBuffer());
@@ -88,7 +113,6 @@ final class SnapshotWriter implements AutoCloseable {
                 throw new IllegalStateException("page " + (first + i) + " written twice");
             }
         }
-        bytes.addAndGet(contents.byteSize());
     }
 
     /**

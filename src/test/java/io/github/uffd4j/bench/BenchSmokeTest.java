@@ -102,6 +102,29 @@ class BenchSmokeTest {
     }
 
     @Test
+    void snapshotScenarioMeasuresEveryCaseAndTheIncrementHoldsJustTheWrittenPages(@TempDir Path dir) throws Exception {
+        TestSupport.assumeFeature(Feature.WP_ASYNC);
+        TestSupport.assumeFeature(Feature.WP_UNPOPULATED);
+        Path csv = dir.resolve("s.csv");
+        SnapshotScenario.main(new String[] {Long.toString(16L << 20), dir.resolve("files").toString(), csv.toString(), "100"});
+        Map<String, Double> v = new java.util.HashMap<>();
+        for (String line : Files.readAllLines(csv).subList(1, Files.readAllLines(csv).size())) {
+            String[] f = line.split(",");
+            v.put(f[1] + "/" + f[2], Double.parseDouble(f[3]));
+        }
+        for (String key : List.of("disk/sequential MB/s", "pause-copy/pause ms", "live-steady/snapshot() returns ms",
+                "live-flat-out/throughput ratio", "tracked-steady/writers paused ms", "tracked-flat-out/write p99 ns during")) {
+            assertTrue(v.containsKey(key) && v.get(key) > 0, key + " in " + v);
+        }
+        assertEquals(v.get("increment/pages written"), v.get("increment/pages stored"), v::toString);
+        assertTrue(v.get("tracked-flat-out/file MiB") < 16.5, "rounds rewrite pages in place: the file is not bigger than the memory "
+                + "and its index: " + v);
+        try (var files = Files.list(dir.resolve("files"))) {
+            assertEquals(List.of(), files.toList(), "the scenario removes its files");
+        }
+    }
+
+    @Test
     void randomOrderIsAPermutationAndSequentialIsIdentity() {
         int[] seq = Case.order(Case.OPS, false);
         int[] rand = Case.order(Case.OPS, true);

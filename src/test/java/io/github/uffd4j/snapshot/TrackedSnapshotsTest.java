@@ -85,6 +85,9 @@ class TrackedSnapshotsTest {
                     r.pagesPerRound(), r.pagesStored(), r.pause().toNanos() / 1e6);
         }
         assertTrue(results.get(0).full() && !results.get(1).full() && results.get(1).parentId() == results.get(0).id());
+        for (Path f : files) { // pages rewritten by later rounds overwrite their slot: no file outgrows the memory
+            assertTrue(Files.size(f) <= SnapshotFormat.HEADER + PAGES * PS + PAGES * SnapshotFormat.ENTRY, f + ": " + Files.size(f));
+        }
         assertTrue(writers.writes() > pauses.get(2), "the writers went on after the last snapshot");
         for (int k = 0; k < 3; k++) {
             try (SnapshotChain chain = SnapshotChain.open(files.subList(0, k + 1))) {
