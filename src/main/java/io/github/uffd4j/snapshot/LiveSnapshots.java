@@ -10,6 +10,7 @@ import io.github.uffd4j.Userfaultfd;
 import io.github.uffd4j.internal.WriteProtection;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -50,6 +51,10 @@ public final class LiveSnapshots implements AutoCloseable {
     private final Userfaultfd uffd;
     private final Doorbell stop;
     private final Thread handler;
+    /** Buffers for pages copied aside before writes (the handler copies, the background thread writes them). */
+    private static final long COPY_POOL_BYTES = 16L << 20;
+
+    private final MemorySegment copyPool;
     private volatile Snapshot current;
     private Thread saver;
     private volatile boolean closed;
@@ -57,6 +62,7 @@ public final class LiveSnapshots implements AutoCloseable {
     private LiveSnapshots(MemorySegment memory, int pageSize) {
         this.memory = memory;
         this.pageSize = pageSize;
+        this.copyPool = Arena.ofAuto().allocate(Math.max(pageSize, COPY_POOL_BYTES / pageSize * pageSize), 4096);
         // WP_UNPOPULATED: pages never touched are protected too
         this.uffd = WriteProtection.register("live snapshots", memory, List.of(Feature.WP_UNPOPULATED));
         Doorbell bell;
@@ -104,7 +110,7 @@ public final class LiveSnapshots implements AutoCloseable {
         }
         long pages = memory.byteSize() / pageSize;
         SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, pageSize, memory.byteSize(), 0);
-        Snapshot s = new Snapshot(this, file, w, pageSize, pages);
+        Snapshot s = new Snapshot(this, file, w, pageSize, pages, copyPool);
         current = s; // before the protection: a fault right after it finds the snapshot to save into
         try {
             writers.pause();

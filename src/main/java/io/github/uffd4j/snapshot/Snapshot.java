@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -36,8 +37,11 @@ public final class Snapshot {
     private final int pageSize;
     private final long pages;
     private final AtomicIntegerArray state;
-    /** Where the handler thread copies a page before letting its writer go on. */
+    /** Where the handler thread copies a page when every buffer of {@link #free} is taken. */
     private final MemorySegment faultCopy;
+    /** Buffers of one page for copies before writes, and the copies waiting to be written (by the background thread). */
+    private final ArrayBlockingQueue<MemorySegment> free;
+    private final ArrayBlockingQueue<Copy> copies;
     /** Where the background save copies a run of pages before letting writers go on. */
     private final MemorySegment runCopy;
     private final int run;
@@ -51,7 +55,7 @@ public final class Snapshot {
     private volatile long pauseNanos;
     private volatile boolean failed;
 
-    Snapshot(LiveSnapshots owner, Path file, SnapshotWriter writer, int pageSize, long pages) {
+    Snapshot(LiveSnapshots owner, Path file, SnapshotWriter writer, int pageSize, long pages, MemorySegment copyPool) {
         event.begin();
         this.owner = owner;
         this.file = file;
@@ -60,6 +64,12 @@ public final class Snapshot {
         this.pages = pages;
         this.state = new AtomicIntegerArray((int) pages);
         this.faultCopy = Arena.ofAuto().allocate(pageSize, 4096);
+        int buffers = (int) (copyPool.byteSize() / pageSize);
+        this.free = new ArrayBlockingQueue<>(buffers);
+        this.copies = new ArrayBlockingQueue<>(buffers);
+        for (int i = 0; i < buffers; i++) {
+            free.add(copyPool.asSlice((long) i * pageSize, pageSize));
+        }
         this.run = Math.max(1, RUN_BYTES / pageSize);
         this.runCopy = Arena.ofAuto().allocate((long) run * pageSize, 4096);
     }
@@ -101,10 +111,14 @@ public final class Snapshot {
         return done.isDone();
     }
 
-    /** The background save: every page not saved yet, in order, in runs; then the file is finished. */
+    /**
+     * The background save: every page not saved yet, in order, in runs, and the pages the handler
+     * copied aside before writes (first, so their buffers come back soon); then the file is finished.
+     */
     void saveAll() {
         try {
             for (long p = 0; p < pages && !failed; ) {
+                writeCopies();
                 int n = 0;
                 while (n < run && p + n < pages && state.compareAndSet((int) (p + n), UNSAVED, CLAIMED)) {
                     n++;
@@ -118,8 +132,10 @@ public final class Snapshot {
                 p += n;
             }
             while (settled.get() < pages && !failed) {
-                Thread.onSpinWait(); // a copy before a write is finishing: microseconds
-                Thread.sleep(0, 100_000);
+                Copy c = copies.poll(100, TimeUnit.MICROSECONDS); // a copy before a write is finishing: microseconds
+                if (c != null) {
+                    writeCopy(c);
+                }
             }
             if (!failed) {
                 writer.finish();
@@ -131,10 +147,30 @@ public final class Snapshot {
         }
     }
 
+    /** A page the handler copied aside before a write, for the background thread to write to the file. */
+    private record Copy(long page, MemorySegment contents) {
+    }
+
+    private void writeCopies() throws Exception {
+        for (Copy c; (c = copies.poll()) != null; ) {
+            writeCopy(c);
+        }
+    }
+
+    private void writeCopy(Copy c) throws Exception {
+        zeros.addAndGet(writer.writeLeavingOutZeros(c.page(), c.contents()));
+        if (c.contents() != faultCopy) {
+            free.add(c.contents());
+        }
+        state.set((int) c.page(), SAVED);
+        settled.incrementAndGet();
+    }
+
     /**
      * A write fault on {@code page} (on the one handler thread): unless the background has it, its
-     * old contents are copied aside, the page unprotected (the writer goes on at once) and the copy
-     * written to the file. Returns whether the caller must unprotect and wake the writer.
+     * old contents are copied aside and the page unprotected (the writer goes on at once); the
+     * background thread writes the copy to the file, or this thread does when every buffer for
+     * copies is taken. Returns whether the caller must unprotect and wake the writer.
      */
     boolean beforeWrite(long page) {
         if (failed || done.isDone()) {
@@ -144,13 +180,16 @@ public final class Snapshot {
             return state.get((int) page) == SAVED; // CLAIMED: the background unprotects it and wakes the writer
         }
         try {
-            // the old contents copied aside, then the writer goes on while the copy is written to the file
-            MemorySegment.copy(owner.memory(), page * pageSize, faultCopy, 0, pageSize);
+            MemorySegment buffer = free.poll();
+            MemorySegment copy = buffer != null ? buffer : faultCopy;
+            MemorySegment.copy(owner.memory(), page * pageSize, copy, 0, pageSize);
             owner.unprotect(page * pageSize, pageSize);
-            zeros.addAndGet(writer.writeLeavingOutZeros(page, faultCopy));
-            state.set((int) page, SAVED);
-            settled.incrementAndGet();
             beforeWrite.incrementAndGet();
+            if (buffer != null) {
+                copies.add(new Copy(page, buffer));
+            } else {
+                writeCopy(new Copy(page, copy)); // every buffer is waiting to be written: this thread writes
+            }
         } catch (Throwable t) {
             fail(t);
         }
