@@ -210,17 +210,92 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
+    // ---- availability ------------------------------------------------------------------------------
+
     /**
-     * Every feature the running kernel supports, probed once per JVM with a throwaway descriptor
-     * (a handshake asking for no feature reports them all).
+     * Whether {@link #open()} can work in this JVM: uffd4j has native access, this is Linux on
+     * x86_64 or aarch64, the kernel has userfaultfd and this process may create one
+     * ({@code /dev/userfaultfd} or the system call). Probed once per JVM with a throwaway
+     * descriptor; never throws. When false, {@link #unavailabilityCause()} says why and what to
+     * change.
+     *
+     * @return true when a userfaultfd can be opened here with the default options
      */
-    public static Set<Feature> kernelFeatures() {
-        return UffdOpener.kernelFeatures();
+    public static boolean isAvailable() {
+        return Availability.cause() == null;
     }
 
-    /** Whether the running kernel supports {@code feature}. */
+    /**
+     * Whether a userfaultfd can be created here by {@code path} alone (no fallback to the other
+     * path), probed once per path; never throws.
+     *
+     * @param path the creation path to ask about; {@link CreationPath#AUTO} is {@link #isAvailable()}
+     * @return true when {@code Userfaultfd.builder().creationPath(path).open()} works here
+     */
+    public static boolean isAvailable(CreationPath path) {
+        return Availability.cause(Objects.requireNonNull(path, "path")) == null;
+    }
+
+    /**
+     * Why {@link #isAvailable()} is false: an {@link UnsupportedOperationException} when native
+     * access is not enabled (its message names the {@code --enable-native-access} flag to add) or
+     * this is not Linux on a supported architecture; a {@link UffdException} when the kernel has no
+     * userfaultfd or refused to create one (its message names the sysctl, capability or device
+     * permission that would allow it).
+     *
+     * @return the reason, or {@code null} when userfaultfd is available
+     */
+    public static Throwable unavailabilityCause() {
+        return Availability.cause();
+    }
+
+    /**
+     * Why {@link #isAvailable(CreationPath) isAvailable(path)} is false, like
+     * {@link #unavailabilityCause()}.
+     *
+     * @param path the creation path to ask about
+     * @return the reason, or {@code null} when that path works here
+     */
+    public static Throwable unavailabilityCause(CreationPath path) {
+        return Availability.cause(Objects.requireNonNull(path, "path"));
+    }
+
+    /**
+     * Returns quietly when {@link #isAvailable()}, else throws.
+     *
+     * @throws UnsupportedOperationException when userfaultfd is not available here; its cause is
+     *         {@link #unavailabilityCause()} and its message says what to change
+     */
+    public static void ensureAvailability() {
+        Throwable cause = Availability.cause();
+        if (cause != null) {
+            throw Availability.unavailable(cause);
+        }
+    }
+
+    /**
+     * Every feature the running kernel supports, probed once per JVM with a throwaway descriptor
+     * (a handshake asking for no feature reports them all). Answers also where only
+     * user-mode-only descriptors may be created ({@link Builder#userModeOnly}).
+     *
+     * @return the features, an unmodifiable set
+     * @throws UnsupportedOperationException when no userfaultfd can be created here (the cause
+     *         says why; {@link #isSupported(Feature)} answers false instead)
+     */
+    public static Set<Feature> kernelFeatures() {
+        return Availability.kernelFeatures();
+    }
+
+    /**
+     * Whether {@code feature} can be used here: {@link #isAvailable()} and the running kernel
+     * supports it. Never throws for a question: false when native access is off, on another OS,
+     * or when no userfaultfd may be created.
+     *
+     * @param feature the feature to ask about
+     * @return true when a userfaultfd with {@code feature} can be opened here
+     */
     public static boolean isSupported(Feature feature) {
-        return UffdOpener.kernelFeatures().contains(feature);
+        return Availability.isSupported(Objects.requireNonNull(feature, "feature"));
     }
 
     /**
@@ -289,7 +364,8 @@ public final class Userfaultfd implements AutoCloseable {
         long start = RangeChecks.start("UFFDIO_REGISTER", range);
         long len = range.byteSize();
         RangeChecks.pages("UFFDIO_REGISTER", start, len);
-        if (modes.contains(RegisterMode.MINOR) && !isSupported(Feature.MINOR_SHMEM) && !isSupported(Feature.MINOR_HUGETLBFS)) {
+        if (modes.contains(RegisterMode.MINOR) && !Availability.kernelHas(Feature.MINOR_SHMEM)
+                && !Availability.kernelHas(Feature.MINOR_HUGETLBFS)) {
             throw new UnsupportedOperationException("UFFDIO_REGISTER: MINOR mode needs Linux 5.13+ (MINOR_HUGETLBFS) or 5.14+ (MINOR_SHMEM)");
         }
         acquire();

@@ -48,7 +48,7 @@ public final class FaultService implements AutoCloseable {
 
     private FaultService(Builder b) {
         this.remote = b.adopted != null;
-        boolean poison = remote ? b.adopted.features().contains(Feature.POISON) : Userfaultfd.isSupported(Feature.POISON);
+        boolean poison = remote ? b.adopted.features().contains(Feature.POISON) : Userfaultfd.kernelFeatures().contains(Feature.POISON);
         if (b.policy.fallback() == FailurePolicy.Fallback.ERROR && !poison) {
             if (remote) {
                 b.adopted.close();
