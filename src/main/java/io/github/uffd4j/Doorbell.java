@@ -26,7 +26,11 @@ public final class Doorbell implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** A new doorbell that has not rung. */
+    /**
+     * A new doorbell that has not rung.
+     *
+     * @return the doorbell, owning one eventfd (close it)
+     */
     public static Doorbell create() {
         int fd = Native.eventfd(0, Abi.EFD_CLOEXEC | Abi.EFD_NONBLOCK);
         if (fd < 0) {
@@ -51,7 +55,11 @@ public final class Doorbell implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #ring()} was called. */
+    /**
+     * Whether {@link #ring()} was called.
+     *
+     * @return true once rung
+     */
     public boolean isRung() {
         return rung.get();
     }

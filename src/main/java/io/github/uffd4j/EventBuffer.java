@@ -40,7 +40,12 @@ public final class EventBuffer implements AutoCloseable {
         this.forks = new Userfaultfd[capacity];
     }
 
-    /** A buffer for up to {@code capacity} messages per read. */
+    /**
+     * A buffer for up to {@code capacity} messages per read.
+     *
+     * @param capacity the most messages one read returns, at least 1
+     * @return the buffer, owning native memory (close it)
+     */
     public static EventBuffer allocate(int capacity) {
         Native.ensureAvailable();
         if (capacity < 1 || capacity > 1 << 16) {
@@ -49,17 +54,29 @@ public final class EventBuffer implements AutoCloseable {
         return new EventBuffer(capacity);
     }
 
-    /** How many messages one read can return. */
+    /**
+     * How many messages one read can return.
+     *
+     * @return the capacity in messages
+     */
     public int capacity() {
         return capacity;
     }
 
-    /** How many messages the last read returned. */
+    /**
+     * How many messages the last read returned.
+     *
+     * @return the count of valid messages, from index 0
+     */
     public int count() {
         return count;
     }
 
-    /** The raw messages (struct uffd_msg[capacity]). */
+    /**
+     * The raw messages (struct uffd_msg[capacity]).
+     *
+     * @return the native memory holding the messages
+     */
     public MemorySegment segment() {
         return messages;
     }
@@ -98,6 +115,8 @@ public final class EventBuffer implements AutoCloseable {
     /**
      * The kind of message {@code i}.
      *
+     * @param i the message's index, below {@link #count()}
+     * @return its kind
      * @throws UnknownEventException if uffd4j does not know the message's event code (a newer
      *                               kernel); the other messages stay readable
      */
@@ -105,47 +124,92 @@ public final class EventBuffer implements AutoCloseable {
         return EventKind.of(messages.get(ValueLayout.JAVA_BYTE, base(i) + Abi.UFFD_MSG_EVENT));
     }
 
-    /** Page fault {@code i}: the faulting address. */
+    /**
+     * Page fault {@code i}: the faulting address.
+     *
+     * @param i the message's index
+     * @return the address that faulted (exact with {@link Feature#EXACT_ADDRESS}, else page aligned)
+     */
     public long faultAddress(int i) {
         return messages.get(U64, base(i) + Abi.UFFD_MSG_PF_ADDRESS);
     }
 
-    /** Page fault {@code i}: the UFFD_PAGEFAULT_FLAG_* bits. */
+    /**
+     * Page fault {@code i}: the UFFD_PAGEFAULT_FLAG_* bits.
+     *
+     * @param i the message's index
+     * @return the flags
+     */
     public long faultFlags(int i) {
         return messages.get(U64, base(i) + Abi.UFFD_MSG_PF_FLAGS);
     }
 
-    /** Page fault {@code i}: the faulting thread's id (with {@link Feature#THREAD_ID}), else 0. */
+    /**
+     * Page fault {@code i}: the faulting thread's id (with {@link Feature#THREAD_ID}), else 0.
+     *
+     * @param i the message's index
+     * @return the kernel thread id, or 0
+     */
     public int faultThreadId(int i) {
         return messages.get(U32, base(i) + Abi.UFFD_MSG_PF_PTID);
     }
 
-    /** REMOVE or UNMAP {@code i}: start of the range. */
+    /**
+     * REMOVE or UNMAP {@code i}: start of the range.
+     *
+     * @param i the message's index
+     * @return the first address of the range
+     */
     public long rangeStart(int i) {
         return messages.get(U64, base(i) + Abi.UFFD_MSG_REMOVE_START);
     }
 
-    /** REMOVE or UNMAP {@code i}: end of the range (exclusive). */
+    /**
+     * REMOVE or UNMAP {@code i}: end of the range (exclusive).
+     *
+     * @param i the message's index
+     * @return one past the last address of the range
+     */
     public long rangeEnd(int i) {
         return messages.get(U64, base(i) + Abi.UFFD_MSG_REMOVE_END);
     }
 
-    /** REMAP {@code i}: old address. */
+    /**
+     * REMAP {@code i}: old address.
+     *
+     * @param i the message's index
+     * @return the range's old start address
+     */
     public long remapFrom(int i) {
         return messages.get(U64, base(i) + Abi.UFFD_MSG_REMAP_FROM);
     }
 
-    /** REMAP {@code i}: new address. */
+    /**
+     * REMAP {@code i}: new address.
+     *
+     * @param i the message's index
+     * @return the range's new start address
+     */
     public long remapTo(int i) {
         return messages.get(U64, base(i) + Abi.UFFD_MSG_REMAP_TO);
     }
 
-    /** REMAP {@code i}: length. */
+    /**
+     * REMAP {@code i}: length.
+     *
+     * @param i the message's index
+     * @return the range's length in bytes
+     */
     public long remapLength(int i) {
         return messages.get(U64, base(i) + Abi.UFFD_MSG_REMAP_LEN);
     }
 
-    /** FORK {@code i}: the child's userfaultfd, already wrapped (close it when done). */
+    /**
+     * FORK {@code i}: the child's userfaultfd, already wrapped (close it when done).
+     *
+     * @param i the message's index
+     * @return the child's userfaultfd
+     */
     public Userfaultfd forkChild(int i) {
         base(i);
         Userfaultfd child = forks[i];
@@ -158,6 +222,8 @@ public final class EventBuffer implements AutoCloseable {
     /**
      * Message {@code i}, decoded.
      *
+     * @param i the message's index
+     * @return the message as a record
      * @throws UnknownEventException if uffd4j does not know the message's event code
      */
     public UffdEvent event(int i) {

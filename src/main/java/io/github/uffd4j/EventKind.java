@@ -8,10 +8,15 @@ import io.github.uffd4j.internal.linux.Abi;
  * <p>Immutable: thread safe.
  */
 public enum EventKind {
+    /** A thread touched a registered page (UFFD_EVENT_PAGEFAULT). */
     PAGEFAULT(Abi.UFFD_EVENT_PAGEFAULT),
+    /** The process forked, with {@link Feature#EVENT_FORK} (UFFD_EVENT_FORK). */
     FORK(Abi.UFFD_EVENT_FORK),
+    /** A registered range was moved by mremap(2), with {@link Feature#EVENT_REMAP} (UFFD_EVENT_REMAP). */
     REMAP(Abi.UFFD_EVENT_REMAP),
+    /** A registered range was zapped by madvise(2), with {@link Feature#EVENT_REMOVE} (UFFD_EVENT_REMOVE). */
     REMOVE(Abi.UFFD_EVENT_REMOVE),
+    /** A registered range was unmapped, with {@link Feature#EVENT_UNMAP} (UFFD_EVENT_UNMAP). */
     UNMAP(Abi.UFFD_EVENT_UNMAP);
 
     private static final EventKind[] BY_CODE = new EventKind[256];
@@ -28,7 +33,11 @@ public enum EventKind {
         this.code = code;
     }
 
-    /** The UFFD_EVENT_* value. */
+    /**
+     * The UFFD_EVENT_* value.
+     *
+     * @return the event code
+     */
     public int code() {
         return code;
     }

@@ -54,17 +54,30 @@ public enum Feature {
         this.since = since;
     }
 
-    /** The UFFD_FEATURE_* bit. */
+    /**
+     * The UFFD_FEATURE_* bit.
+     *
+     * @return the bit
+     */
     public long bit() {
         return bit;
     }
 
-    /** The first Linux version that has the feature ("6.8"). */
+    /**
+     * The first Linux version that has the feature ("6.8").
+     *
+     * @return the kernel version, major.minor
+     */
     public String sinceKernel() {
         return since;
     }
 
-    /** The features whose bits are set in {@code mask}. */
+    /**
+     * The features whose bits are set in {@code mask}.
+     *
+     * @param mask UFFD_FEATURE_* bits; unknown bits are ignored
+     * @return the features, a new set
+     */
     public static EnumSet<Feature> fromMask(long mask) {
         EnumSet<Feature> set = EnumSet.noneOf(Feature.class);
         for (Feature f : values()) {
@@ -75,7 +88,12 @@ public enum Feature {
         return set;
     }
 
-    /** The bits of {@code features}, or-ed together. */
+    /**
+     * The bits of {@code features}, or-ed together.
+     *
+     * @param features the features
+     * @return the mask
+     */
     public static long toMask(Set<Feature> features) {
         long mask = 0;
         for (Feature f : features) {

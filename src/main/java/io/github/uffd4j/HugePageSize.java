@@ -23,12 +23,21 @@ public enum HugePageSize {
         this.memfdFlag = memfdFlag;
     }
 
-    /** The page size in bytes. */
+    /**
+     * The page size in bytes.
+     *
+     * @return the size in bytes
+     */
     public long bytes() {
         return bytes;
     }
 
-    /** The size with this many bytes, or null when there is none. */
+    /**
+     * The size with this many bytes, or null when there is none.
+     *
+     * @param bytes a page size in bytes
+     * @return the matching size, or null
+     */
     public static HugePageSize ofBytes(long bytes) {
         for (HugePageSize s : values()) {
             if (s.bytes == bytes) {

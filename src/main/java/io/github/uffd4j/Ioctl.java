@@ -10,15 +10,25 @@ import java.util.EnumSet;
  * ({@link Registration#ioctls()}). Immutable: thread safe.
  */
 public enum Ioctl {
+    /** UFFDIO_REGISTER: register a range. */
     REGISTER(Abi._UFFDIO_REGISTER, Abi.UFFDIO_REGISTER),
+    /** UFFDIO_UNREGISTER: unregister a range. */
     UNREGISTER(Abi._UFFDIO_UNREGISTER, Abi.UFFDIO_UNREGISTER),
+    /** UFFDIO_WAKE: wake the threads waiting on a range. */
     WAKE(Abi._UFFDIO_WAKE, Abi.UFFDIO_WAKE),
+    /** UFFDIO_COPY: fill missing pages with a copy. */
     COPY(Abi._UFFDIO_COPY, Abi.UFFDIO_COPY),
+    /** UFFDIO_ZEROPAGE: map zero pages. */
     ZEROPAGE(Abi._UFFDIO_ZEROPAGE, Abi.UFFDIO_ZEROPAGE),
+    /** UFFDIO_MOVE: move pages in (Linux 6.8+). */
     MOVE(Abi._UFFDIO_MOVE, Abi.UFFDIO_MOVE),
+    /** UFFDIO_WRITEPROTECT: write-protect or unprotect a range. */
     WRITEPROTECT(Abi._UFFDIO_WRITEPROTECT, Abi.UFFDIO_WRITEPROTECT),
+    /** UFFDIO_CONTINUE: map pages already in the page cache (MINOR mode). */
     CONTINUE(Abi._UFFDIO_CONTINUE, Abi.UFFDIO_CONTINUE),
+    /** UFFDIO_POISON: make pages raise SIGBUS when touched (Linux 6.6+). */
     POISON(Abi._UFFDIO_POISON, Abi.UFFDIO_POISON),
+    /** UFFDIO_API: the handshake. */
     API(Abi._UFFDIO_API, Abi.UFFDIO_API);
 
     private final int number;
@@ -42,7 +52,11 @@ public enum Ioctl {
         return this == WAKE;
     }
 
-    /** The ioctl's number (_UFFDIO_*), which is also its bit position in the kernel's ioctl masks. */
+    /**
+     * The ioctl's number (_UFFDIO_*), which is also its bit position in the kernel's ioctl masks.
+     *
+     * @return the ioctl number
+     */
     public int number() {
         return number;
     }
@@ -65,7 +79,12 @@ public enum Ioctl {
         return this == COPY || this == ZEROPAGE || this == CONTINUE || this == POISON || this == MOVE;
     }
 
-    /** The ioctls whose bits ({@code 1 << number}) are set in {@code mask}. */
+    /**
+     * The ioctls whose bits ({@code 1 << number}) are set in {@code mask}.
+     *
+     * @param mask a mask of {@code 1 << number} bits
+     * @return the ioctls, a new set
+     */
     public static EnumSet<Ioctl> fromMask(long mask) {
         EnumSet<Ioctl> set = EnumSet.noneOf(Ioctl.class);
         for (Ioctl i : values()) {

@@ -56,47 +56,85 @@ public final class Mapping implements AutoCloseable {
         });
     }
 
-    /** The mapped memory; inaccessible once the mapping is closed. */
+    /**
+     * The mapped memory; inaccessible once the mapping is closed.
+     *
+     * @return the segment over the whole mapping
+     */
     public MemorySegment segment() {
         return segment;
     }
 
-    /** The start address. */
+    /**
+     * The start address.
+     *
+     * @return the first byte's address
+     */
     public long address() {
         return address;
     }
 
-    /** The size in bytes. */
+    /**
+     * The size in bytes.
+     *
+     * @return the size, whole pages
+     */
     public long byteSize() {
         return size;
     }
 
-    /** The page size of the mapping (the huge page size for hugetlb). */
+    /**
+     * The page size of the mapping (the huge page size for hugetlb).
+     *
+     * @return the page size in bytes
+     */
     public long pageSize() {
         return pageSize;
     }
 
-    /** What backs the mapping. */
+    /**
+     * What backs the mapping.
+     *
+     * @return the kind of memory
+     */
     public Kind kind() {
         return kind;
     }
 
-    /** Whether the mapping is shared memory (shmem or hugetlbfs file), the kind MINOR mode works on. */
+    /**
+     * Whether the mapping is shared memory (shmem or hugetlbfs file), the kind MINOR mode works on.
+     *
+     * @return true for shmem or hugetlbfs files
+     */
     public boolean isShared() {
         return kind == Kind.SHMEM || kind == Kind.SHARED_HUGETLB;
     }
 
-    /** Whether it is backed by huge pages. */
+    /**
+     * Whether it is backed by huge pages.
+     *
+     * @return true for huge pages
+     */
     public boolean isHugetlb() {
         return kind == Kind.HUGETLB || kind == Kind.SHARED_HUGETLB;
     }
 
-    /** Whether it is still mapped. */
+    /**
+     * Whether it is still mapped.
+     *
+     * @return false once closed or remapped
+     */
     public boolean isOpen() {
         return arena.scope().isAlive();
     }
 
-    /** {@code [offset, offset + length)} of this mapping as a segment. */
+    /**
+     * {@code [offset, offset + length)} of this mapping as a segment.
+     *
+     * @param offset the first byte, from the mapping's start
+     * @param length the length in bytes
+     * @return the slice
+     */
     public MemorySegment slice(long offset, long length) {
         return segment.asSlice(offset, length);
     }
@@ -105,6 +143,9 @@ public final class Mapping implements AutoCloseable {
      * madvise(MADV_DONTNEED): drops the pages of the range. Private memory reads back as missing
      * (a registered range reports MISSING faults again, after a REMOVE event); shared memory keeps
      * its contents in the page cache (a MINOR-registered range reports minor faults).
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
      */
     public void dontNeed(long offset, long length) {
         advise("madvise(MADV_DONTNEED)", offset, length, Abi.MADV_DONTNEED);
@@ -114,6 +155,8 @@ public final class Mapping implements AutoCloseable {
      * mincore(2): which pages of the mapping are resident, one bit per page. For shared memory
      * that is the page cache: a page written through any mapping of the same memfd counts, even
      * if this mapping never touched it.
+     *
+     * @return bit {@code i} set when page {@code i} is resident
      */
     public BitSet residentPages() {
         int pages = (int) (byteSize() / pageSize());
@@ -134,17 +177,32 @@ public final class Mapping implements AutoCloseable {
         return resident;
     }
 
-    /** madvise(MADV_REMOVE): frees the range and its backing store (shmem, hugetlbfs). */
+    /**
+     * madvise(MADV_REMOVE): frees the range and its backing store (shmem, hugetlbfs).
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     */
     public void remove(long offset, long length) {
         advise("madvise(MADV_REMOVE)", offset, length, Abi.MADV_REMOVE);
     }
 
-    /** madvise(MADV_POPULATE_READ): faults the range in for reading (Linux 5.14+). */
+    /**
+     * madvise(MADV_POPULATE_READ): faults the range in for reading (Linux 5.14+).
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     */
     public void populateRead(long offset, long length) {
         advise("madvise(MADV_POPULATE_READ)", offset, length, Abi.MADV_POPULATE_READ);
     }
 
-    /** madvise(MADV_POPULATE_WRITE): faults the range in for writing (Linux 5.14+). */
+    /**
+     * madvise(MADV_POPULATE_WRITE): faults the range in for writing (Linux 5.14+).
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     */
     public void populateWrite(long offset, long length) {
         advise("madvise(MADV_POPULATE_WRITE)", offset, length, Abi.MADV_POPULATE_WRITE);
     }
@@ -172,6 +230,9 @@ public final class Mapping implements AutoCloseable {
      * mremap(MREMAP_MAYMOVE): moves and/or resizes the mapping. This mapping is closed (its
      * segment becomes inaccessible) and the returned one owns the memory. A registered range
      * moves with it (a REMAP event tells the userfaultfd, with {@link Feature#EVENT_REMAP}).
+     *
+     * @param newSize the new size in bytes, whole pages
+     * @return the mapping that now owns the memory
      */
     public Mapping remap(long newSize) {
         return remap(newSize, 0);
@@ -184,6 +245,9 @@ public final class Mapping implements AutoCloseable {
      * {@code Mapping}, the Java heap, a library) lies there, and only then replaced by the moved
      * pages. So this never maps over memory someone else uses.
      *
+     * @param newSize the new size in bytes, whole pages
+     * @param newAddress the page-aligned address to move to, or 0 to let the kernel choose
+     * @return the mapping that now owns the memory
      * @throws UffdException {@code call()} "mmap(MAP_FIXED_NOREPLACE)" with EEXIST when the target
      *                       is not free; "mremap" when the move fails
      */

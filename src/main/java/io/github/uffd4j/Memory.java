@@ -29,17 +29,32 @@ public final class Memory {
         return p > 0 ? p : 4096;
     }
 
-    /** The base page size (sysconf(_SC_PAGESIZE)). */
+    /**
+     * The base page size (sysconf(_SC_PAGESIZE)).
+     *
+     * @return the page size in bytes (4096 when native access is off)
+     */
     public static long pageSize() {
         return PAGE_SIZE;
     }
 
-    /** Rounds {@code bytes} up to a multiple of {@code page}. */
+    /**
+     * Rounds {@code bytes} up to a multiple of {@code page}.
+     *
+     * @param bytes a size in bytes, not negative
+     * @param page the unit, a power of two or any positive number
+     * @return the smallest multiple of {@code page} not below {@code bytes}
+     */
     public static long roundUp(long bytes, long page) {
         return (bytes + page - 1) / page * page;
     }
 
-    /** Private anonymous memory, {@code size} bytes (rounded up to whole pages), not yet populated. */
+    /**
+     * Private anonymous memory, {@code size} bytes (rounded up to whole pages), not yet populated.
+     *
+     * @param size the size in bytes
+     * @return the mapping, owned by the caller (close it to unmap)
+     */
     public static Mapping anonymous(long size) {
         Native.ensureAvailable();
         long len = checkedSize(size, PAGE_SIZE);
@@ -50,6 +65,10 @@ public final class Memory {
     /**
      * Private anonymous hugetlb memory of {@code pageSize} pages. The huge page pool must hold
      * enough free pages ({@link #freeHugePages}, {@link #reserveHugePages}); else ENOMEM.
+     *
+     * @param size the size in bytes, rounded up to whole huge pages
+     * @param pageSize the huge page size
+     * @return the mapping, owned by the caller
      */
     public static Mapping hugetlb(long size, HugePageSize pageSize) {
         Objects.requireNonNull(pageSize, "pageSize");
@@ -60,12 +79,23 @@ public final class Memory {
         return new Mapping(address, len, pageSize.bytes(), Mapping.Kind.HUGETLB);
     }
 
-    /** Shared memory on shmem (a memfd) mapped twice: a view to register and an alias to fill it. */
+    /**
+     * Shared memory on shmem (a memfd) mapped twice: a view to register and an alias to fill it.
+     *
+     * @param size the size in bytes, rounded up to whole pages
+     * @return the memfd and its two mappings, owned by the caller
+     */
     public static SharedMemory shared(long size) {
         return sharedMemory(size, null);
     }
 
-    /** Shared memory on hugetlbfs (a memfd with MFD_HUGETLB) mapped twice. */
+    /**
+     * Shared memory on hugetlbfs (a memfd with MFD_HUGETLB) mapped twice.
+     *
+     * @param size the size in bytes, rounded up to whole huge pages
+     * @param pageSize the huge page size
+     * @return the memfd and its two mappings, owned by the caller
+     */
     public static SharedMemory sharedHugetlb(long size, HugePageSize pageSize) {
         return sharedMemory(size, Objects.requireNonNull(pageSize, "pageSize (use Memory.shared for shmem with base pages)"));
     }
@@ -77,6 +107,11 @@ public final class Memory {
      * need it once made). {@code pageSize} is the memory's page size: the base page size for
      * shmem, the huge page size for hugetlbfs (the mapping fails with EINVAL when it does not
      * match the file's).
+     *
+     * @param fd the memfd, still the caller's
+     * @param size the bytes to map, whole pages
+     * @param pageSize the memory's page size in bytes
+     * @return the mapping, owned by the caller
      */
     public static Mapping mapShared(int fd, long size, long pageSize) {
         Native.ensureAvailable();
@@ -151,6 +186,9 @@ public final class Memory {
      * <p>Trusts the caller: the range is not checked against any {@link Mapping}, only for page
      * alignment; an unmapped range fails with ENOMEM.
      *
+     * @param address the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @param write true to fault the pages in for writing
      * @throws IllegalArgumentException if address or length is not page aligned, or length is not positive
      * @throws UffdException            {@code call()} is "madvise(MADV_POPULATE_READ)" or
      *                                  "madvise(MADV_POPULATE_WRITE)": EFAULT or EHWPOISON for a
@@ -171,6 +209,8 @@ public final class Memory {
      * REMOVE event); shared memory keeps its contents in the page cache. Trusts the caller like
      * {@link #populate}: only alignment is checked.
      *
+     * @param address the first byte, page aligned
+     * @param length the length in bytes, whole pages
      * @throws UffdException {@code call()} "madvise(MADV_DONTNEED)": EINVAL for locked or
      *                       huge-page-misaligned ranges, ENOMEM for a range not wholly mapped
      */
@@ -195,6 +235,8 @@ public final class Memory {
      *
      * <p>Trusts the caller for {@code address}: any readable address of this process can be read.
      *
+     * @param address the first byte to read
+     * @param dst where the bytes go
      * @throws IllegalArgumentException if {@code dst} is not live off-heap memory
      * @throws UffdException            {@code call()} "process_vm_readv", or the madvise or pread
      *                                  of the fallback: EFAULT / EHWPOISON / EIO for a poisoned or
@@ -225,6 +267,8 @@ public final class Memory {
      *
      * <p>Trusts the caller for {@code address}: any writable address of this process can be written.
      *
+     * @param address the first byte to write
+     * @param src the bytes to write
      * @throws IllegalArgumentException if {@code src} is not live off-heap memory
      * @throws UffdException            {@code call()} "process_vm_writev": EFAULT for a poisoned or
      *                                  unmapped page, EPERM where it is forbidden
@@ -386,6 +430,10 @@ public final class Memory {
      * A segment over {@code length} bytes at {@code address}, always accessible: for memory the
      * caller knows is mapped (for example a registered range after a REMAP moved it). Unchecked:
      * nothing stops an access after the memory is unmapped, which crashes the JVM.
+     *
+     * @param address the first byte
+     * @param length the length in bytes
+     * @return an unchecked segment, valid while the memory stays mapped
      */
     public static java.lang.foreign.MemorySegment segmentAt(long address, long length) {
         Native.ensureAvailable();
@@ -449,12 +497,22 @@ public final class Memory {
         return "";
     }
 
-    /** Free pages in the pool of {@code size} (0 when the size is not supported). */
+    /**
+     * Free pages in the pool of {@code size} (0 when the size is not supported).
+     *
+     * @param size the huge page size
+     * @return the free pages
+     */
     public static long freeHugePages(HugePageSize size) {
         return readLong(Path.of(size.sysfsDir(), "free_hugepages"));
     }
 
-    /** Pages in the pool of {@code size}. */
+    /**
+     * Pages in the pool of {@code size}.
+     *
+     * @param size the huge page size
+     * @return the pages in the pool, free or in use
+     */
     public static long totalHugePages(HugePageSize size) {
         return readLong(Path.of(size.sysfsDir(), "nr_hugepages"));
     }
@@ -462,6 +520,11 @@ public final class Memory {
     /**
      * Grows the pool of {@code size} so that at least {@code free} pages are free (needs root).
      * Returns whether that many are free afterwards (the kernel may find less contiguous memory).
+     *
+     * @param size the huge page size
+     * @param free the free pages wanted
+     * @return true when at least {@code free} pages are free afterwards
+     * @throws IOException when the pool's sysfs file cannot be read or written
      */
     public static boolean reserveHugePages(HugePageSize size, long free) throws IOException {
         long have = freeHugePages(size);

@@ -57,7 +57,11 @@ public final class PagemapScanner implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** Opens /proc/self/pagemap; each ioctl returns up to 512 regions (scans continue past that). */
+    /**
+     * Opens /proc/self/pagemap; each ioctl returns up to 512 regions (scans continue past that).
+     *
+     * @return the scanner, owning the descriptor (close it)
+     */
     public static PagemapScanner open() {
         Native.ensureAvailable();
         int fd = Native.open("/proc/self/pagemap", Abi.O_RDONLY | Abi.O_CLOEXEC);
@@ -72,6 +76,12 @@ public final class PagemapScanner implements AutoCloseable {
      * (none: all pages), with their {@code returnMask} categories. With {@code writeProtect}, the
      * matched pages are write-protected again in the same call (PM_SCAN_WP_MATCHING). Thread
      * safe; each call uses its own buffers.
+     *
+     * @param range the memory to scan, page aligned
+     * @param categoryMask PAGE_IS_* bits a page must all have to match; 0 matches every page
+     * @param returnMask the PAGE_IS_* bits to report per run
+     * @param writeProtect whether to write-protect the matched pages
+     * @return the matching runs, in address order
      */
     public List<PageRegion> scan(MemorySegment range, long categoryMask, long returnMask, boolean writeProtect) {
         Objects.requireNonNull(range, "range");
@@ -124,6 +134,10 @@ public final class PagemapScanner implements AutoCloseable {
      * and allocation-free (the ioctl's struct lives in the calling thread's scratch buffer): cheap
      * enough to settle, on the fault path of several handler threads at once, whether a page some
      * bookkeeping calls present really is.
+     *
+     * @param address the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @return true when every page is present
      */
     public boolean isPresent(long address, long length) {
         enter();
@@ -163,6 +177,9 @@ public final class PagemapScanner implements AutoCloseable {
      * The pages of {@code range} written since they were last protected, write-protecting them
      * again atomically: the next call returns only later writes. The range must be registered in
      * WP mode with a {@link Feature#WP_ASYNC} userfaultfd.
+     *
+     * @param range the registered memory, page aligned
+     * @return the written runs, in address order
      */
     public List<PageRegion> collectWritten(MemorySegment range) {
         return scan(range, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, true);

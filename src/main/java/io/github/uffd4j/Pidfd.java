@@ -31,7 +31,12 @@ public final class Pidfd implements AutoCloseable {
         this.closeBell = closeBell;
     }
 
-    /** {@code pidfd_open(pid, 0)}: the process with this pid now. */
+    /**
+     * {@code pidfd_open(pid, 0)}: the process with this pid now.
+     *
+     * @param pid the process id
+     * @return the pidfd, owned by the caller (close it)
+     */
     public static Pidfd open(long pid) {
         if (pid <= 0 || pid > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("pid must be a positive int, not " + pid);
@@ -50,6 +55,9 @@ public final class Pidfd implements AutoCloseable {
      * The peer process of a connected unix socket, from the kernel (SO_PEERPIDFD, Linux 6.5+;
      * on an older kernel a pidfd opened for the SO_PEERCRED pid, which a pid reuse between the
      * connect and this call could fool).
+     *
+     * @param socket a connected socket
+     * @return the peer's pidfd, owned by the caller
      */
     public static Pidfd ofPeer(UnixSocket socket) {
         int pid = socket.peer().pid();
@@ -71,17 +79,29 @@ public final class Pidfd implements AutoCloseable {
         }
     }
 
-    /** The process's pid (as it was when this pidfd was opened). */
+    /**
+     * The process's pid (as it was when this pidfd was opened).
+     *
+     * @return the pid
+     */
     public long pid() {
         return pid;
     }
 
-    /** The descriptor (owned by this object: do not close it). */
+    /**
+     * The descriptor (owned by this object: do not close it).
+     *
+     * @return the pidfd number
+     */
     public int fd() {
         return fd;
     }
 
-    /** Whether the process has exited (a pidfd becomes readable then). */
+    /**
+     * Whether the process has exited (a pidfd becomes readable then).
+     *
+     * @return true once the process exited
+     */
     public boolean hasExited() {
         return awaitExit(Duration.ZERO);
     }
@@ -90,6 +110,8 @@ public final class Pidfd implements AutoCloseable {
      * Waits up to {@code timeout} for the process to exit: true once it has, false when the time
      * passed first. {@code null} waits without limit.
      *
+     * @param timeout the longest wait, or null
+     * @return true when the process exited
      * @throws UffdClosedException when this pidfd is closed meanwhile
      */
     public boolean awaitExit(Duration timeout) {
@@ -123,6 +145,9 @@ public final class Pidfd implements AutoCloseable {
      * (close-on-exec; the caller owns it). Needs ptrace rights over the process
      * (PTRACE_MODE_ATTACH_REALCREDS: the same user and a Yama ptrace_scope that allows it, or
      * CAP_SYS_PTRACE).
+     *
+     * @param targetFd the descriptor number in that process
+     * @return the new descriptor in this process
      */
     public int takeDescriptor(int targetFd) {
         if (targetFd < 0) {
@@ -150,6 +175,9 @@ public final class Pidfd implements AutoCloseable {
      * The process's start time in clock ticks since boot ({@code /proc/PID/stat}, field 22), or -1
      * when it has exited. With the pid it names one process across reboots of pid numbering: a
      * record of (pid, start time) written earlier still identifies the same process now.
+     *
+     * @param pid the process id
+     * @return the start time in clock ticks, or -1
      */
     public static long startTime(long pid) {
         String stat;

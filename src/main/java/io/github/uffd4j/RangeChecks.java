@@ -72,7 +72,7 @@ final class RangeChecks {
     }
 
     static void featureSupport(Feature feature, String call) {
-        if (!Userfaultfd.isSupported(feature)) {
+        if (!Availability.kernelHas(feature)) {
             throw new UnsupportedOperationException(call + " needs Linux " + feature.sinceKernel()
                     + "; this kernel is " + System.getProperty("os.version"));
         }

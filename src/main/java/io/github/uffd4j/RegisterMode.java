@@ -24,7 +24,11 @@ public enum RegisterMode {
         this.bit = bit;
     }
 
-    /** The UFFDIO_REGISTER_MODE_* bit. */
+    /**
+     * The UFFDIO_REGISTER_MODE_* bit.
+     *
+     * @return the bit
+     */
     public long bit() {
         return bit;
     }

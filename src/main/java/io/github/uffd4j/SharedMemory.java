@@ -25,27 +25,47 @@ public final class SharedMemory implements AutoCloseable {
         this.alias = alias;
     }
 
-    /** The memfd descriptor (closed by {@link #close()}). */
+    /**
+     * The memfd descriptor (closed by {@link #close()}).
+     *
+     * @return the memfd
+     */
     public int fd() {
         return fd;
     }
 
-    /** The mapping the application uses; register this one. */
+    /**
+     * The mapping the application uses; register this one.
+     *
+     * @return the view mapping
+     */
     public Mapping view() {
         return view;
     }
 
-    /** A second mapping of the same pages, never registered, for filling contents. */
+    /**
+     * A second mapping of the same pages, never registered, for filling contents.
+     *
+     * @return the alias mapping
+     */
     public Mapping alias() {
         return alias;
     }
 
-    /** The size in bytes. */
+    /**
+     * The size in bytes.
+     *
+     * @return the size of each mapping
+     */
     public long byteSize() {
         return view.byteSize();
     }
 
-    /** The page size (the huge page size on hugetlbfs). */
+    /**
+     * The page size (the huge page size on hugetlbfs).
+     *
+     * @return the page size in bytes
+     */
     public long pageSize() {
         return view.pageSize();
     }

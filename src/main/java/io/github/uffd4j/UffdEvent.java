@@ -31,22 +31,38 @@ public sealed interface UffdEvent {
      * @param threadId the faulting thread's kernel id with {@link Feature#THREAD_ID}, else 0
      */
     record PageFault(long address, long flags, int threadId) implements UffdEvent {
-        /** A write access (else a read). */
+        /**
+         * A write access (else a read).
+         *
+         * @return true for a write, false for a read
+         */
         public boolean isWrite() {
             return (flags & FLAG_WRITE) != 0;
         }
 
-        /** A write to a write-protected page (WP mode). */
+        /**
+         * A write to a write-protected page (WP mode).
+         *
+         * @return true for a write-protect fault
+         */
         public boolean isWriteProtect() {
             return (flags & FLAG_WP) != 0;
         }
 
-        /** A minor fault: the page is in the page cache but not mapped (MINOR mode). */
+        /**
+         * A minor fault: the page is in the page cache but not mapped (MINOR mode).
+         *
+         * @return true for a minor fault
+         */
         public boolean isMinor() {
             return (flags & FLAG_MINOR) != 0;
         }
 
-        /** Neither WP nor MINOR: the page is missing (MISSING mode). */
+        /**
+         * Neither WP nor MINOR: the page is missing (MISSING mode).
+         *
+         * @return true for a missing-page fault
+         */
         public boolean isMissing() {
             return (flags & (FLAG_WP | FLAG_MINOR)) == 0;
         }
@@ -62,22 +78,38 @@ public sealed interface UffdEvent {
     /**
      * The process forked: {@code child} is a new userfaultfd for the child's copy of the
      * registered ranges, already open in this process. Close it when done.
+     *
+     * @param child the child's userfaultfd, owned by the receiver
      */
     record Fork(Userfaultfd child) implements UffdEvent {
     }
 
-    /** A registered range moved: {@code mremap(from, length) -> to}. */
+    /**
+     * A registered range moved: {@code mremap(from, length) -> to}.
+     *
+     * @param from the range's old start address
+     * @param to its new start address
+     * @param length its length in bytes
+     */
     record Remap(long from, long to, long length) implements UffdEvent {
     }
 
     /**
      * {@code [start, end)} was zapped by madvise(MADV_DONTNEED or MADV_REMOVE): it stays
      * registered, and the next touch faults again as missing.
+     *
+     * @param start the first byte zapped
+     * @param end one past the last byte zapped
      */
     record Remove(long start, long end) implements UffdEvent {
     }
 
-    /** {@code [start, end)} was unmapped: it is no longer registered. */
+    /**
+     * {@code [start, end)} was unmapped: it is no longer registered.
+     *
+     * @param start the first byte unmapped
+     * @param end one past the last byte unmapped
+     */
     record Unmap(long start, long end) implements UffdEvent {
     }
 }

@@ -16,10 +16,15 @@ public class UffdException extends RuntimeException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The failed call. */
     private final String call;
+    /** The errno, 0 when none. */
     private final int errno;
+    /** The range's start, 0 when none. */
     private final long address;
+    /** The range's length, 0 when none. */
     private final long length;
+    /** The bytes done before the failure. */
     private final long bytesDone;
 
     UffdException(String call, int errno, long address, long length, long bytesDone, String hint) {
@@ -57,27 +62,48 @@ public class UffdException extends RuntimeException {
         return m.toString();
     }
 
-    /** The call that failed: "UFFDIO_COPY", "userfaultfd", "mmap", ... */
+    /**
+     * The call that failed: "UFFDIO_COPY", "userfaultfd", "mmap", ...
+     *
+     * @return the call's name
+     */
     public String call() {
         return call;
     }
 
-    /** The errno value the kernel returned (0 for a failure that is not a system call's, such as {@link UnknownEventException}). */
+    /**
+     * The errno value the kernel returned (0 for a failure that is not a system call's, such as
+     * {@link UnknownEventException}).
+     *
+     * @return the errno, or 0
+     */
     public int errno() {
         return errno;
     }
 
-    /** The errno symbol: "EEXIST", "EAGAIN", ... */
+    /**
+     * The errno symbol: "EEXIST", "EAGAIN", ...
+     *
+     * @return the errno's symbolic name
+     */
     public String errnoName() {
         return Errno.name(errno);
     }
 
-    /** Start of the address range the call worked on, or 0 when none. */
+    /**
+     * Start of the address range the call worked on, or 0 when none.
+     *
+     * @return the range's first address, or 0
+     */
     public long address() {
         return address;
     }
 
-    /** Length of the address range the call worked on, or 0 when none. */
+    /**
+     * Length of the address range the call worked on, or 0 when none.
+     *
+     * @return the range's length in bytes, or 0
+     */
     public long length() {
         return length;
     }
@@ -85,6 +111,8 @@ public class UffdException extends RuntimeException {
     /**
      * Bytes the kernel completed before failing (COPY, ZEROPAGE, CONTINUE, POISON and MOVE can
      * stop part way): the range {@code [address, address + bytesDone)} was done, the rest was not.
+     *
+     * @return the bytes done, from the start of the range
      */
     public long bytesDone() {
         return bytesDone;

@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -17,8 +16,8 @@ import java.util.Set;
 /**
  * Creating a userfaultfd and saying why it failed: {@code /dev/userfaultfd} or the system call
  * (each refused for its own reasons, each explained with the sysctl, capability or device
- * permission that would fix it), the UFFDIO_API handshake, and the once-per-JVM feature probe
- * with a throwaway descriptor. Stateless apart from the probe's cached answer: thread safe.
+ * permission that would fix it), and the UFFDIO_API handshake. ({@link Availability} probes
+ * once what the kernel supports.) Stateless: thread safe.
  */
 final class UffdOpener {
 
@@ -72,7 +71,7 @@ final class UffdOpener {
             }
             if (e.errno() == Errno.EINVAL && !wanted.isEmpty()) {
                 EnumSet<Feature> missing = EnumSet.copyOf(wanted);
-                missing.removeAll(kernelFeatures());
+                missing.removeAll(Availability.kernelFeatures());
                 if (!missing.isEmpty()) {
                     throw Failures.withHint("UFFDIO_API", e.errno(), "this kernel (" + System.getProperty("os.version")
                             + ") lacks the requested features " + missing + describeSince(missing));
@@ -91,41 +90,6 @@ final class UffdOpener {
             s.append(f).append(" needs Linux ").append(f.sinceKernel());
         }
         return s.append(')').toString();
-    }
-
-    // ---- what the kernel supports ---------------------------------------------------------------
-
-    private static volatile Set<Feature> kernelFeatures;
-
-    /**
-     * Every feature the running kernel supports, probed once per JVM with a throwaway descriptor
-     * (a handshake asking for no feature reports them all).
-     */
-    static Set<Feature> kernelFeatures() {
-        Set<Feature> f = kernelFeatures;
-        if (f == null) {
-            synchronized (UffdOpener.class) {
-                f = kernelFeatures;
-                if (f == null) {
-                    Native.ensureAvailable();
-                    int flags = Abi.O_NONBLOCK | Abi.O_CLOEXEC;
-                    Created created;
-                    try {
-                        created = create(CreationPath.AUTO, flags);
-                    } catch (UffdException e) {
-                        // unprivileged without the sysctl: user-mode-only still reports the features
-                        created = create(CreationPath.AUTO, flags | Abi.UFFD_USER_MODE_ONLY);
-                    }
-                    try {
-                        f = Collections.unmodifiableSet(Feature.fromMask(IoctlCalls.api(created.fd(), 0).features()));
-                    } finally {
-                        Native.close(created.fd());
-                    }
-                    kernelFeatures = f;
-                }
-            }
-        }
-        return f;
     }
 
     // ---- diagnostics ------------------------------------------------------------------------------

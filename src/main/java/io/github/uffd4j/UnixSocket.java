@@ -54,7 +54,11 @@ public final class UnixSocket implements AutoCloseable {
         }
     }
 
-    /** Two sockets connected to each other: {@code socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)}. */
+    /**
+     * Two sockets connected to each other: {@code socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)}.
+     *
+     * @return the two ends, each owned by the caller
+     */
     public static UnixSocket[] pair() {
         Native.ensureAvailable();
         int a;
@@ -85,6 +89,8 @@ public final class UnixSocket implements AutoCloseable {
     /**
      * Connects to the {@link Listener} at {@code path}. Blocks while the listener's backlog is full.
      *
+     * @param path the socket file
+     * @return the connected socket, owned by the caller
      * @throws IllegalArgumentException if the path does not fit a unix socket address (107 bytes and a NUL)
      * @throws UffdException            {@code call()} "connect": ENOENT (no socket file), ECONNREFUSED
      *                                  (nobody listens), EACCES (permissions), ...
@@ -108,6 +114,8 @@ public final class UnixSocket implements AutoCloseable {
      * Creates a socket file at {@code path} (mode 0777 less the process umask) and listens on it;
      * {@link Listener#close()} deletes the file.
      *
+     * @param path where to create the socket file
+     * @return the listener, owned by the caller
      * @throws IllegalArgumentException if the path does not fit a unix socket address (107 bytes and a NUL)
      * @throws UffdException            {@code call()} "bind": EADDRINUSE (a file exists at the path),
      *                                  EACCES (the directory is not writable), ENOENT (no such directory)
@@ -138,6 +146,8 @@ public final class UnixSocket implements AutoCloseable {
      * receives new descriptors for the same open files; these stay open here). Waits while the
      * peer's queue is full. Never raises SIGPIPE (MSG_NOSIGNAL).
      *
+     * @param data the message, 1 to {@link #MAX_MESSAGE} bytes
+     * @param fds descriptors to pass along, none or more
      * @throws IllegalArgumentException if {@code data} is empty or longer than {@link #MAX_MESSAGE}
      *                                  (an empty message could not be told from the end of the
      *                                  stream), or there are more than {@link #MAX_DESCRIPTORS} descriptors
@@ -165,6 +175,7 @@ public final class UnixSocket implements AutoCloseable {
      * Receives one message, waiting at most {@code timeout} (zero: not at all; a timeout too long
      * for a long of nanoseconds waits forever). Close the message, or take its descriptors.
      *
+     * @param timeout the longest wait
      * @return the message; a message whose {@link Message#isEndOfStream()} is true when the peer
      *         closed its end; null when no message came in time
      * @throws UffdException       {@code call()} "recvmsg": also when a message was truncated because
@@ -186,6 +197,8 @@ public final class UnixSocket implements AutoCloseable {
      * The peer's process id, user id and group id as the kernel recorded them when the connection
      * was made (SO_PEERCRED): they do not change when the peer later changes its ids, and the pid
      * may by now name another process (see {@link #peerPidfd()}).
+     *
+     * @return the peer's credentials
      */
     public PeerCredentials peer() {
         acquire();
@@ -200,6 +213,7 @@ public final class UnixSocket implements AutoCloseable {
      * A new pidfd of the peer process (SO_PEERPIDFD, Linux 6.5+): unlike a pid it cannot come to
      * name another process. The caller owns it: close it with {@link #closeDescriptor(int)}.
      *
+     * @return the pidfd, owned by the caller
      * @throws UnsupportedOperationException on kernels before 6.5
      */
     public int peerPidfd() {
@@ -211,12 +225,20 @@ public final class UnixSocket implements AutoCloseable {
         }
     }
 
-    /** The socket's descriptor, owned by this object: do not close it. */
+    /**
+     * The socket's descriptor, owned by this object: do not close it.
+     *
+     * @return the descriptor number
+     */
     public int fd() {
         return fd;
     }
 
-    /** Whether {@link #close()} was called. */
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return gate.isClosed();
     }
@@ -231,7 +253,12 @@ public final class UnixSocket implements AutoCloseable {
         gate.closeDescriptor(fd, closeBell);
     }
 
-    /** Closes a descriptor received in a {@link Message} (taken with {@link Message#takeFd}) that was not handed on. */
+    /**
+     * Closes a descriptor received in a {@link Message} (taken with {@link Message#takeFd}) that was not
+     * handed on.
+     *
+     * @param fd the received descriptor
+     */
     public static void closeDescriptor(int fd) {
         if (fd < 0) {
             throw new IllegalArgumentException("not a descriptor: " + fd);
@@ -242,13 +269,21 @@ public final class UnixSocket implements AutoCloseable {
         }
     }
 
-    /** The real user id of this process (getuid), to compare with {@link PeerCredentials#uid()}. */
+    /**
+     * The real user id of this process (getuid), to compare with {@link PeerCredentials#uid()}.
+     *
+     * @return the uid
+     */
     public static int currentUid() {
         Native.ensureAvailable();
         return NativeSockets.getuid();
     }
 
-    /** The real group id of this process (getgid), to compare with {@link PeerCredentials#gid()}. */
+    /**
+     * The real group id of this process (getgid), to compare with {@link PeerCredentials#gid()}.
+     *
+     * @return the gid
+     */
     public static int currentGid() {
         Native.ensureAvailable();
         return NativeSockets.getgid();
@@ -307,17 +342,29 @@ public final class UnixSocket implements AutoCloseable {
             return new Message(new byte[0], new int[0], true);
         }
 
-        /** A copy of the message's bytes (empty at the end of the stream). */
+        /**
+         * A copy of the message's bytes (empty at the end of the stream).
+         *
+         * @return the bytes
+         */
         public byte[] data() {
             return data.clone();
         }
 
-        /** How many descriptors came with the message, taken or not. */
+        /**
+         * How many descriptors came with the message, taken or not.
+         *
+         * @return the number of descriptors
+         */
         public int fdCount() {
             return fds.length;
         }
 
-        /** Whether this is no message but the end of the stream: the peer closed its end. */
+        /**
+         * Whether this is no message but the end of the stream: the peer closed its end.
+         *
+         * @return true at the end of the stream
+         */
         public boolean isEndOfStream() {
             return endOfStream;
         }
@@ -326,6 +373,8 @@ public final class UnixSocket implements AutoCloseable {
          * Hands descriptor {@code index} over to the caller, who must close it (or keep it);
          * {@link #close()} no longer will.
          *
+         * @param index which descriptor, from 0
+         * @return the descriptor, now the caller's
          * @throws IndexOutOfBoundsException unless {@code 0 <= index < fdCount()}
          * @throws IllegalStateException     if it was taken already or the message is closed
          */
@@ -382,7 +431,11 @@ public final class UnixSocket implements AutoCloseable {
             this.closeBell = Doorbell.create();
         }
 
-        /** The socket file's path, as given to {@link UnixSocket#listen(Path)}. */
+        /**
+         * The socket file's path, as given to {@link UnixSocket#listen(Path)}.
+         *
+         * @return the path
+         */
         public Path path() {
             return path;
         }
@@ -392,6 +445,8 @@ public final class UnixSocket implements AutoCloseable {
          * long for a long of nanoseconds waits forever): the connected socket, or null when no
          * client came in time.
          *
+         * @param timeout the longest wait
+         * @return the connected socket, owned by the caller, or null
          * @throws UffdClosedException if this listener is closed, also while waiting
          */
         public UnixSocket accept(Duration timeout) {
@@ -407,7 +462,11 @@ public final class UnixSocket implements AutoCloseable {
             }
         }
 
-        /** Whether {@link #close()} was called. */
+        /**
+         * Whether {@link #close()} was called.
+         *
+         * @return true once closed
+         */
         public boolean isClosed() {
             return gate.isClosed();
         }

@@ -12,6 +12,7 @@ public final class UnknownEventException extends UffdException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The unknown event code. */
     private final int code;
 
     UnknownEventException(int code) {
@@ -21,7 +22,11 @@ public final class UnknownEventException extends UffdException {
         this.code = code;
     }
 
-    /** The event code (uffd_msg.event) of the message. */
+    /**
+     * The event code (uffd_msg.event) of the message.
+     *
+     * @return the event code
+     */
     public int code() {
         return code;
     }

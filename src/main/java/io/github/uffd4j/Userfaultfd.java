@@ -86,12 +86,21 @@ public final class Userfaultfd implements AutoCloseable {
 
     // ---- opening ---------------------------------------------------------------------------
 
-    /** Opens a userfaultfd with no optional features, by whichever creation path works. */
+    /**
+     * Opens a userfaultfd with no optional features, by whichever creation path works.
+     *
+     * @return the open userfaultfd, owned by the caller (close it)
+     */
     public static Userfaultfd open() {
         return builder().open();
     }
 
-    /** Options for opening a userfaultfd. */
+    /**
+     * Options for opening a userfaultfd.
+     *
+     * @return a builder with the defaults: no features, {@link CreationPath#AUTO}, close-on-exec, blocking
+     *         reads
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -107,7 +116,12 @@ public final class Userfaultfd implements AutoCloseable {
         private Builder() {
         }
 
-        /** Features to enable in the handshake; the kernel must support every one. */
+        /**
+         * Features to enable in the handshake; the kernel must support every one.
+         *
+         * @param wanted the features; each must be in {@link Userfaultfd#kernelFeatures()}
+         * @return this builder
+         */
         public Builder features(Feature... wanted) {
             Objects.requireNonNull(wanted, "features");
             for (int i = 0; i < wanted.length; i++) {
@@ -116,7 +130,12 @@ public final class Userfaultfd implements AutoCloseable {
             return this;
         }
 
-        /** Features to enable in the handshake; the kernel must support every one. */
+        /**
+         * Features to enable in the handshake; the kernel must support every one.
+         *
+         * @param wanted the features; each must be in {@link Userfaultfd#kernelFeatures()}
+         * @return this builder
+         */
         public Builder features(Set<Feature> wanted) {
             Objects.requireNonNull(wanted, "features");
             for (Feature f : wanted) {
@@ -125,13 +144,23 @@ public final class Userfaultfd implements AutoCloseable {
             return this;
         }
 
-        /** How to create the descriptor (default {@link CreationPath#AUTO}). */
+        /**
+         * How to create the descriptor (default {@link CreationPath#AUTO}).
+         *
+         * @param creationPath the path to take
+         * @return this builder
+         */
         public Builder creationPath(CreationPath creationPath) {
             this.path = Objects.requireNonNull(creationPath, "creationPath");
             return this;
         }
 
-        /** O_CLOEXEC (default true): the descriptor is not inherited by exec'd programs. */
+        /**
+         * O_CLOEXEC (default true): the descriptor is not inherited by exec'd programs.
+         *
+         * @param on whether to set O_CLOEXEC
+         * @return this builder
+         */
         public Builder closeOnExec(boolean on) {
             this.closeOnExec = on;
             return this;
@@ -140,6 +169,9 @@ public final class Userfaultfd implements AutoCloseable {
         /**
          * Whether {@link Userfaultfd#read(EventBuffer)} returns at once when no message is
          * pending (default false: it waits). The kernel descriptor is non-blocking either way.
+         *
+         * @param on true for reads that never wait
+         * @return this builder
          */
         public Builder nonBlocking(boolean on) {
             this.nonBlocking = on;
@@ -151,13 +183,20 @@ public final class Userfaultfd implements AutoCloseable {
          * unprivileged processes may ask for even when {@code vm.unprivileged_userfaultfd=0}.
          * Faults the kernel takes on the process's behalf (a read(2) into registered memory) then
          * fail with EFAULT instead of waiting for a handler.
+         *
+         * @param on whether to ask for UFFD_USER_MODE_ONLY
+         * @return this builder
          */
         public Builder userModeOnly(boolean on) {
             this.userModeOnly = on;
             return this;
         }
 
-        /** Creates the descriptor and performs the UFFDIO_API handshake. */
+        /**
+         * Creates the descriptor and performs the UFFDIO_API handshake.
+         *
+         * @return the open userfaultfd, owned by the caller (close it)
+         */
         public Userfaultfd open() {
             Native.ensureAvailable();
             int flags = Abi.O_NONBLOCK | (closeOnExec ? Abi.O_CLOEXEC : 0) | (userModeOnly ? Abi.UFFD_USER_MODE_ONLY : 0);
@@ -186,6 +225,7 @@ public final class Userfaultfd implements AutoCloseable {
      *                  caller's.
      * @param features  the features the handshake enabled on it (needed to interpret events)
      * @param handshake true to perform UFFDIO_API now (the sender did not), false if it was done
+     * @return the wrapped descriptor
      */
     public static Userfaultfd adopt(int fd, Set<Feature> features, boolean handshake) {
         Native.ensureAvailable();
@@ -210,23 +250,100 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
+    // ---- availability ------------------------------------------------------------------------------
+
     /**
-     * Every feature the running kernel supports, probed once per JVM with a throwaway descriptor
-     * (a handshake asking for no feature reports them all).
+     * Whether {@link #open()} can work in this JVM: uffd4j has native access, this is Linux on
+     * x86_64 or aarch64, the kernel has userfaultfd and this process may create one
+     * ({@code /dev/userfaultfd} or the system call). Probed once per JVM with a throwaway
+     * descriptor; never throws. When false, {@link #unavailabilityCause()} says why and what to
+     * change.
+     *
+     * @return true when a userfaultfd can be opened here with the default options
      */
-    public static Set<Feature> kernelFeatures() {
-        return UffdOpener.kernelFeatures();
+    public static boolean isAvailable() {
+        return Availability.cause() == null;
     }
 
-    /** Whether the running kernel supports {@code feature}. */
+    /**
+     * Whether a userfaultfd can be created here by {@code path} alone (no fallback to the other
+     * path), probed once per path; never throws.
+     *
+     * @param path the creation path to ask about; {@link CreationPath#AUTO} is {@link #isAvailable()}
+     * @return true when {@code Userfaultfd.builder().creationPath(path).open()} works here
+     */
+    public static boolean isAvailable(CreationPath path) {
+        return Availability.cause(Objects.requireNonNull(path, "path")) == null;
+    }
+
+    /**
+     * Why {@link #isAvailable()} is false: an {@link UnsupportedOperationException} when native
+     * access is not enabled (its message names the {@code --enable-native-access} flag to add) or
+     * this is not Linux on a supported architecture; a {@link UffdException} when the kernel has no
+     * userfaultfd or refused to create one (its message names the sysctl, capability or device
+     * permission that would allow it).
+     *
+     * @return the reason, or {@code null} when userfaultfd is available
+     */
+    public static Throwable unavailabilityCause() {
+        return Availability.cause();
+    }
+
+    /**
+     * Why {@link #isAvailable(CreationPath) isAvailable(path)} is false, like
+     * {@link #unavailabilityCause()}.
+     *
+     * @param path the creation path to ask about
+     * @return the reason, or {@code null} when that path works here
+     */
+    public static Throwable unavailabilityCause(CreationPath path) {
+        return Availability.cause(Objects.requireNonNull(path, "path"));
+    }
+
+    /**
+     * Returns quietly when {@link #isAvailable()}, else throws.
+     *
+     * @throws UnsupportedOperationException when userfaultfd is not available here; its cause is
+     *         {@link #unavailabilityCause()} and its message says what to change
+     */
+    public static void ensureAvailability() {
+        Throwable cause = Availability.cause();
+        if (cause != null) {
+            throw Availability.unavailable(cause);
+        }
+    }
+
+    /**
+     * Every feature the running kernel supports, probed once per JVM with a throwaway descriptor
+     * (a handshake asking for no feature reports them all). Answers also where only
+     * user-mode-only descriptors may be created ({@link Builder#userModeOnly}).
+     *
+     * @return the features, an unmodifiable set
+     * @throws UnsupportedOperationException when no userfaultfd can be created here (the cause
+     *         says why; {@link #isSupported(Feature)} answers false instead)
+     */
+    public static Set<Feature> kernelFeatures() {
+        return Availability.kernelFeatures();
+    }
+
+    /**
+     * Whether {@code feature} can be used here: {@link #isAvailable()} and the running kernel
+     * supports it. Never throws for a question: false when native access is off, on another OS,
+     * or when no userfaultfd may be created.
+     *
+     * @param feature the feature to ask about
+     * @return true when a userfaultfd with {@code feature} can be opened here
+     */
     public static boolean isSupported(Feature feature) {
-        return UffdOpener.kernelFeatures().contains(feature);
+        return Availability.isSupported(Objects.requireNonNull(feature, "feature"));
     }
 
     /**
      * The calling thread's kernel thread id (gettid(2)): the id that
      * {@link UffdEvent.PageFault#threadId()} and {@link EventBuffer#faultThreadId(int)} report for
      * a fault this thread takes (with {@link Feature#THREAD_ID}). Allocates nothing.
+     *
+     * @return the kernel thread id of the calling thread
      */
     public static int currentThreadId() {
         Native.ensureAvailable();
@@ -235,39 +352,71 @@ public final class Userfaultfd implements AutoCloseable {
 
     // ---- accessors ---------------------------------------------------------------------------
 
-    /** The descriptor number. Do not close it yourself: {@link #close()} does. */
+    /**
+     * The descriptor number. Do not close it yourself: {@link #close()} does.
+     *
+     * @return the descriptor number
+     */
     public int fd() {
         return fd;
     }
 
-    /** The features enabled on this descriptor. */
+    /**
+     * The features enabled on this descriptor.
+     *
+     * @return the features, an unmodifiable set
+     */
     public Set<Feature> features() {
         return features;
     }
 
-    /** Whether {@code feature} was enabled on this descriptor. */
+    /**
+     * Whether {@code feature} was enabled on this descriptor.
+     *
+     * @param feature the feature to ask about
+     * @return true when the handshake enabled it
+     */
     public boolean hasFeature(Feature feature) {
         return (featureBits & feature.bit()) != 0;
     }
 
-    /** The ioctls the handshake reported for this descriptor. */
+    /**
+     * The ioctls the handshake reported for this descriptor.
+     *
+     * @return the ioctls, an unmodifiable set
+     */
     public Set<Ioctl> ioctls() {
         return ioctls;
     }
 
-    /** How the descriptor was created ({@link CreationPath#AUTO} for adopted ones). */
+    /**
+     * How the descriptor was created ({@link CreationPath#AUTO} for adopted ones).
+     *
+     * @return the creation path
+     */
     public CreationPath creationPath() {
         return creationPath;
     }
 
-    /** Whether {@link #close()} was called. */
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return gate.isClosed();
     }
 
     // ---- registration ---------------------------------------------------------------------------
 
-    /** Registers {@code range} for the given modes; see {@link #register(MemorySegment, Set)}. */
+    /**
+     * Registers {@code range} for the given modes; see {@link #register(MemorySegment, Set)}.
+     *
+     * @param range the memory to register: off-heap, page aligned, whole pages
+     * @param mode a mode
+     * @param more further modes
+     * @return the registration, with the ioctls the kernel allows on the range
+     */
     public Registration register(MemorySegment range, RegisterMode mode, RegisterMode... more) {
         EnumSet<RegisterMode> modes = EnumSet.of(Objects.requireNonNull(mode, "mode"));
         for (RegisterMode m : more) {
@@ -279,6 +428,10 @@ public final class Userfaultfd implements AutoCloseable {
     /**
      * Registers {@code range} (off-heap, page aligned, whole pages) so that faults of the given
      * kinds on it are reported to this descriptor. Returns the ioctls the kernel allows on it.
+     *
+     * @param range the memory to register
+     * @param modes MISSING, WP and/or MINOR; at least one
+     * @return the registration, with the ioctls the kernel allows on the range
      */
     public Registration register(MemorySegment range, Set<RegisterMode> modes) {
         Objects.requireNonNull(modes, "modes");
@@ -289,7 +442,8 @@ public final class Userfaultfd implements AutoCloseable {
         long start = RangeChecks.start("UFFDIO_REGISTER", range);
         long len = range.byteSize();
         RangeChecks.pages("UFFDIO_REGISTER", start, len);
-        if (modes.contains(RegisterMode.MINOR) && !isSupported(Feature.MINOR_SHMEM) && !isSupported(Feature.MINOR_HUGETLBFS)) {
+        if (modes.contains(RegisterMode.MINOR) && !Availability.kernelHas(Feature.MINOR_SHMEM)
+                && !Availability.kernelHas(Feature.MINOR_HUGETLBFS)) {
             throw new UnsupportedOperationException("UFFDIO_REGISTER: MINOR mode needs Linux 5.13+ (MINOR_HUGETLBFS) or 5.14+ (MINOR_SHMEM)");
         }
         acquire();
@@ -302,13 +456,22 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
-    /** Unregisters {@code range}: faults there are no longer reported, and waiting threads are woken. */
+    /**
+     * Unregisters {@code range}: faults there are no longer reported, and waiting threads are woken.
+     *
+     * @param range the registered memory (off-heap, page aligned)
+     */
     public void unregister(MemorySegment range) {
         long start = RangeChecks.start("UFFDIO_UNREGISTER", range);
         unregister(start, range.byteSize());
     }
 
-    /** Unregisters {@code [address, address + length)}. */
+    /**
+     * Unregisters {@code [address, address + length)}.
+     *
+     * @param address the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     */
     public void unregister(long address, long length) {
         ensureOpen();
         RangeChecks.pages("UFFDIO_UNREGISTER", address, length);
@@ -322,17 +485,36 @@ public final class Userfaultfd implements AutoCloseable {
      * UFFDIO_COPY: atomically fills the missing pages of {@code dst} with the bytes of
      * {@code src} and wakes the threads waiting on them. Returns the bytes copied (all of
      * {@code dst}). Modes: {@link #DONT_WAKE}, {@link #WRITE_PROTECT}.
+     *
+     * @param dst the registered pages to fill
+     * @param src the bytes to copy, at least as long as {@code dst}
+     * @param mode 0, or {@link #DONT_WAKE} and/or {@link #WRITE_PROTECT}
+     * @return the bytes copied
      */
     public long copy(MemorySegment dst, MemorySegment src, int mode) {
         return copy(RangeChecks.start("UFFDIO_COPY", dst), RangeChecks.source("UFFDIO_COPY", src, dst), dst.byteSize(), mode);
     }
 
-    /** {@link #copy(MemorySegment, MemorySegment, int)} with no mode flags. */
+    /**
+     * {@link #copy(MemorySegment, MemorySegment, int)} with no mode flags.
+     *
+     * @param dst the registered pages to fill
+     * @param src the bytes to copy
+     * @return the bytes copied
+     */
     public long copy(MemorySegment dst, MemorySegment src) {
         return copy(dst, src, 0);
     }
 
-    /** UFFDIO_COPY on raw addresses: {@code length} bytes from {@code src} to {@code dst}. */
+    /**
+     * UFFDIO_COPY on raw addresses: {@code length} bytes from {@code src} to {@code dst}.
+     *
+     * @param dst the first byte to fill, page aligned, inside a registered range
+     * @param src the address to copy from
+     * @param length the bytes to copy, whole pages
+     * @param mode 0, or {@link #DONT_WAKE} and/or {@link #WRITE_PROTECT}
+     * @return the bytes copied
+     */
     public long copy(long dst, long src, long length, int mode) {
         checkRange("UFFDIO_COPY", dst, length);
         RangeChecks.mode("UFFDIO_COPY", mode, DONT_WAKE | WRITE_PROTECT);
@@ -344,12 +526,23 @@ public final class Userfaultfd implements AutoCloseable {
     /**
      * UFFDIO_ZEROPAGE: maps zero pages over the missing pages of {@code range} (anonymous and
      * shmem memory; not hugetlb). Returns the bytes done. Mode: {@link #DONT_WAKE}.
+     *
+     * @param range the registered pages
+     * @param mode 0 or {@link #DONT_WAKE}
+     * @return the bytes mapped
      */
     public long zeropage(MemorySegment range, int mode) {
         return zeropage(RangeChecks.start("UFFDIO_ZEROPAGE", range), range.byteSize(), mode);
     }
 
-    /** UFFDIO_ZEROPAGE on {@code [address, address + length)}. */
+    /**
+     * UFFDIO_ZEROPAGE on {@code [address, address + length)}.
+     *
+     * @param address the first byte, page aligned, inside a registered range
+     * @param length the length in bytes, whole pages
+     * @param mode 0 or {@link #DONT_WAKE}
+     * @return the bytes mapped
+     */
     public long zeropage(long address, long length, int mode) {
         checkRange("UFFDIO_ZEROPAGE", address, length);
         RangeChecks.mode("UFFDIO_ZEROPAGE", mode, DONT_WAKE);
@@ -357,18 +550,31 @@ public final class Userfaultfd implements AutoCloseable {
         return range(Ioctl.ZEROPAGE, IoctlCalls.ZEROPAGE, address, length, kernelMode);
     }
 
-    /** UFFDIO_WAKE: wakes the threads waiting on {@code range} (after a DONT_WAKE fill, or after EEXIST). */
+    /**
+     * UFFDIO_WAKE: wakes the threads waiting on {@code range} (after a DONT_WAKE fill, or after EEXIST).
+     *
+     * @param range the pages whose waiting threads to wake
+     */
     public void wake(MemorySegment range) {
         wake(RangeChecks.start("UFFDIO_WAKE", range), range.byteSize());
     }
 
-    /** UFFDIO_WAKE on {@code [address, address + length)}. */
+    /**
+     * UFFDIO_WAKE on {@code [address, address + length)}.
+     *
+     * @param address the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     */
     public void wake(long address, long length) {
         checkRange("UFFDIO_WAKE", address, length);
         range(Ioctl.WAKE, IoctlCalls.RANGE, address, length, 0);
     }
 
-    /** UFFDIO_WRITEPROTECT: write-protects {@code range} (registered with WP). */
+    /**
+     * UFFDIO_WRITEPROTECT: write-protects {@code range} (registered with WP).
+     *
+     * @param range the pages to protect
+     */
     public void writeProtect(MemorySegment range) {
         writeProtect(RangeChecks.start("UFFDIO_WRITEPROTECT", range), range.byteSize(), true, 0);
     }
@@ -376,12 +582,23 @@ public final class Userfaultfd implements AutoCloseable {
     /**
      * UFFDIO_WRITEPROTECT without the WP bit: removes write protection from {@code range} and,
      * unless {@link #DONT_WAKE}, wakes the threads waiting to write there.
+     *
+     * @param range the pages to unprotect
+     * @param mode 0 or {@link #DONT_WAKE}
      */
     public void writeUnprotect(MemorySegment range, int mode) {
         writeProtect(RangeChecks.start("UFFDIO_WRITEPROTECT", range), range.byteSize(), false, mode);
     }
 
-    /** UFFDIO_WRITEPROTECT on {@code [address, address + length)}: protect or unprotect. Mode: {@link #DONT_WAKE}. */
+    /**
+     * UFFDIO_WRITEPROTECT on {@code [address, address + length)}: protect or unprotect. Mode:
+     * {@link #DONT_WAKE}.
+     *
+     * @param address the first byte, page aligned, inside a registered range
+     * @param length the length in bytes, whole pages
+     * @param protect true to write-protect, false to remove the protection
+     * @param mode 0 or {@link #DONT_WAKE}
+     */
     public void writeProtect(long address, long length, boolean protect, int mode) {
         checkRange("UFFDIO_WRITEPROTECT", address, length);
         RangeChecks.mode("UFFDIO_WRITEPROTECT", mode, DONT_WAKE);
@@ -394,12 +611,23 @@ public final class Userfaultfd implements AutoCloseable {
      * UFFDIO_CONTINUE: maps the pages of {@code range} (registered with MINOR) from the page
      * cache, where they were written through another mapping, and wakes the waiting threads.
      * Modes: {@link #DONT_WAKE}, {@link #WRITE_PROTECT}.
+     *
+     * @param range the registered pages
+     * @param mode 0, or {@link #DONT_WAKE} and/or {@link #WRITE_PROTECT}
+     * @return the bytes mapped
      */
     public long continueRange(MemorySegment range, int mode) {
         return continueRange(RangeChecks.start("UFFDIO_CONTINUE", range), range.byteSize(), mode);
     }
 
-    /** UFFDIO_CONTINUE on {@code [address, address + length)}. */
+    /**
+     * UFFDIO_CONTINUE on {@code [address, address + length)}.
+     *
+     * @param address the first byte, page aligned, inside a range registered with MINOR
+     * @param length the length in bytes, whole pages
+     * @param mode 0, or {@link #DONT_WAKE} and/or {@link #WRITE_PROTECT}
+     * @return the bytes mapped
+     */
     public long continueRange(long address, long length, int mode) {
         checkRange("UFFDIO_CONTINUE", address, length);
         RangeChecks.mode("UFFDIO_CONTINUE", mode, DONT_WAKE | WRITE_PROTECT);
@@ -412,12 +640,23 @@ public final class Userfaultfd implements AutoCloseable {
      * UFFDIO_POISON (Linux 6.6+): marks the missing pages of {@code range} so that touching them
      * raises SIGBUS in the touching thread, and wakes the waiting threads (which then take the
      * SIGBUS). Mode: {@link #DONT_WAKE}.
+     *
+     * @param range the registered pages
+     * @param mode 0 or {@link #DONT_WAKE}
+     * @return the bytes poisoned
      */
     public long poison(MemorySegment range, int mode) {
         return poison(RangeChecks.start("UFFDIO_POISON", range), range.byteSize(), mode);
     }
 
-    /** UFFDIO_POISON on {@code [address, address + length)}. */
+    /**
+     * UFFDIO_POISON on {@code [address, address + length)}.
+     *
+     * @param address the first byte, page aligned, inside a registered range
+     * @param length the length in bytes, whole pages
+     * @param mode 0 or {@link #DONT_WAKE}
+     * @return the bytes poisoned
+     */
     public long poison(long address, long length, int mode) {
         checkRange("UFFDIO_POISON", address, length);
         RangeChecks.mode("UFFDIO_POISON", mode, DONT_WAKE);
@@ -430,12 +669,25 @@ public final class Userfaultfd implements AutoCloseable {
      * UFFDIO_MOVE (Linux 6.8+, anonymous private memory): moves the pages of {@code src} into the
      * missing pages of {@code dst} without copying; {@code src} becomes unpopulated. Returns the
      * bytes moved. Modes: {@link #DONT_WAKE}, {@link #ALLOW_SRC_HOLES}.
+     *
+     * @param dst the registered pages to fill
+     * @param src the pages to move, as long as {@code dst}
+     * @param mode 0, or {@link #DONT_WAKE} and/or {@link #ALLOW_SRC_HOLES}
+     * @return the bytes moved
      */
     public long move(MemorySegment dst, MemorySegment src, int mode) {
         return move(RangeChecks.start("UFFDIO_MOVE", dst), RangeChecks.source("UFFDIO_MOVE", src, dst), dst.byteSize(), mode);
     }
 
-    /** UFFDIO_MOVE on raw addresses. */
+    /**
+     * UFFDIO_MOVE on raw addresses.
+     *
+     * @param dst the first byte to fill, page aligned, inside a registered range
+     * @param src the first byte to move from, page aligned
+     * @param length the bytes to move, whole pages
+     * @param mode 0, or {@link #DONT_WAKE} and/or {@link #ALLOW_SRC_HOLES}
+     * @return the bytes moved
+     */
     public long move(long dst, long src, long length, int mode) {
         checkRange("UFFDIO_MOVE", dst, length);
         RangeChecks.pages("UFFDIO_MOVE", src, length);
@@ -475,6 +727,8 @@ public final class Userfaultfd implements AutoCloseable {
      * it returns 0 when none is pending. FORK messages come with their child's descriptor already
      * wrapped ({@link EventBuffer#forkChild}).
      *
+     * @param buffer where the messages go
+     * @return the number of messages read (0 only when non-blocking)
      * @throws UffdClosedException if this userfaultfd is closed, also while waiting
      */
     public int read(EventBuffer buffer) {
@@ -485,6 +739,10 @@ public final class Userfaultfd implements AutoCloseable {
      * Like {@link #read(EventBuffer)} but waits at most {@code timeout} (zero: do not wait; a
      * timeout too long for a long of nanoseconds waits "forever", about 292 years); returns 0 when
      * no message arrived in time.
+     *
+     * @param buffer where the messages go
+     * @param timeout the longest wait
+     * @return the number of messages read, 0 when the time passed
      */
     public int read(EventBuffer buffer, Duration timeout) {
         return read(buffer, RangeChecks.timeoutNanos(timeout), null);
@@ -494,6 +752,11 @@ public final class Userfaultfd implements AutoCloseable {
      * Like {@link #read(EventBuffer, Duration)} but also returns 0 as soon as {@code doorbell}
      * rings: the way a handler thread waits for faults and for its stop signal at once. A rung
      * doorbell stays rung, so every thread waiting on it returns. Allocates nothing.
+     *
+     * @param buffer where the messages go
+     * @param timeout the longest wait
+     * @param doorbell returns at once when it rings
+     * @return the number of messages read, 0 when the time passed or the doorbell rang
      */
     public int read(EventBuffer buffer, Duration timeout, Doorbell doorbell) {
         Objects.requireNonNull(doorbell, "doorbell");
@@ -516,6 +779,9 @@ public final class Userfaultfd implements AutoCloseable {
      * taken it meanwhile), false when the timeout passed or {@code doorbell} rang. The way a
      * handler thread waits when it must do something between the wait and the read. Allocates nothing.
      *
+     * @param timeout the longest wait
+     * @param doorbell returns false at once when it rings
+     * @return true when a message may be pending
      * @throws UffdClosedException if this userfaultfd is closed, also while waiting
      */
     public boolean await(Duration timeout, Doorbell doorbell) {
@@ -529,7 +795,11 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
-    /** Whether a message is waiting to be read right now (poll(2) with no wait). Reads nothing. */
+    /**
+     * Whether a message is waiting to be read right now (poll(2) with no wait). Reads nothing.
+     *
+     * @return true when a message is pending
+     */
     public boolean hasPendingMessages() {
         acquire();
         try {
@@ -539,13 +809,24 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
-    /** Reads at most one event, waiting at most {@code timeout}. */
+    /**
+     * Reads at most one event, waiting at most {@code timeout}.
+     *
+     * @param timeout the longest wait
+     * @return the event, or empty when none arrived in time
+     */
     public Optional<UffdEvent> nextEvent(Duration timeout) {
         List<UffdEvent> events = readEvents(1, timeout);
         return events.isEmpty() ? Optional.empty() : Optional.of(events.getFirst());
     }
 
-    /** Reads up to {@code max} events in one read, waiting at most {@code timeout} for the first. */
+    /**
+     * Reads up to {@code max} events in one read, waiting at most {@code timeout} for the first.
+     *
+     * @param max the most events to read
+     * @param timeout the longest wait for the first
+     * @return the events, empty when none arrived in time
+     */
     public List<UffdEvent> readEvents(int max, Duration timeout) {
         try (EventBuffer buffer = EventBuffer.allocate(max)) {
             int n = read(buffer, timeout);

@@ -58,7 +58,7 @@ public final class ChildJvm {
     /** The command line of a child JVM: this JVM's java, the test class path, native access, {@code main} and {@code args}. */
     public static List<String> command(Class<?> main, List<String> jvmOptions, String... args) {
         List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add(java());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.addAll(jvmOptions);
         cmd.add("-cp");
@@ -66,6 +66,18 @@ public final class ChildJvm {
         cmd.add(main.getName());
         cmd.addAll(List.of(args));
         return cmd;
+    }
+
+    /** This JVM's java launcher. */
+    public static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    /** Runs {@code command} (a JVM, or a JVM under a wrapper such as setpriv); kills it after {@code limit}. */
+    public static Result run(List<String> command, Duration limit) throws IOException, InterruptedException {
+        try (Running r = start(command)) {
+            return r.finish(limit);
+        }
     }
 
     /**

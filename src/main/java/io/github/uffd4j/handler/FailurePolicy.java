@@ -32,6 +32,7 @@ public record FailurePolicy(int retries, Duration timeout, Fallback fallback) {
     /** Two retries, 30 seconds per attempt, then {@link Fallback#ERROR}. */
     public static final FailurePolicy DEFAULT = new FailurePolicy(2, Duration.ofSeconds(30), Fallback.ERROR);
 
+    /** Checks the bounds: 0 to 100 retries, a timeout above zero and at most a day. */
     public FailurePolicy {
         Objects.requireNonNull(timeout, "timeout");
         Objects.requireNonNull(fallback, "fallback");
@@ -43,17 +44,32 @@ public record FailurePolicy(int retries, Duration timeout, Fallback fallback) {
         }
     }
 
-    /** This policy with another number of retries. */
+    /**
+     * This policy with another number of retries.
+     *
+     * @param retries the further attempts, 0 to 100
+     * @return the new policy
+     */
     public FailurePolicy withRetries(int retries) {
         return new FailurePolicy(retries, timeout, fallback);
     }
 
-    /** This policy with another timeout per attempt. */
+    /**
+     * This policy with another timeout per attempt.
+     *
+     * @param timeout the time per attempt, above zero and at most a day
+     * @return the new policy
+     */
     public FailurePolicy withTimeout(Duration timeout) {
         return new FailurePolicy(retries, timeout, fallback);
     }
 
-    /** This policy with another fallback. */
+    /**
+     * This policy with another fallback.
+     *
+     * @param fallback the outcome once the attempts are used up
+     * @return the new policy
+     */
     public FailurePolicy withFallback(Fallback fallback) {
         return new FailurePolicy(retries, timeout, fallback);
     }

@@ -48,42 +48,74 @@ public final class Fault {
         return resolved;
     }
 
-    /** The region the fault is in. */
+    /**
+     * The region the fault is in.
+     *
+     * @return the region
+     */
     public Region region() {
         return region;
     }
 
-    /** The faulting address as the kernel reported it. */
+    /**
+     * The faulting address as the kernel reported it.
+     *
+     * @return the faulting address
+     */
     public long address() {
         return address;
     }
 
-    /** Offset of the faulting page in the region. */
+    /**
+     * Offset of the faulting page in the region.
+     *
+     * @return the page's offset, page aligned
+     */
     public long offset() {
         return (long) page << region.pageShift();
     }
 
-    /** Address of the faulting page. */
+    /**
+     * Address of the faulting page.
+     *
+     * @return the page's address
+     */
     public long pageAddress() {
         return region.pageAddress(page);
     }
 
-    /** The faulting thread's id (0 if the kernel does not report it). */
+    /**
+     * The faulting thread's id (0 if the kernel does not report it).
+     *
+     * @return the kernel thread id, or 0
+     */
     public int threadId() {
         return threadId;
     }
 
-    /** Whether the access was a write. */
+    /**
+     * Whether the access was a write.
+     *
+     * @return true for a write
+     */
     public boolean isWrite() {
         return (flags & UffdEvent.FLAG_WRITE) != 0;
     }
 
-    /** Whether it is a write-protect fault (the page is present and protected). */
+    /**
+     * Whether it is a write-protect fault (the page is present and protected).
+     *
+     * @return true for a write-protect fault
+     */
     public boolean isWriteProtect() {
         return (flags & UffdEvent.FLAG_WP) != 0;
     }
 
-    /** Whether it is a minor fault (the page is in the page cache but not mapped here). */
+    /**
+     * Whether it is a minor fault (the page is in the page cache but not mapped here).
+     *
+     * @return true for a minor fault
+     */
     public boolean isMinor() {
         return (flags & UffdEvent.FLAG_MINOR) != 0;
     }
@@ -91,6 +123,8 @@ public final class Fault {
     /**
      * A page-sized buffer owned by this handler thread, to build contents in before {@link #copy}:
      * zeroed on the first call for each fault, the same buffer on later calls for that fault.
+     *
+     * @return the staging buffer, one page
      */
     public MemorySegment staging() {
         if (!stagingZeroed) {
@@ -100,7 +134,11 @@ public final class Fault {
         return staging.slice(1, region.pageSize());
     }
 
-    /** UFFDIO_COPY: the page gets the first page-size bytes of {@code src} (off-heap, alive). */
+    /**
+     * UFFDIO_COPY: the page gets the first page-size bytes of {@code src} (off-heap, alive).
+     *
+     * @param src at least one page of off-heap memory
+     */
     public void copy(MemorySegment src) {
         if (!src.isNative() || !src.scope().isAlive()) {
             throw new IllegalArgumentException("copy: the source must be live off-heap memory, not " + src);
@@ -145,6 +183,8 @@ public final class Fault {
     /**
      * The service's userfaultfd, for ioctls the actions above do not cover (resolve the fault
      * before returning). The service owns it: never close it, read from it or unregister through it.
+     *
+     * @return the userfaultfd
      */
     public Userfaultfd userfaultfd() {
         return uffd;

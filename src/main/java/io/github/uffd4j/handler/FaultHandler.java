@@ -11,6 +11,11 @@ package io.github.uffd4j.handler;
 @FunctionalInterface
 public interface FaultHandler {
 
-    /** Resolves {@code fault}. The {@link Fault} object is reused for the next fault: do not keep it. */
+    /**
+     * Resolves {@code fault}. The {@link Fault} object is reused for the next fault: do not keep it.
+     *
+     * @param fault the fault, valid during this call only
+     * @throws Exception any failure: a failed attempt, handled by the {@link FailurePolicy}
+     */
     void onFault(Fault fault) throws Exception;
 }

@@ -48,7 +48,7 @@ public final class FaultService implements AutoCloseable {
 
     private FaultService(Builder b) {
         this.remote = b.adopted != null;
-        boolean poison = remote ? b.adopted.features().contains(Feature.POISON) : Userfaultfd.isSupported(Feature.POISON);
+        boolean poison = remote ? b.adopted.features().contains(Feature.POISON) : Userfaultfd.kernelFeatures().contains(Feature.POISON);
         if (b.policy.fallback() == FailurePolicy.Fallback.ERROR && !poison) {
             if (remote) {
                 b.adopted.close();
@@ -104,6 +104,8 @@ public final class FaultService implements AutoCloseable {
     /**
      * The features a service uses that this kernel has: what it opens its own userfaultfd with,
      * and what to open one with that another process's service will serve (a pager's app).
+     *
+     * @return the features, a new set
      */
     public static Set<Feature> usableFeatures() {
         Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
@@ -113,12 +115,21 @@ public final class FaultService implements AutoCloseable {
         return wanted;
     }
 
-    /** A builder with the defaults: 2 handler threads, 64 KiB fault-around, 2 MiB readahead, no background fill. */
+    /**
+     * A builder with the defaults: 2 handler threads, 64 KiB fault-around, 2 MiB readahead, no background
+     * fill.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** A service with the default settings. */
+    /**
+     * A service with the default settings.
+     *
+     * @return the running service, owned by the caller (close it)
+     */
     public static FaultService start() {
         return builder().start();
     }
@@ -139,7 +150,12 @@ public final class FaultService implements AutoCloseable {
         private Builder() {
         }
 
-        /** Handler threads (1 to 64). Two or more also let a self-fault be caught at once. */
+        /**
+         * Handler threads (1 to 64). Two or more also let a self-fault be caught at once.
+         *
+         * @param n the thread count
+         * @return this builder
+         */
         public Builder threads(int n) {
             if (n < 1 || n > 64) {
                 throw new IllegalArgumentException("threads must be 1..64, not " + n);
@@ -148,7 +164,12 @@ public final class FaultService implements AutoCloseable {
             return this;
         }
 
-        /** Messages read per read(2) (1 to 4096). */
+        /**
+         * Messages read per read(2) (1 to 4096).
+         *
+         * @param n the batch size
+         * @return this builder
+         */
         public Builder batchSize(int n) {
             if (n < 1 || n > 4096) {
                 throw new IllegalArgumentException("batchSize must be 1..4096, not " + n);
@@ -160,6 +181,9 @@ public final class FaultService implements AutoCloseable {
         /**
          * Bytes loaded around a random fault, as one aligned block (rounded to whole pages; a
          * value below the page size means one page).
+         *
+         * @param bytes the block size in bytes
+         * @return this builder
          */
         public Builder faultAround(long bytes) {
             if (bytes < 0 || bytes > 1L << 30) {
@@ -169,7 +193,12 @@ public final class FaultService implements AutoCloseable {
             return this;
         }
 
-        /** The largest block a sequential stream grows to (at least the fault-around block). */
+        /**
+         * The largest block a sequential stream grows to (at least the fault-around block).
+         *
+         * @param bytes the largest block in bytes
+         * @return this builder
+         */
         public Builder maxReadahead(long bytes) {
             if (bytes < 0 || bytes > 1L << 30) {
                 throw new IllegalArgumentException("maxReadahead must be 0..1 GiB, not " + bytes);
@@ -178,13 +207,23 @@ public final class FaultService implements AutoCloseable {
             return this;
         }
 
-        /** Whether a background thread loads the pages nobody asked for yet (postcopy "push"). */
+        /**
+         * Whether a background thread loads the pages nobody asked for yet (postcopy "push").
+         *
+         * @param on whether to fill in the background
+         * @return this builder
+         */
         public Builder backgroundFill(boolean on) {
             this.backgroundFill = on;
             return this;
         }
 
-        /** What to do when a page source fails or times out. */
+        /**
+         * What to do when a page source fails or times out.
+         *
+         * @param policy the policy
+         * @return this builder
+         */
         public Builder failurePolicy(FailurePolicy policy) {
             this.policy = Objects.requireNonNull(policy, "policy");
             return this;
@@ -194,6 +233,9 @@ public final class FaultService implements AutoCloseable {
          * How long {@link FaultService#close()} lets pending faults be served before failing them
          * (default 5 s); poisoning the pages never loaded then gets as long again, plus half a
          * second, so a busy service (its memory still being touched) still poisons everything.
+         *
+         * @param timeout the time pending faults get
+         * @return this builder
          */
         public Builder closeTimeout(Duration timeout) {
             Objects.requireNonNull(timeout, "timeout");
@@ -208,13 +250,21 @@ public final class FaultService implements AutoCloseable {
          * Whether {@link FaultService#close()} poisons the pages never loaded before it unregisters
          * (default on where UFFDIO_POISON exists), so that a late access fails loudly instead of
          * reading zeros that were never the data.
+         *
+         * @param on whether to poison the pages never loaded
+         * @return this builder
          */
         public Builder poisonUnloadedOnClose(boolean on) {
             this.poisonOnClose = on;
             return this;
         }
 
-        /** Called (on a service thread) for every {@link FaultFailure}. Keep it short. */
+        /**
+         * Called (on a service thread) for every {@link FaultFailure}. Keep it short.
+         *
+         * @param listener receives each failure
+         * @return this builder
+         */
         public Builder onFailure(Consumer<FaultFailure> listener) {
             this.failureListener = listener;
             return this;
@@ -231,13 +281,20 @@ public final class FaultService implements AutoCloseable {
          * {@link Region#reset} and write-fault hooks are refused. Faults are served with the
          * same ioctls, which act on the owner's memory. This is the pager's side of the
          * non-cooperative model; events (REMOVE, UNMAP, REMAP) are those the owner enabled.
+         *
+         * @param adopted the other process's userfaultfd; the service owns it from now on
+         * @return this builder
          */
         public Builder serve(Userfaultfd adopted) {
             this.adopted = Objects.requireNonNull(adopted, "adopted");
             return this;
         }
 
-        /** Opens the userfaultfd (unless one is {@linkplain #serve served}) and starts the threads. */
+        /**
+         * Opens the userfaultfd (unless one is {@linkplain #serve served}) and starts the threads.
+         *
+         * @return the running service, owned by the caller (close it)
+         */
         public FaultService start() {
             return new FaultService(this);
         }
@@ -245,7 +302,13 @@ public final class FaultService implements AutoCloseable {
 
     // ---- registration --------------------------------------------------------------------------
 
-    /** Registers a mapping (anonymous, shmem or hugetlb) whose missing pages {@code source} fills. */
+    /**
+     * Registers a mapping (anonymous, shmem or hugetlb) whose missing pages {@code source} fills.
+     *
+     * @param mapping the memory to serve
+     * @param source fills its missing pages
+     * @return the region, served from now on
+     */
     public Region register(Mapping mapping, PageSource source) {
         return region(mapping.segment()).pageSize(mapping.pageSize()).source(source).register();
     }
@@ -254,13 +317,22 @@ public final class FaultService implements AutoCloseable {
      * Registers shared memory in MINOR mode: {@code source} fills a private buffer, which is
      * copied into the page cache through the alias mapping and mapped into the view with
      * UFFDIO_CONTINUE. Application code uses {@code memory.view()}.
+     *
+     * @param memory the shared memory to serve; its view is registered
+     * @param source fills its pages
+     * @return the region, served from now on
      */
     public Region register(SharedMemory memory, PageSource source) {
         return region(memory.view().segment()).pageSize(memory.pageSize()).alias(memory.alias().segment())
                 .source(source).register();
     }
 
-    /** Starts describing a region over {@code memory} (off-heap, page aligned). */
+    /**
+     * Starts describing a region over {@code memory} (off-heap, page aligned).
+     *
+     * @param memory the memory to serve
+     * @return a builder for the region
+     */
     public RegionBuilder region(MemorySegment memory) {
         return new RegionBuilder(this, memory);
     }
@@ -329,7 +401,11 @@ public final class FaultService implements AutoCloseable {
         }
     }
 
-    /** The regions served now. */
+    /**
+     * The regions served now.
+     *
+     * @return the regions, a snapshot
+     */
     public List<Region> regions() {
         return ctx.regions().list();
     }
@@ -338,6 +414,8 @@ public final class FaultService implements AutoCloseable {
      * Stops serving {@code region}: pages never loaded are poisoned (see
      * {@link Builder#poisonUnloadedOnClose}) and the range is unregistered. The region's
      * operations throw from now on.
+     *
+     * @param region one of this service's regions
      */
     public synchronized void unregister(Region region) {
         if (!ctx.regions().remove(region)) {
@@ -351,6 +429,8 @@ public final class FaultService implements AutoCloseable {
     /**
      * The counters now. Pages are counted just before the ioctl that maps them and wakes their
      * faulting threads, so a thread that finds its page loaded also finds it counted.
+     *
+     * @return a snapshot of the counters
      */
     public FaultStats stats() {
         return ctx.counters().snapshot();
@@ -359,17 +439,27 @@ public final class FaultService implements AutoCloseable {
     /**
      * The userfaultfd the service reads, for inspection and for ioctls on its regions. The
      * service owns it: never close it, read from it, or register and unregister through it.
+     *
+     * @return the userfaultfd
      */
     public Userfaultfd uffd() {
         return ctx.uffd();
     }
 
-    /** The failure policy. */
+    /**
+     * The failure policy.
+     *
+     * @return the policy
+     */
     public FailurePolicy failurePolicy() {
         return ctx.settings().policy();
     }
 
-    /** Whether {@link #close()} has been called (it may still be finishing). */
+    /**
+     * Whether {@link #close()} has been called (it may still be finishing).
+     *
+     * @return true once closing began
+     */
     public boolean isClosed() {
         return closing.get();
     }
@@ -379,7 +469,13 @@ public final class FaultService implements AutoCloseable {
         return ctx.installer();
     }
 
-    /** Waits until the background filler has loaded every region it serves; false on timeout. */
+    /**
+     * Waits until the background filler has loaded every region it serves; false on timeout.
+     *
+     * @param timeout the longest wait
+     * @return true when every region is loaded
+     * @throws InterruptedException when the waiting thread is interrupted
+     */
     public boolean awaitBackgroundFill(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         for (;;) {

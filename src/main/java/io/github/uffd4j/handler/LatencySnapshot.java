@@ -21,6 +21,9 @@ public final class LatencySnapshot {
     /**
      * A snapshot from the bucket counts another one gave ({@link #bucketCounts()}): how the
      * pager hands an app the latencies of its faults.
+     *
+     * @param counts the bucket counts, as {@link #bucketCounts()} returned them
+     * @return the snapshot
      */
     public static LatencySnapshot ofBucketCounts(long[] counts) {
         if (counts.length != LatencyHistogram.BUCKETS) {
@@ -35,12 +38,20 @@ public final class LatencySnapshot {
         return new LatencySnapshot(counts.clone());
     }
 
-    /** The count of each bucket (a copy), for {@link #ofBucketCounts} elsewhere. */
+    /**
+     * The count of each bucket (a copy), for {@link #ofBucketCounts} elsewhere.
+     *
+     * @return the counts, a new array
+     */
     public long[] bucketCounts() {
         return counts.clone();
     }
 
-    /** Number of values recorded. */
+    /**
+     * Number of values recorded.
+     *
+     * @return the count
+     */
     public long count() {
         return total;
     }
@@ -48,6 +59,9 @@ public final class LatencySnapshot {
     /**
      * The value at percentile {@code p} (0 to 100), as the upper bound of its bucket;
      * 0 when nothing was recorded.
+     *
+     * @param p the percentile, 0 to 100
+     * @return the value in nanoseconds
      */
     public long percentile(double p) {
         if (p < 0 || p > 100) {
@@ -67,7 +81,11 @@ public final class LatencySnapshot {
         return LatencyHistogram.upperBound(counts.length - 1);
     }
 
-    /** The largest value recorded, within its bucket's precision. */
+    /**
+     * The largest value recorded, within its bucket's precision.
+     *
+     * @return the largest value in nanoseconds
+     */
     public long max() {
         return percentile(100);
     }

@@ -34,6 +34,13 @@ import java.util.Objects;
  * access to them is safe only for pages loaded and not zapped since (see {@link #slice}). Native
  * code and system calls may use {@link #segment()} anywhere.
  *
+ * <p>{@link #getInt} and {@link #getLong} read in the native byte order
+ * ({@link java.nio.ByteOrder#nativeOrder()}: little-endian on x86_64 and aarch64), as
+ * {@link ValueLayout#JAVA_LONG} does. Data stored big-endian (by {@link java.io.DataOutput}, in
+ * network order) comes back byte-reversed: use {@link Long#reverseBytes} and
+ * {@link Integer#reverseBytes}, or read a loaded {@link #slice} with
+ * {@code ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN)}.
+ *
  * <p>Thread safe.
  */
 public final class LazySegment implements AutoCloseable {
@@ -66,12 +73,24 @@ public final class LazySegment implements AutoCloseable {
         this.gate = region.gate();
     }
 
-    /** {@code size} bytes of anonymous memory filled on demand by {@code source}, with default settings. */
+    /**
+     * {@code size} bytes of anonymous memory filled on demand by {@code source}, with default settings.
+     *
+     * @param size the size in bytes, up to 4 TiB
+     * @param source fills the pages
+     * @return the segment, owned by the caller (close it)
+     */
     public static LazySegment open(long size, PageSource source) {
         return builder(size, source).open();
     }
 
-    /** Settings for a lazy segment of {@code size} bytes over {@code source}. */
+    /**
+     * Settings for a lazy segment of {@code size} bytes over {@code source}.
+     *
+     * @param size the size in bytes, up to 4 TiB
+     * @param source fills the pages
+     * @return a builder
+     */
     public static Builder builder(long size, PageSource source) {
         return new Builder(size, source);
     }
@@ -93,49 +112,90 @@ public final class LazySegment implements AutoCloseable {
             this.source = Objects.requireNonNull(source, "source");
         }
 
-        /** Handler threads (default 2). */
+        /**
+         * Handler threads (default 2).
+         *
+         * @param n the thread count
+         * @return this builder
+         */
         public Builder threads(int n) {
             service.threads(n);
             return this;
         }
 
-        /** Bytes loaded around a random fault (default 64 KiB). */
+        /**
+         * Bytes loaded around a random fault (default 64 KiB).
+         *
+         * @param bytes the block size in bytes
+         * @return this builder
+         */
         public Builder faultAround(long bytes) {
             service.faultAround(bytes);
             return this;
         }
 
-        /** Largest sequential readahead block (default 2 MiB). */
+        /**
+         * Largest sequential readahead block (default 2 MiB).
+         *
+         * @param bytes the largest block in bytes
+         * @return this builder
+         */
         public Builder maxReadahead(long bytes) {
             service.maxReadahead(bytes);
             return this;
         }
 
-        /** Whether a background thread loads everything not yet asked for (default off). */
+        /**
+         * Whether a background thread loads everything not yet asked for (default off).
+         *
+         * @param on whether to fill in the background
+         * @return this builder
+         */
         public Builder backgroundFill(boolean on) {
             service.backgroundFill(on);
             return this;
         }
 
-        /** What to do when the source fails or times out (default {@link FailurePolicy#DEFAULT}). */
+        /**
+         * What to do when the source fails or times out (default {@link FailurePolicy#DEFAULT}).
+         *
+         * @param policy the policy
+         * @return this builder
+         */
         public Builder failurePolicy(FailurePolicy policy) {
             service.failurePolicy(policy);
             return this;
         }
 
-        /** How long close() lets pending loads finish (default 5 s). */
+        /**
+         * How long close() lets pending loads finish (default 5 s).
+         *
+         * @param timeout the time pending loads get
+         * @return this builder
+         */
         public Builder closeTimeout(Duration timeout) {
             service.closeTimeout(timeout);
             return this;
         }
 
-        /** Called for every {@link FaultFailure}. */
+        /**
+         * Called for every {@link FaultFailure}.
+         *
+         * @param listener receives each failure, on a service thread
+         * @return this builder
+         */
         public Builder onFailure(java.util.function.Consumer<FaultFailure> listener) {
             service.onFailure(listener);
             return this;
         }
 
-        /** Back the segment with huge pages of this size (reserved beforehand; see {@link Memory#reserveHugePages}). */
+        /**
+         * Back the segment with huge pages of this size (reserved beforehand; see
+         * {@link Memory#reserveHugePages}).
+         *
+         * @param pageSize the huge page size
+         * @return this builder
+         */
         public Builder hugePages(HugePageSize pageSize) {
             this.hugePages = pageSize;
             return this;
@@ -145,19 +205,31 @@ public final class LazySegment implements AutoCloseable {
          * Back the segment with shared memory (a memfd) served in MINOR mode: the source writes
          * straight into the page cache and UFFDIO_CONTINUE maps it; {@link #sharedMemory()} can be
          * handed to other processes.
+         *
+         * @param on whether to use shared memory
+         * @return this builder
          */
         public Builder shared(boolean on) {
             this.shared = on;
             return this;
         }
 
-        /** A name for logs and JFR. */
+        /**
+         * A name for logs and JFR.
+         *
+         * @param name the name
+         * @return this builder
+         */
         public Builder name(String name) {
             this.name = Objects.requireNonNull(name, "name");
             return this;
         }
 
-        /** Maps the memory, starts the service and registers the memory with it. */
+        /**
+         * Maps the memory, starts the service and registers the memory with it.
+         *
+         * @return the segment, owned by the caller (close it)
+         */
         public LazySegment open() {
             long page = hugePages != null ? hugePages.bytes() : Memory.pageSize();
             long mapped = Memory.roundUp(size, page);
@@ -187,7 +259,11 @@ public final class LazySegment implements AutoCloseable {
         }
     }
 
-    /** Size in bytes. */
+    /**
+     * Size in bytes.
+     *
+     * @return the size given at creation
+     */
     public long byteSize() {
         return size;
     }
@@ -195,27 +271,45 @@ public final class LazySegment implements AutoCloseable {
     /**
      * The memory itself, for native code and system calls (always safe) and for plain Java access
      * to pages loaded and not zapped since, exactly as for {@link #slice}.
+     *
+     * @return the whole memory
      */
     public MemorySegment segment() {
         return segment;
     }
 
-    /** The region, for its page state. */
+    /**
+     * The region, for its page state.
+     *
+     * @return the region
+     */
     public Region region() {
         return region;
     }
 
-    /** The service serving it. */
+    /**
+     * The service serving it.
+     *
+     * @return the service
+     */
     public FaultService service() {
         return service;
     }
 
-    /** The counters of its service. */
+    /**
+     * The counters of its service.
+     *
+     * @return a snapshot of the counters
+     */
     public FaultStats stats() {
         return service.stats();
     }
 
-    /** The shared memory behind it, when built with {@link Builder#shared}. */
+    /**
+     * The shared memory behind it, when built with {@link Builder#shared}.
+     *
+     * @return the shared memory
+     */
     public SharedMemory sharedMemory() {
         if (shared == null) {
             throw new IllegalStateException("this LazySegment is anonymous memory; build it with shared(true)");
@@ -223,7 +317,13 @@ public final class LazySegment implements AutoCloseable {
         return shared;
     }
 
-    /** Whether every page of {@code [offset, offset + length)} is loaded. */
+    /**
+     * Whether every page of {@code [offset, offset + length)} is loaded.
+     *
+     * @param offset the first byte
+     * @param length the length in bytes
+     * @return true when every page is loaded
+     */
     public boolean isLoaded(long offset, long length) {
         checkRange(offset, length);
         if (length == 0) {
@@ -235,13 +335,21 @@ public final class LazySegment implements AutoCloseable {
     /**
      * Loads {@code [offset, offset + length)} if needed; afterwards plain Java access to it is
      * safe until the pages are zapped (see {@link #slice}).
+     *
+     * @param offset the first byte
+     * @param length the length in bytes
      */
     public void load(long offset, long length) {
         checkRange(offset, length);
         region.load(offset, length);
     }
 
-    /** The byte at {@code offset}. */
+    /**
+     * The byte at {@code offset}.
+     *
+     * @param offset the byte's offset
+     * @return the byte
+     */
     public byte getByte(long offset) {
         checkRange(offset, 1);
         int stripe = gate.enter();
@@ -257,7 +365,12 @@ public final class LazySegment implements AutoCloseable {
         return throughKernel(offset, 1).get(ValueLayout.JAVA_BYTE, 0);
     }
 
-    /** The int at {@code offset} (native byte order, any alignment). */
+    /**
+     * The int at {@code offset}, in native byte order (see the class comment), at any alignment.
+     *
+     * @param offset the first byte's offset
+     * @return the int, in native byte order
+     */
     public int getInt(long offset) {
         checkRange(offset, 4);
         int stripe = gate.enter();
@@ -273,7 +386,12 @@ public final class LazySegment implements AutoCloseable {
         return throughKernel(offset, 4).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
     }
 
-    /** The long at {@code offset} (native byte order, any alignment). */
+    /**
+     * The long at {@code offset}, in native byte order (see the class comment), at any alignment.
+     *
+     * @param offset the first byte's offset
+     * @return the long, in native byte order
+     */
     public long getLong(long offset) {
         checkRange(offset, 8);
         int stripe = gate.enter();
@@ -289,7 +407,12 @@ public final class LazySegment implements AutoCloseable {
         return throughKernel(offset, 8).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
     }
 
-    /** Copies {@code dst.byteSize()} bytes from {@code offset} into {@code dst} (off-heap or heap). */
+    /**
+     * Copies {@code dst.byteSize()} bytes from {@code offset} into {@code dst} (off-heap or heap).
+     *
+     * @param offset the first byte to copy
+     * @param dst where the bytes go
+     */
     public void copyTo(long offset, MemorySegment dst) {
         long n = dst.byteSize();
         checkRange(offset, n);
@@ -300,7 +423,14 @@ public final class LazySegment implements AutoCloseable {
         }
     }
 
-    /** Copies {@code length} bytes from {@code offset} into {@code dst[dstIndex...]}. */
+    /**
+     * Copies {@code length} bytes from {@code offset} into {@code dst[dstIndex...]}.
+     *
+     * @param offset the first byte to copy
+     * @param dst where the bytes go
+     * @param dstIndex the first index of {@code dst} to write
+     * @param length the bytes to copy
+     */
     public void copyTo(long offset, byte[] dst, int dstIndex, int length) {
         Objects.checkFromIndexSize(dstIndex, length, dst.length);
         copyTo(offset, MemorySegment.ofArray(dst).asSlice(dstIndex, length));
@@ -313,6 +443,10 @@ public final class LazySegment implements AutoCloseable {
      * punched into it or reclaim under memory pressure. After a zap, touching the slice from Java
      * may take a fault this JVM serves itself, which a safepoint can turn into a JVM-wide freeze:
      * take a new slice (or use the accessors, which stay safe whatever runs concurrently).
+     *
+     * @param offset the first byte
+     * @param length the length in bytes
+     * @return the loaded slice
      */
     public MemorySegment slice(long offset, long length) {
         checkRange(offset, length);

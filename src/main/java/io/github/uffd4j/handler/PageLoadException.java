@@ -11,6 +11,7 @@ public class PageLoadException extends RuntimeException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The failed page's offset in the region. */
     private final long offset;
 
     PageLoadException(String message, long offset, Throwable cause) {
@@ -18,7 +19,11 @@ public class PageLoadException extends RuntimeException {
         this.offset = offset;
     }
 
-    /** Offset in the region of the page that could not be loaded. */
+    /**
+     * Offset in the region of the page that could not be loaded.
+     *
+     * @return the page's offset, page aligned
+     */
     public long offset() {
         return offset;
     }

@@ -28,6 +28,10 @@ public interface PageSource {
     /**
      * Fills {@code destination} with the bytes at {@code [offset, offset + destination.byteSize())}
      * of the region.
+     *
+     * @param offset the region offset of the first byte to fill, page aligned
+     * @param destination whole pages to fill; reused after the call
+     * @throws Exception any failure: a failed attempt, handled by the {@link FailurePolicy}
      */
     void fill(long offset, MemorySegment destination) throws Exception;
 
@@ -39,6 +43,8 @@ public interface PageSource {
      * such a byte would read as whatever an earlier call left in the reused buffer (a fill that
      * throws is never installed, so it may stop anywhere). The default, false, keeps the zeroing.
      * The sources in {@code io.github.uffd4j.source} all say true.
+     *
+     * @return true only when every normal return of {@code fill} wrote every byte (default false)
      */
     default boolean writesEveryByte() {
         return false;

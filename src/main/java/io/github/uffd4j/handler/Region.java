@@ -82,7 +82,11 @@ public final class Region {
 
     // ---- public view -----------------------------------------------------------------------------
 
-    /** The name given at registration (for logs and JFR). */
+    /**
+     * The name given at registration (for logs and JFR).
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
@@ -91,54 +95,94 @@ public final class Region {
      * The registered memory (at its current address, if a REMAP moved the region). See the class
      * comment before touching it from Java code. For a region of another process
      * ({@link FaultService.Builder#serve}) these are the other process's addresses: never touch them here.
+     *
+     * @return the memory
      */
     public MemorySegment memory() {
         return memory;
     }
 
-    /** Start address (it changes if the whole region is moved by mremap and a REMAP event says so). */
+    /**
+     * Start address (it changes if the whole region is moved by mremap and a REMAP event says so).
+     *
+     * @return the first byte's address
+     */
     public long address() {
         return address;
     }
 
-    /** Size in bytes. */
+    /**
+     * Size in bytes.
+     *
+     * @return the size, whole pages
+     */
     public long byteSize() {
         return length;
     }
 
-    /** The page size of the memory (the huge page size for hugetlb). */
+    /**
+     * The page size of the memory (the huge page size for hugetlb).
+     *
+     * @return the page size in bytes
+     */
     public long pageSize() {
         return pageSize;
     }
 
-    /** Number of pages. */
+    /**
+     * Number of pages.
+     *
+     * @return the page count
+     */
     public int pageCount() {
         return pages.pageCount();
     }
 
-    /** Pages present now (loaded by a fault, the filler, or zero-filled by the failure policy). */
+    /**
+     * Pages present now (loaded by a fault, the filler, or zero-filled by the failure policy).
+     *
+     * @return the present pages
+     */
     public int presentPages() {
         return pages.presentCount();
     }
 
-    /** Whether every page is present. */
+    /**
+     * Whether every page is present.
+     *
+     * @return true when every page is present
+     */
     public boolean isFullyLoaded() {
         return pages.presentCount() >= pages.pageCount();
     }
 
-    /** Whether the page holding {@code offset} is present. */
+    /**
+     * Whether the page holding {@code offset} is present.
+     *
+     * @param offset a byte offset in the region
+     * @return true when its page is present
+     */
     public boolean isPresent(long offset) {
         checkOffset(offset);
         return pages.isPresent((int) (offset >>> pageShift));
     }
 
-    /** The failure recorded for the page holding {@code offset}, if it failed. */
+    /**
+     * The failure recorded for the page holding {@code offset}, if it failed.
+     *
+     * @param offset a byte offset in the region
+     * @return its page's failure, or empty
+     */
     public Optional<FaultFailure> failure(long offset) {
         checkOffset(offset);
         return Optional.ofNullable(pages.failure((int) (offset >>> pageShift)));
     }
 
-    /** Whether the region is still served (not unregistered, its service not closed). */
+    /**
+     * Whether the region is still served (not unregistered, its service not closed).
+     *
+     * @return false once unregistered or its service closed
+     */
     public boolean isServed() {
         return !retired && !service.isClosed();
     }
@@ -148,6 +192,8 @@ public final class Region {
      * ones in from a native call (safe for the JVM, see the class comment). Returns at once when
      * they are present already.
      *
+     * @param offset the first byte, from the region's start
+     * @param length the length in bytes
      * @throws PageLoadException if a page could not be loaded (the failure policy gave up on it,
      *                           the memory was unmapped), or the region is no longer served
      */
@@ -158,6 +204,9 @@ public final class Region {
     /**
      * Like {@link #load}, but faults the pages in for writing ({@code MADV_POPULATE_WRITE}): use it
      * before writing from Java code to pages that may be missing or write-protected.
+     *
+     * @param offset the first byte, from the region's start
+     * @param length the length in bytes
      */
     public void loadForWrite(long offset, long length) {
         populate(offset, length, true);
@@ -168,6 +217,9 @@ public final class Region {
      * state, failures included: the next touch loads them again from the source. The offset and
      * length must be page aligned. Slices of these pages must not be touched from Java afterwards
      * until loaded again (see the class comment); {@link LazySegment}'s accessors stay safe.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
      */
     public void reset(long offset, long length) {
         checkRange(offset, length);
@@ -202,6 +254,9 @@ public final class Region {
      * Write-protects the present pages of {@code [offset, offset + length)} (the region must have
      * been registered with a {@link WriteFaultHook}); the next write to each page runs the hook
      * first. Pages not present are skipped by the kernel.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
      */
     public void writeProtect(long offset, long length) {
         if (writeHook == null) {
@@ -313,6 +368,9 @@ public final class Region {
      * left as it is (that load brings the page from the source). Returns how many pages were
      * installed. Not for shared-memory (MINOR) regions.
      *
+     * @param offset where the contents go, page aligned
+     * @param contents whole pages of off-heap memory
+     * @return the pages installed
      * @throws IllegalArgumentException offset or length not page-aligned, or contents on the heap
      * @throws IllegalStateException    the region is unregistered or its service closed
      * @throws UffdException            the kernel refused the copy for a reason retrying cannot fix
@@ -464,7 +522,11 @@ public final class Region {
         }
     }
 
-    /** Whether the memory belongs to another process (see {@link FaultService.Builder#serve}). */
+    /**
+     * Whether the memory belongs to another process (see {@link FaultService.Builder#serve}).
+     *
+     * @return true for another process's memory
+     */
     public boolean isRemote() {
         return remote;
     }

@@ -23,7 +23,12 @@ public final class RegionBuilder {
         this.memory = Objects.requireNonNull(memory, "memory");
     }
 
-    /** The page size of the memory (the huge page size for hugetlb; default the base page size). */
+    /**
+     * The page size of the memory (the huge page size for hugetlb; default the base page size).
+     *
+     * @param bytes the page size in bytes
+     * @return this builder
+     */
     public RegionBuilder pageSize(long bytes) {
         if (bytes < Memory.pageSize() || Long.bitCount(bytes) != 1) {
             throw new IllegalArgumentException("pageSize must be a power of two of at least " + Memory.pageSize() + ", not " + bytes);
@@ -32,25 +37,45 @@ public final class RegionBuilder {
         return this;
     }
 
-    /** Fills missing pages. */
+    /**
+     * Fills missing pages.
+     *
+     * @param source the page source
+     * @return this builder
+     */
     public RegionBuilder source(PageSource source) {
         this.source = source;
         return this;
     }
 
-    /** Decides per fault instead of a page source. */
+    /**
+     * Decides per fault instead of a page source.
+     *
+     * @param handler the handler
+     * @return this builder
+     */
     public RegionBuilder handler(FaultHandler handler) {
         this.handler = handler;
         return this;
     }
 
-    /** Also registers write-protect mode, with {@code hook} run on each write-protect fault. */
+    /**
+     * Also registers write-protect mode, with {@code hook} run on each write-protect fault.
+     *
+     * @param hook runs before each write to a protected page
+     * @return this builder
+     */
     public RegionBuilder writeProtect(WriteFaultHook hook) {
         this.writeHook = Objects.requireNonNull(hook, "hook");
         return this;
     }
 
-    /** MINOR mode: the unregistered second mapping of the same shared memory, written through before CONTINUE. */
+    /**
+     * MINOR mode: the unregistered second mapping of the same shared memory, written through before CONTINUE.
+     *
+     * @param alias the second mapping, as large as the region
+     * @return this builder
+     */
     public RegionBuilder alias(MemorySegment alias) {
         this.alias = alias;
         return this;
@@ -61,25 +86,42 @@ public final class RegionBuilder {
      * are never loaded. For a service taking over memory that another service filled in part
      * (a replacement pager finding shared memory's page cache filled, see
      * {@link io.github.uffd4j.Mapping#residentPages}).
+     *
+     * @param pages the pages in place
+     * @return this builder
      */
     public RegionBuilder presentPages(java.util.BitSet pages) {
         this.present = (java.util.BitSet) pages.clone();
         return this;
     }
 
-    /** A name for logs, failures and JFR. */
+    /**
+     * A name for logs, failures and JFR.
+     *
+     * @param name the name
+     * @return this builder
+     */
     public RegionBuilder name(String name) {
         this.name = name;
         return this;
     }
 
-    /** Whether the background filler serves this region (default: the service's setting). */
+    /**
+     * Whether the background filler serves this region (default: the service's setting).
+     *
+     * @param on whether the filler serves the region
+     * @return this builder
+     */
     public RegionBuilder backgroundFill(boolean on) {
         this.background = on;
         return this;
     }
 
-    /** Registers the region with the userfaultfd; faults on it are served from now on. */
+    /**
+     * Registers the region with the userfaultfd; faults on it are served from now on.
+     *
+     * @return the region, served from now on
+     */
     public Region register() {
         return service.add(this);
     }

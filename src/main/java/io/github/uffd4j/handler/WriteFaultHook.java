@@ -11,6 +11,13 @@ import java.lang.foreign.MemorySegment;
 @FunctionalInterface
 public interface WriteFaultHook {
 
-    /** Runs before the write to the page at {@code offset} of {@code region} goes ahead. */
+    /**
+     * Runs before the write to the page at {@code offset} of {@code region} goes ahead.
+     *
+     * @param region the region written to
+     * @param offset the page's offset in the region
+     * @param page the page, with its contents before the write
+     * @throws Exception reported as a {@link FaultFailure}; the write goes ahead all the same
+     */
     void beforeWrite(Region region, long offset, MemorySegment page) throws Exception;
 }

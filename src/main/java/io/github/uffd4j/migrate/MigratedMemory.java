@@ -106,17 +106,30 @@ public final class MigratedMemory implements AutoCloseable {
         }
     }
 
-    /** The memory: for native code and system calls at any time, for plain Java once complete or after {@link #load}. */
+    /**
+     * The memory: for native code and system calls at any time, for plain Java once complete or after
+     * {@link #load}.
+     *
+     * @return the memory
+     */
     public MemorySegment segment() {
         return mapping.segment();
     }
 
-    /** Size in bytes. */
+    /**
+     * Size in bytes.
+     *
+     * @return the size in bytes
+     */
     public long byteSize() {
         return mapping.segment().byteSize();
     }
 
-    /** The region serving the memory until it is complete (page states, counters). */
+    /**
+     * The region serving the memory until it is complete (page states, counters).
+     *
+     * @return the region
+     */
     public Region region() {
         return region;
     }
@@ -125,6 +138,8 @@ public final class MigratedMemory implements AutoCloseable {
      * Faults {@code [offset, offset + length)} in from native code (pages not arrived are asked
      * for first); afterwards plain Java access to it is safe.
      *
+     * @param offset the first byte
+     * @param length the length in bytes
      * @throws io.github.uffd4j.handler.PageLoadException a page could not be had (the source went away)
      */
     public void load(long offset, long length) {
@@ -147,7 +162,11 @@ public final class MigratedMemory implements AutoCloseable {
         }
     }
 
-    /** Whether every page arrived (then the memory is plain memory). */
+    /**
+     * Whether every page arrived (then the memory is plain memory).
+     *
+     * @return true once every page arrived
+     */
     public boolean isComplete() {
         return complete.getCount() == 0;
     }
@@ -155,6 +174,9 @@ public final class MigratedMemory implements AutoCloseable {
     /**
      * Waits until every page arrived and the memory is plain memory; false on timeout.
      *
+     * @param timeout the longest wait
+     * @return true once every page arrived, false on timeout
+     * @throws InterruptedException when the waiting thread is interrupted
      * @throws MigrationException the source went away before every page arrived
      */
     public boolean awaitComplete(Duration timeout) throws MigrationException, InterruptedException {
@@ -168,22 +190,38 @@ public final class MigratedMemory implements AutoCloseable {
         return done;
     }
 
-    /** Why the migration failed after the switchover, if it did. */
+    /**
+     * Why the migration failed after the switchover, if it did.
+     *
+     * @return the failure, or empty
+     */
     public Optional<Throwable> failure() {
         return Optional.ofNullable(failure.get());
     }
 
-    /** Pages installed from the background push. */
+    /**
+     * Pages installed from the background push.
+     *
+     * @return the pages pushed
+     */
     public long pagesPushed() {
         return pushed.get();
     }
 
-    /** Pages asked for because a fault needed them. */
+    /**
+     * Pages asked for because a fault needed them.
+     *
+     * @return the pages pulled
+     */
     public long pagesPulled() {
         return pulled.get();
     }
 
-    /** The counters of the fault service (fault latency included). */
+    /**
+     * The counters of the fault service (fault latency included).
+     *
+     * @return a snapshot of the counters
+     */
     public FaultStats stats() {
         return service.stats();
     }

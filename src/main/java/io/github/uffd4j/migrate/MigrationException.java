@@ -11,10 +11,21 @@ public class MigrationException extends IOException {
 
     private static final long serialVersionUID = 1L;
 
+    /**
+     * A failure described by {@code message}.
+     *
+     * @param message what failed
+     */
     public MigrationException(String message) {
         super(message);
     }
 
+    /**
+     * A failure described by {@code message}, caused by {@code cause}.
+     *
+     * @param message what failed
+     * @param cause the underlying failure
+     */
     public MigrationException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -77,12 +77,14 @@ public final class MigrationSource {
      * @param maxRounds precopy rounds after the first full pass, at most
      * @param switchAt  switch over as soon as a round finds at most this many pages written
      * @param timeout   for connecting, and for each answer of the target
+     * @param progress told of each step, on the migrating thread
      */
     public record Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress) {
 
         /** 5 rounds, switch at 256 pages, 60 s, no progress reports. */
         public static final Options DEFAULT = new Options(5, 256, Duration.ofSeconds(60), p -> { });
 
+        /** Checks that the limits are not negative and nothing is null. */
         public Options {
             if (maxRounds < 0 || switchAt < 0) {
                 throw new IllegalArgumentException("maxRounds and switchAt must not be negative: " + maxRounds + ", " + switchAt);
@@ -91,12 +93,23 @@ public final class MigrationSource {
             Objects.requireNonNull(progress, "progress");
         }
 
-        /** These options with {@code listener} told of each step (on the migrating thread: keep it short). */
+        /**
+         * These options with {@code listener} told of each step (on the migrating thread: keep it short).
+         *
+         * @param listener receives each step
+         * @return the new options
+         */
         public Options withProgress(java.util.function.Consumer<Progress> listener) {
             return new Options(maxRounds, switchAt, timeout, listener);
         }
 
-        /** These options with other round limits. */
+        /**
+         * These options with other round limits.
+         *
+         * @param maxRounds precopy rounds after the first full pass, at most
+         * @param switchAt switch over once a round finds at most this many pages written
+         * @return the new options
+         */
         public Options withRounds(int maxRounds, long switchAt) {
             return new Options(maxRounds, switchAt, timeout, progress);
         }
@@ -171,7 +184,15 @@ public final class MigrationSource {
         this.urgentPage = new byte[pageSize];
     }
 
-    /** {@link #migrate(MemorySegment, InetSocketAddress, Writers, Options)} with {@link Options#DEFAULT}. */
+    /**
+     * {@link #migrate(MemorySegment, InetSocketAddress, Writers, Options)} with {@link Options#DEFAULT}.
+     *
+     * @param memory the memory to migrate: off-heap, page aligned
+     * @param target where the {@link MigrationTarget} listens
+     * @param writers holds the application's writers still for the switchover
+     * @return what the migration did
+     * @throws MigrationException the connection failed or the target misbehaved
+     */
     public static Report migrate(MemorySegment memory, InetSocketAddress target, Writers writers) throws MigrationException {
         return migrate(memory, target, writers, Options.DEFAULT);
     }
@@ -180,6 +201,11 @@ public final class MigrationSource {
      * Migrates {@code memory} to the {@link MigrationTarget} listening at {@code target}; returns
      * once the target has every page. See the class comment for what a failure leaves behind.
      *
+     * @param memory the memory to migrate: off-heap, page aligned
+     * @param target where the {@link MigrationTarget} listens
+     * @param writers holds the application's writers still for the switchover
+     * @param options rounds, switchover threshold, timeout, progress
+     * @return what the migration did
      * @throws MigrationException the connection failed or the target misbehaved; the message says
      *                            whether it happened before the switchover
      */

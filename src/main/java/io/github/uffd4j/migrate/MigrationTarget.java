@@ -44,6 +44,7 @@ public final class MigrationTarget {
         /** 60 s, 2 threads. */
         public static final Options DEFAULT = new Options(Duration.ofSeconds(60), 2);
 
+        /** Checks that the timeout is given and there is at least one thread. */
         public Options {
             Objects.requireNonNull(timeout, "timeout");
             if (threads < 1) {
@@ -55,7 +56,13 @@ public final class MigrationTarget {
     private MigrationTarget() {
     }
 
-    /** {@link #receive(ServerSocket, Options)} with {@link Options#DEFAULT}. */
+    /**
+     * {@link #receive(ServerSocket, Options)} with {@link Options#DEFAULT}.
+     *
+     * @param server the socket to accept the source's connection on
+     * @return the memory, live, owned by the caller (close it)
+     * @throws MigrationException the source went away or misbehaved before the switchover
+     */
     public static MigratedMemory receive(ServerSocket server) throws MigrationException {
         return receive(server, Options.DEFAULT);
     }
@@ -63,6 +70,9 @@ public final class MigrationTarget {
     /**
      * Accepts one migration on {@code server} and returns at its switchover, with the memory live.
      *
+     * @param server the socket to accept the source's connection on
+     * @param options timeout and handler threads
+     * @return the memory, live, owned by the caller (close it)
      * @throws MigrationException the source went away or misbehaved before the switchover
      */
     public static MigratedMemory receive(ServerSocket server, Options options) throws MigrationException {

@@ -13,12 +13,21 @@ import java.net.URI;
  */
 public interface PageSourceProvider {
 
-    /** The URI scheme served, such as {@code "s3"}. */
+    /**
+     * The URI scheme served, such as {@code "s3"}.
+     *
+     * @return the scheme, without the colon
+     */
     String scheme();
 
     /**
      * Opens the source for a region of {@code length} bytes. Throw (with a message saying what is
      * wrong) to refuse it: the app gets the message.
+     *
+     * @param uri the URI the app asked for, of this provider's scheme
+     * @param length the region's size in bytes
+     * @return the page source
+     * @throws Exception to refuse the source; its message goes to the app
      */
     PageSource open(URI uri, long length) throws Exception;
 }

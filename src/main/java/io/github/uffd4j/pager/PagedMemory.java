@@ -61,8 +61,15 @@ public final class PagedMemory implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(PagedMemory.class.getName());
     private static final Duration REPLY_WAIT = Duration.ofSeconds(30);
 
-    /** What happened to the pager. */
+    /**
+     * What happened to the pager.
+     *
+     * @param kind what happened
+     * @param pagerPid the pager process it happened to
+     * @param detail a sentence for logs
+     */
     public record PagerEvent(Kind kind, long pagerPid, String detail) {
+        /** The kinds of {@link PagerEvent}. */
         public enum Kind {
             /** The pager process exited: pages not loaded wait for a replacement. */
             LOST,
@@ -99,7 +106,12 @@ public final class PagedMemory implements AutoCloseable {
         this.watcher = Thread.ofPlatform().daemon().name("uffd4j-pager-watch").unstarted(this::watch);
     }
 
-    /** Opens a userfaultfd, connects to the pager listening on {@code socket} and hands it the descriptor. */
+    /**
+     * Opens a userfaultfd, connects to the pager listening on {@code socket} and hands it the descriptor.
+     *
+     * @param socket the pager's unix socket
+     * @return the memory, owned by the caller (close it)
+     */
     public static PagedMemory connect(Path socket) {
         return builder(socket).connect();
     }
@@ -107,12 +119,20 @@ public final class PagedMemory implements AutoCloseable {
     /**
      * Starts a pager of this JVM's own (see {@link #builder()}) with the default settings, and
      * hands it a new userfaultfd.
+     *
+     * @return the memory, owned by the caller (close it)
      */
     public static PagedMemory launch() {
         return builder().connect();
     }
 
-    /** Settings for connecting to the pager that listens at {@code socket} (started with {@code scripts/pager}). */
+    /**
+     * Settings for connecting to the pager that listens at {@code socket} (started with
+     * {@code scripts/pager}).
+     *
+     * @param socket the pager's unix socket
+     * @return a builder
+     */
     public static Builder builder(Path socket) {
         return new Builder(Objects.requireNonNull(socket, "socket"));
     }
@@ -124,6 +144,8 @@ public final class PagedMemory implements AutoCloseable {
      * listening in a new private directory under {@code java.io.tmpdir}. Both stop when this
      * memory is closed or this JVM exits, and the directory is removed. This JVM checks that the
      * process it hands its memory to is the pager it started (the started process or its child).
+     *
+     * @return a builder
      */
     public static Builder builder() {
         return new Builder(null);
@@ -146,13 +168,23 @@ public final class PagedMemory implements AutoCloseable {
             this.socket = socket;
         }
 
-        /** Called (on a thread of the library) when the pager dies, is replaced, or is given up on. */
+        /**
+         * Called (on a thread of the library) when the pager dies, is replaced, or is given up on.
+         *
+         * @param listener receives each event
+         * @return this builder
+         */
         public Builder onPagerEvent(Consumer<PagerEvent> listener) {
             this.listener = Objects.requireNonNull(listener, "listener");
             return this;
         }
 
-        /** How long to wait for a replacement after the pager died before giving up (default 60 s). */
+        /**
+         * How long to wait for a replacement after the pager died before giving up (default 60 s).
+         *
+         * @param timeout the longest wait for a replacement
+         * @return this builder
+         */
         public Builder reconnectTimeout(Duration timeout) {
             if (timeout.isNegative()) {
                 throw new IllegalArgumentException("reconnect timeout must not be negative: " + timeout);
@@ -164,13 +196,21 @@ public final class PagedMemory implements AutoCloseable {
         /**
          * The uids the pager may run as (checked with SO_PEERCRED before the descriptor is sent;
          * default: this process's uid and root).
+         *
+         * @param uids the allowed uids
+         * @return this builder
          */
         public Builder pagerUids(int... uids) {
             java.util.Arrays.stream(uids).forEach(pagerUids::add);
             return this;
         }
 
-        /** A pager this JVM starts: handler threads (default 2). */
+        /**
+         * A pager this JVM starts: handler threads (default 2).
+         *
+         * @param n the thread count
+         * @return this builder
+         */
         public Builder pagerThreads(int n) {
             if (n < 1) {
                 throw new IllegalArgumentException("pager threads must be at least 1, not " + n);
@@ -183,6 +223,9 @@ public final class PagedMemory implements AutoCloseable {
          * A pager this JVM starts: how many times its supervisor replaces it when it dies before
          * poisoning the pages not loaded (default 3); -1 runs the pager without a supervisor (a
          * pager that dies then leaves threads touching missing pages waiting: avoid).
+         *
+         * @param n the replacements allowed, or -1 for no supervisor
+         * @return this builder
          */
         public Builder pagerRestarts(int n) {
             if (n < -1) {
@@ -192,7 +235,13 @@ public final class PagedMemory implements AutoCloseable {
             return launchSetting("pagerRestarts");
         }
 
-        /** A pager this JVM starts: how long a page source may take for a page before it is poisoned (default 30 s). */
+        /**
+         * A pager this JVM starts: how long a page source may take for a page before it is poisoned (default
+         * 30 s).
+         *
+         * @param deadline the time a source gets per page
+         * @return this builder
+         */
         public Builder pagerFaultDeadline(Duration deadline) {
             if (deadline.isNegative() || deadline.isZero()) {
                 throw new IllegalArgumentException("the fault deadline must be positive: " + deadline);
@@ -201,13 +250,23 @@ public final class PagedMemory implements AutoCloseable {
             return launchSetting("pagerFaultDeadline");
         }
 
-        /** A pager this JVM starts: options for its JVM, such as {@code -Xmx512m} (default none). */
+        /**
+         * A pager this JVM starts: options for its JVM, such as {@code -Xmx512m} (default none).
+         *
+         * @param options JVM options, one per element
+         * @return this builder
+         */
         public Builder pagerJvmOptions(List<String> options) {
             this.pagerJvmOptions = List.copyOf(options);
             return launchSetting("pagerJvmOptions");
         }
 
-        /** A pager this JVM starts: how long to wait for it to listen (default 30 s). */
+        /**
+         * A pager this JVM starts: how long to wait for it to listen (default 30 s).
+         *
+         * @param timeout the longest wait
+         * @return this builder
+         */
         public Builder pagerStartTimeout(Duration timeout) {
             if (timeout.isNegative() || timeout.isZero()) {
                 throw new IllegalArgumentException("the start timeout must be positive: " + timeout);
@@ -224,6 +283,8 @@ public final class PagedMemory implements AutoCloseable {
         /**
          * Starts the pager if this builder is to start one, opens the userfaultfd, connects, and
          * hands the pager the descriptor.
+         *
+         * @return the memory, owned by the caller (close it)
          */
         public PagedMemory connect() {
             if (socket != null && launchSetting != null) {
@@ -286,6 +347,11 @@ public final class PagedMemory implements AutoCloseable {
      * Maps {@code length} bytes of anonymous memory (rounded up to whole pages) whose pages the
      * pager fills from {@code source} ({@link Sources} lists the URIs it knows) on first touch.
      * Returns once the pager serves the region.
+     *
+     * @param name the region's name, for logs and the pager
+     * @param length the size in bytes
+     * @param source the URI the pager fills the pages from
+     * @return the region, served from now on (close it to unmap)
      */
     public Region map(String name, long length, URI source) {
         return map(name, length, source, RegionSpec.Backing.ANONYMOUS, null);
@@ -298,6 +364,13 @@ public final class PagedMemory implements AutoCloseable {
      * the faults are MINOR ones (UFFDIO_CONTINUE); it can also read the pages without any ptrace
      * right. Hugetlb kinds need free huge pages of {@code hugePages} size in the pool (null means
      * 2 MiB; ignored for the others).
+     *
+     * @param name the region's name, for logs and the pager
+     * @param length the size in bytes
+     * @param source the URI the pager fills the pages from
+     * @param backing the kind of memory
+     * @param hugePages the huge page size for the hugetlb kinds, else ignored (may be null)
+     * @return the region, served from now on (close it to unmap)
      */
     public Region map(String name, long length, URI source, RegionSpec.Backing backing, HugePageSize hugePages) {
         ensureOpen();
@@ -325,17 +398,29 @@ public final class PagedMemory implements AutoCloseable {
         }
     }
 
-    /** The regions mapped and not closed. */
+    /**
+     * The regions mapped and not closed.
+     *
+     * @return the regions, a snapshot
+     */
     public List<Region> regions() {
         return List.copyOf(regions);
     }
 
-    /** Whether a pager serves this memory now (false while the pager is lost or after it was given up on). */
+    /**
+     * Whether a pager serves this memory now (false while the pager is lost or after it was given up on).
+     *
+     * @return true while a pager serves it
+     */
     public boolean isServed() {
         return state == State.SERVED;
     }
 
-    /** The pid of the pager process serving (or last serving) this memory. */
+    /**
+     * The pid of the pager process serving (or last serving) this memory.
+     *
+     * @return the pager's pid
+     */
     public long pagerPid() {
         return pager.pid();
     }
@@ -385,6 +470,7 @@ public final class PagedMemory implements AutoCloseable {
      * The counters of the pager's service of this memory (every region since it connected; after
      * a pager died, since its replacement took over): faults, pages loaded, failures, latency.
      *
+     * @return the pager's counters for this memory
      * @throws PagerException when no pager serves this memory now
      */
     public io.github.uffd4j.handler.FaultStats stats() {
@@ -723,11 +809,20 @@ public final class PagedMemory implements AutoCloseable {
             this.shared = shared;
         }
 
-        /** The memory: read and write it with plain Java code. Unmapped once the region is closed. */
+        /**
+         * The memory: read and write it with plain Java code. Unmapped once the region is closed.
+         *
+         * @return the memory
+         */
         public MemorySegment segment() {
             return mapping.segment();
         }
 
+        /**
+         * The name given at {@link PagedMemory#map}.
+         *
+         * @return the name
+         */
         public String name() {
             return name;
         }
@@ -737,6 +832,9 @@ public final class PagedMemory implements AutoCloseable {
          * madvise(MADV_DONTNEED)}. The pager hears of it (a REMOVE event) before this returns,
          * and the next touch of each page loads it from the source again: what was written there
          * is gone. Frees the memory of data that can be read again.
+         *
+         * @param offset the first byte, page aligned
+         * @param length the length in bytes, whole pages
          */
         public void discard(long offset, long length) {
             mapping.dontNeed(offset, length);

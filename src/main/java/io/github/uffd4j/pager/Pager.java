@@ -117,6 +117,10 @@ public final class Pager implements AutoCloseable {
      * used up): for every app in the journal at {@code journal}, takes its userfaultfd, poisons
      * every page not loaded (its threads get errors there, never zeros or a frozen JVM), wakes its
      * waiting threads and stops serving it. Returns the number of apps poisoned.
+     *
+     * @param journal the journal directory of the pager that is gone
+     * @param allowedUids the uids whose apps may be taken over
+     * @return the number of apps poisoned
      */
     public static int poisonAbandoned(Path journal, Set<Integer> allowedUids) {
         Settings settings = new Settings(Set.copyOf(allowedUids), 1, POISON_ALL, new PagerJournal(journal));
@@ -134,7 +138,11 @@ public final class Pager implements AutoCloseable {
         return n;
     }
 
-    /** A builder: {@link Builder#socket} is required. */
+    /**
+     * A builder: {@link Builder#socket} is required.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -151,19 +159,34 @@ public final class Pager implements AutoCloseable {
         private Builder() {
         }
 
-        /** Where to listen; its directory is created 0700 if missing, refused if others may enter it. */
+        /**
+         * Where to listen; its directory is created 0700 if missing, refused if others may enter it.
+         *
+         * @param path the socket file
+         * @return this builder
+         */
         public Builder socket(Path path) {
             this.socket = Objects.requireNonNull(path, "path");
             return this;
         }
 
-        /** Allows apps running as these uids (default: only this process's uid). */
+        /**
+         * Allows apps running as these uids (default: only this process's uid).
+         *
+         * @param uids the allowed uids
+         * @return this builder
+         */
         public Builder allowUids(int... uids) {
             Arrays.stream(uids).forEach(allowedUids::add);
             return this;
         }
 
-        /** Handler threads per app (default 2). */
+        /**
+         * Handler threads per app (default 2).
+         *
+         * @param n the thread count
+         * @return this builder
+         */
         public Builder threads(int n) {
             if (n < 1) {
                 throw new IllegalArgumentException("threads must be at least 1, not " + n);
@@ -175,6 +198,9 @@ public final class Pager implements AutoCloseable {
         /**
          * How long a page source may take for one page (default 30 s): past it, the page is
          * poisoned and the app's thread that touched it gets an error instead of waiting on.
+         *
+         * @param deadline the time a source gets per page
+         * @return this builder
          */
         public Builder faultDeadline(Duration deadline) {
             this.faults = new FailurePolicy(0, deadline, FailurePolicy.Fallback.ERROR);
@@ -185,6 +211,9 @@ public final class Pager implements AutoCloseable {
          * Keeps a journal of the apps and their regions in {@code directory} (created 0700), so
          * that a replacement pager started with {@link #recover} can take them over if this one
          * dies. Without one, apps of a pager that died wait until poisoned from outside.
+         *
+         * @param directory the journal's directory
+         * @return this builder
          */
         public Builder journal(Path directory) {
             this.journal = Objects.requireNonNull(directory, "directory");
@@ -195,13 +224,20 @@ public final class Pager implements AutoCloseable {
          * At start, takes over the apps in the journal whose pager died: takes each app's
          * userfaultfd from it ({@code pidfd_getfd}: needs ptrace rights over the app, e.g. the same
          * user, or root), serves its regions, wakes its waiting threads, and lets it reconnect.
+         *
+         * @param on whether to take over the journal's apps at start
+         * @return this builder
          */
         public Builder recover(boolean on) {
             this.recover = on;
             return this;
         }
 
-        /** Starts listening. */
+        /**
+         * Starts listening.
+         *
+         * @return the running pager, owned by the caller (close it)
+         */
         public Pager start() {
             if (socket == null) {
                 throw new IllegalStateException("Pager: no socket path given");
@@ -343,17 +379,29 @@ public final class Pager implements AutoCloseable {
         recovered.remove(s.pid(), s);
     }
 
-    /** Where the pager listens. */
+    /**
+     * Where the pager listens.
+     *
+     * @return the socket's path
+     */
     public Path socket() {
         return socketPath;
     }
 
-    /** Apps connected now. */
+    /**
+     * Apps connected now.
+     *
+     * @return the number of connected apps
+     */
     public int sessions() {
         return sessions.size();
     }
 
-    /** Apps connected since the start. */
+    /**
+     * Apps connected since the start.
+     *
+     * @return the number of apps served in all
+     */
     public int sessionsServed() {
         return served.get();
     }

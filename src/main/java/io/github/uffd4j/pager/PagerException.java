@@ -6,10 +6,21 @@ package io.github.uffd4j.pager;
  */
 public class PagerException extends RuntimeException {
 
+    /**
+     * A failure described by {@code message}.
+     *
+     * @param message what failed
+     */
     public PagerException(String message) {
         super(message);
     }
 
+    /**
+     * A failure described by {@code message}, caused by {@code cause}.
+     *
+     * @param message what failed
+     * @param cause the underlying failure
+     */
     public PagerException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -47,6 +47,10 @@ public final class PagerMain implements Callable<Integer> {
     @Option(names = "--recover", hidden = true, description = "Take over the apps in the journal (used by the supervisor).")
     private boolean recover;
 
+    /** A command line not parsed yet: picocli sets the options' fields ({@link #main} does all of it). */
+    public PagerMain() {
+    }
+
     /** Prints the library version from the jar's manifest. */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
@@ -62,6 +66,11 @@ public final class PagerMain implements Callable<Integer> {
                 Duration.ofMillis((long) (faultDeadline * 1000)), restarts, journal, recover, 0, 0, false, List.of()));
     }
 
+    /**
+     * Runs the pager with the command line {@code args} and exits with its status.
+     *
+     * @param args the command line; {@code --help} lists the options
+     */
     public static void main(String[] args) {
         System.exit(new CommandLine(new PagerMain()).execute(args));
     }

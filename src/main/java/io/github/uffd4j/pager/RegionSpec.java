@@ -30,12 +30,20 @@ public record RegionSpec(String name, long address, long length, long pageSize, 
         /** Shared memory on hugetlbfs, a memfd (MINOR faults, UFFDIO_CONTINUE of huge pages). */
         SHARED_HUGETLB;
 
-        /** Whether the region comes with a memfd. */
+        /**
+         * Whether the region comes with a memfd.
+         *
+         * @return true for SHMEM and SHARED_HUGETLB
+         */
         public boolean isShared() {
             return this == SHMEM || this == SHARED_HUGETLB;
         }
     }
 
+    /**
+     * Checks the fields: a name of at most 256 characters, a power-of-two page
+     * size, a page-aligned address and length.
+     */
     public RegionSpec {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(source, "source");

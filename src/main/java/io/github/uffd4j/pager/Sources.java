@@ -35,7 +35,13 @@ public final class Sources {
     private Sources() {
     }
 
-    /** The word at {@code offset} of a {@code pattern:SEED} source (a 64-bit mix of both). */
+    /**
+     * The word at {@code offset} of a {@code pattern:SEED} source (a 64-bit mix of both).
+     *
+     * @param seed the pattern's seed
+     * @param offset the word's byte offset, a multiple of 8
+     * @return the word
+     */
     public static long patternWord(long seed, long offset) {
         long z = seed * 0x9E3779B97F4A7C15L + offset;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
@@ -43,7 +49,13 @@ public final class Sources {
         return z ^ (z >>> 31);
     }
 
-    /** Opens the source {@code uri} names for a region of {@code length} bytes. */
+    /**
+     * Opens the source {@code uri} names for a region of {@code length} bytes.
+     *
+     * @param uri the source's URI
+     * @param length the region's size in bytes
+     * @return the page source
+     */
     public static PageSource open(URI uri, long length) {
         String scheme = uri.getScheme();
         if (scheme == null) {

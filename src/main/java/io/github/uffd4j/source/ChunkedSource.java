@@ -85,16 +85,34 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
                 Arena.ofAuto().allocate(chunk)});
     }
 
-    /** Opens a chunked file with the default settings. */
+    /**
+     * Opens a chunked file with the default settings.
+     *
+     * @param file the chunked file
+     * @return the source, owned by the caller (close it)
+     * @throws IOException when the file cannot be read, or is not a whole, valid chunked file
+     *                     ({@link DatasetException})
+     */
     public static ChunkedSource open(Path file) throws IOException {
         return builder().open(file);
     }
 
-    /** Whether {@code in} starts like a chunked file (its magic; the rest is checked at open). */
+    /**
+     * Whether {@code in} starts like a chunked file (its magic; the rest is checked at open).
+     *
+     * @param in the data to look at
+     * @return true when its first bytes are the chunked format's magic
+     * @throws IOException when the first bytes cannot be read
+     */
     public static boolean isChunked(RangeReader in) throws IOException {
         return ChunkedFormat.hasMagic(in);
     }
 
+    /**
+     * Settings for opening a chunked source: cache size and prefetching.
+     *
+     * @return a builder with the defaults
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -108,7 +126,12 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         private Builder() {
         }
 
-        /** The most memory (Java heap) decoded chunks may take (default 64 MiB; at least two chunks). */
+        /**
+         * The most memory (Java heap) decoded chunks may take (default 64 MiB; at least two chunks).
+         *
+         * @param bytes the cache's bound in bytes
+         * @return this builder
+         */
         public Builder cacheBytes(long bytes) {
             if (bytes <= 0) {
                 throw new IllegalArgumentException("cache size must be positive: " + bytes);
@@ -117,7 +140,12 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
             return this;
         }
 
-        /** How many chunks to decode ahead of a sequential reader (default 4). */
+        /**
+         * How many chunks to decode ahead of a sequential reader (default 4).
+         *
+         * @param chunks the chunks to decode ahead
+         * @return this builder
+         */
         public Builder prefetch(int chunks) {
             if (chunks < 0) {
                 throw new IllegalArgumentException("prefetch must not be negative: " + chunks);
@@ -126,7 +154,12 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
             return this;
         }
 
-        /** Threads that decode ahead (default 1; 0: no prefetch). */
+        /**
+         * Threads that decode ahead (default 1; 0: no prefetch).
+         *
+         * @param n the prefetch thread count
+         * @return this builder
+         */
         public Builder prefetchThreads(int n) {
             if (n < 0) {
                 throw new IllegalArgumentException("prefetch threads must not be negative: " + n);
@@ -135,11 +168,26 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
             return this;
         }
 
+        /**
+         * Opens a chunked file.
+         *
+         * @param file the chunked file
+         * @return the source, owned by the caller (close it)
+         * @throws IOException when the file cannot be read, or is not a whole, valid chunked file
+         *                     ({@link DatasetException})
+         */
         public ChunkedSource open(Path file) throws IOException {
             return open(new FileRangeReader(file));
         }
 
-        /** Opens the chunked data {@code in} holds; the source owns {@code in} and closes it. */
+        /**
+         * Opens the chunked data {@code in} holds; the source owns {@code in} and closes it.
+         *
+         * @param in the chunked data
+         * @return the source, owned by the caller (close it)
+         * @throws IOException when {@code in} cannot be read, or does not hold valid chunked data
+         *                     ({@link DatasetException})
+         */
         public ChunkedSource open(RangeReader in) throws IOException {
             Objects.requireNonNull(in, "in");
             try {
@@ -151,32 +199,68 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         }
     }
 
-    /** Bytes of data (what the file was packed from). */
+    /**
+     * Bytes of data (what the file was packed from).
+     *
+     * @return the data size in bytes
+     */
     public long size() {
         return header.dataSize();
     }
 
+    /**
+     * The data bytes per chunk (the last chunk may hold fewer).
+     *
+     * @return the chunk size in bytes
+     */
     public int chunkSize() {
         return header.chunkSize();
     }
 
+    /**
+     * The number of chunks.
+     *
+     * @return the chunk count
+     */
     public long chunkCount() {
         return header.chunkCount();
     }
 
-    /** The page size the file was packed for. */
+    /**
+     * The page size the file was packed for.
+     *
+     * @return the page size in bytes
+     */
     public int pageSize() {
         return header.pageSize();
     }
 
+    /**
+     * How the chunks are compressed.
+     *
+     * @return the compression
+     */
     public Compression compression() {
         return header.compression();
     }
 
-    /** Counters since open. */
+    /**
+     * Counters since open.
+     *
+     * @param chunksDecoded chunks read, checked and decompressed
+     * @param cacheHits reads served from the cache of decoded chunks
+     * @param prefetched chunks decoded ahead of a sequential reader
+     * @param storedBytesRead bytes read from the file or store
+     * @param cachedBytes bytes the cache holds now
+     */
     public record Stats(long chunksDecoded, long cacheHits, long prefetched, long storedBytesRead, long cachedBytes) {
     }
 
+    /**
+     * The counters now.
+     *
+     * @return a snapshot of the counters
+     */
     public Stats stats() {
         synchronized (cache) {
             return new Stats(decoded.get(), hits.get(), prefetched.get(), storedRead.get(), cached);
@@ -356,6 +440,10 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
      * The eager way: reads, checks and decodes every chunk into {@code destination} (at least
      * {@link #size()} bytes; the rest is zeroed), on {@code threads} threads at once, without the
      * cache. For a baseline, or to restore a whole dataset now instead of on first touch.
+     *
+     * @param destination where the data goes, at least {@link #size()} bytes
+     * @param threads how many threads decode at once
+     * @throws IOException when a chunk cannot be read or fails its checks ({@link DatasetException})
      */
     public void decodeAll(MemorySegment destination, int threads) throws IOException {
         if (destination.byteSize() < header.dataSize()) {

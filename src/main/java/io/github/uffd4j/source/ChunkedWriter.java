@@ -36,11 +36,21 @@ public final class ChunkedWriter {
     private ChunkedWriter() {
     }
 
-    /** A writer with zstd, 1 MiB chunks and 4 KiB pages. */
+    /**
+     * A writer with zstd, 1 MiB chunks and 4 KiB pages.
+     *
+     * @return a new writer
+     */
     public static ChunkedWriter builder() {
         return new ChunkedWriter();
     }
 
+    /**
+     * How chunks are compressed (default {@link Compression#ZSTD}).
+     *
+     * @param c the compression
+     * @return this writer
+     */
     public ChunkedWriter compression(Compression c) {
         this.compression = Objects.requireNonNull(c, "compression");
         return this;
@@ -49,6 +59,9 @@ public final class ChunkedWriter {
     /**
      * Bytes of data per chunk (default 1 MiB): the unit read, checksummed, decompressed and cached.
      * Smaller chunks make random lookups cheaper, larger ones compress better.
+     *
+     * @param bytes the chunk size in bytes
+     * @return this writer
      */
     public ChunkedWriter chunkSize(int bytes) {
         if (bytes <= 0 || bytes > ChunkedFormat.MAX_CHUNK || bytes % pageSize != 0) {
@@ -59,7 +72,12 @@ public final class ChunkedWriter {
         return this;
     }
 
-    /** The page size the data will be served with (default 4096; 2 MiB for hugetlb regions). */
+    /**
+     * The page size the data will be served with (default 4096; 2 MiB for hugetlb regions).
+     *
+     * @param bytes the page size in bytes
+     * @return this writer
+     */
     public ChunkedWriter pageSize(int bytes) {
         if (bytes < ChunkedFormat.MIN_PAGE || Integer.bitCount(bytes) != 1) {
             throw new IllegalArgumentException("page size must be a power of two of at least 4096, not " + bytes);
@@ -71,28 +89,60 @@ public final class ChunkedWriter {
         return this;
     }
 
-    /** Called after each chunk with the data bytes written so far. */
+    /**
+     * Called after each chunk with the data bytes written so far.
+     *
+     * @param bytesDone receives the data bytes written so far
+     * @return this writer
+     */
     public ChunkedWriter progress(LongConsumer bytesDone) {
         this.progress = Objects.requireNonNull(bytesDone, "bytesDone");
         return this;
     }
 
-    /** What was written. */
+    /**
+     * What was written.
+     *
+     * @param file the file written
+     * @param compression its compression
+     * @param dataBytes the bytes of data packed
+     * @param fileBytes the size of the file
+     * @param chunks the number of chunks
+     * @param chunkSize the data bytes per chunk
+     */
     public record Summary(Path file, Compression compression, long dataBytes, long fileBytes, long chunks, int chunkSize) {
-        /** Data bytes per file byte. */
+        /**
+         * Data bytes per file byte.
+         *
+         * @return {@code dataBytes / fileBytes}
+         */
         public double ratio() {
             return fileBytes == 0 ? 1 : (double) dataBytes / fileBytes;
         }
     }
 
-    /** Packs the file {@code input} into {@code output}. */
+    /**
+     * Packs the file {@code input} into {@code output}.
+     *
+     * @param input the file to pack
+     * @param output the chunked file to write (replaced whole, never left half written)
+     * @return what was written
+     * @throws IOException when reading or writing fails
+     */
     public Summary write(Path input, Path output) throws IOException {
         try (InputStream in = Files.newInputStream(input)) {
             return write(in, output);
         }
     }
 
-    /** Packs everything {@code input} gives until its end into {@code output}. */
+    /**
+     * Packs everything {@code input} gives until its end into {@code output}.
+     *
+     * @param input the data to pack; not closed
+     * @param output the chunked file to write (replaced whole, never left half written)
+     * @return what was written
+     * @throws IOException when reading or writing fails
+     */
     public Summary write(InputStream input, Path output) throws IOException {
         Path target = output.toAbsolutePath();
         Path tmp = target.resolveSibling(target.getFileName() + ".tmp-" + ProcessHandle.current().pid());

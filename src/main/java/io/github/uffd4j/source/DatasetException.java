@@ -11,10 +11,21 @@ public class DatasetException extends IOException {
 
     private static final long serialVersionUID = 1L;
 
+    /**
+     * A failure described by {@code message}.
+     *
+     * @param message what failed, naming the source
+     */
     public DatasetException(String message) {
         super(message);
     }
 
+    /**
+     * A failure described by {@code message}, caused by {@code cause}.
+     *
+     * @param message what failed, naming the source
+     * @param cause the underlying failure
+     */
     public DatasetException(String message, Throwable cause) {
         super(message, cause);
     }

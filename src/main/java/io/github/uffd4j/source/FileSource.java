@@ -29,12 +29,22 @@ public final class FileSource implements PageSource, AutoCloseable {
         this.file = file;
     }
 
-    /** Opens {@code path} for reading. */
+    /**
+     * Opens {@code path} for reading.
+     *
+     * @param path the file
+     * @return the source, owned by the caller (close it)
+     * @throws IOException when the file cannot be opened
+     */
     public static FileSource open(Path path) throws IOException {
         return new FileSource(new FileRangeReader(path));
     }
 
-    /** The file's size when it was opened. */
+    /**
+     * The file's size when it was opened.
+     *
+     * @return the size in bytes
+     */
     public long size() {
         return file.size();
     }

@@ -63,6 +63,10 @@ public final class HttpRangeReader implements RangeReader {
     /**
      * Opens {@code http://} or {@code https://} {@code uri} with a client of its own (HTTP/1.1 or 2,
      * 10 s to connect, 30 s for an answer).
+     *
+     * @param uri the file's URI
+     * @return the reader, owned by the caller (close it)
+     * @throws IOException when the server cannot be reached, does not answer range requests, or refuses
      */
     public static HttpRangeReader open(URI uri) throws IOException {
         checkScheme(uri);
@@ -80,6 +84,12 @@ public final class HttpRangeReader implements RangeReader {
      * Opens {@code uri} with the caller's client (its proxy, TLS and authenticator settings apply;
      * not closed with this reader); a request that has no complete answer within {@code timeout}
      * is abandoned and tried again.
+     *
+     * @param client the HTTP client to use
+     * @param uri the file's URI
+     * @param timeout the longest wait for one answer
+     * @return the reader, owned by the caller (close it)
+     * @throws IOException when the server cannot be reached, does not answer range requests, or refuses
      */
     public static HttpRangeReader open(HttpClient client, URI uri, Duration timeout) throws IOException {
         Objects.requireNonNull(client, "client");
@@ -137,7 +147,12 @@ public final class HttpRangeReader implements RangeReader {
         return size;
     }
 
-    /** The validator the file had at open ({@code ETag} or {@code Last-Modified}), or empty when the server sent neither. */
+    /**
+     * The validator the file had at open ({@code ETag} or {@code Last-Modified}), or empty when the server
+     * sent neither.
+     *
+     * @return the validator, or empty
+     */
     public Optional<String> validator() {
         return Optional.ofNullable(etag != null ? etag : lastModified);
     }

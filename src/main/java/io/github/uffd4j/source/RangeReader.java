@@ -11,7 +11,13 @@ import java.nio.file.Path;
  */
 public interface RangeReader extends AutoCloseable {
 
-    /** A file, read with positional reads on one open channel. */
+    /**
+     * A file, read with positional reads on one open channel.
+     *
+     * @param file the file
+     * @return the reader, owned by the caller (close it)
+     * @throws IOException when the file cannot be opened
+     */
     static RangeReader open(Path file) throws IOException {
         return new FileRangeReader(file);
     }
@@ -19,6 +25,10 @@ public interface RangeReader extends AutoCloseable {
     /**
      * What {@code uri} names: {@code file:/path}, {@code s3://bucket/key}
      * ({@link S3RangeReader#open(URI)}) or {@code http(s)://...} ({@link HttpRangeReader#open(URI)}).
+     *
+     * @param uri the object's URI
+     * @return the reader, owned by the caller (close it)
+     * @throws IOException when the object cannot be found or opened
      */
     static RangeReader open(URI uri) throws IOException {
         String scheme = String.valueOf(uri.getScheme());
@@ -30,16 +40,28 @@ public interface RangeReader extends AutoCloseable {
         };
     }
 
-    /** The object's size in bytes (fixed: the object must not change while it is read). */
+    /**
+     * The object's size in bytes (fixed: the object must not change while it is read).
+     *
+     * @return the size in bytes
+     */
     long size();
 
     /**
      * Reads exactly {@code dst.remaining()} bytes from {@code offset}. Fails (never returns
      * fewer bytes) when the range runs past the end or the object cannot be read.
+     *
+     * @param offset the first byte to read
+     * @param dst filled up to its limit
+     * @throws IOException when the range runs past the end or cannot be read
      */
     void readFully(long offset, ByteBuffer dst) throws IOException;
 
-    /** What the object is, for messages: a path, a URI. */
+    /**
+     * What the object is, for messages: a path, a URI.
+     *
+     * @return a description for messages
+     */
     String describe();
 
     @Override

@@ -14,11 +14,20 @@ public final class RangeSource implements PageSource, AutoCloseable {
 
     private final RangeReader in;
 
+    /**
+     * A page source over {@code in}'s bytes.
+     *
+     * @param in the reader, owned by this source from now on
+     */
     public RangeSource(RangeReader in) {
         this.in = java.util.Objects.requireNonNull(in, "in");
     }
 
-    /** The object's size. */
+    /**
+     * The object's size.
+     *
+     * @return the size in bytes
+     */
     public long size() {
         return in.size();
     }

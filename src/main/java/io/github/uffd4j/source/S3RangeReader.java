@@ -53,6 +53,10 @@ public final class S3RangeReader implements RangeReader {
      * settings: credentials and region from the default chains (environment, system properties,
      * profile files, instance roles), an endpoint from {@code AWS_ENDPOINT_URL(_S3)} or
      * {@code aws.endpointUrl(S3)} (path-style addressing then, as local servers need).
+     *
+     * @param uri {@code s3://bucket/key}
+     * @return the reader, owned by the caller (close it)
+     * @throws IOException when the object cannot be found or read (403 and 404 said in words)
      */
     public static S3RangeReader open(URI uri) throws IOException {
         if (!"s3".equals(uri.getScheme()) || uri.getHost() == null || uri.getPath() == null || uri.getPath().length() < 2) {
@@ -67,7 +71,15 @@ public final class S3RangeReader implements RangeReader {
         }
     }
 
-    /** Opens {@code bucket}/{@code key} with a client of the caller's (not closed with this reader). */
+    /**
+     * Opens {@code bucket}/{@code key} with a client of the caller's (not closed with this reader).
+     *
+     * @param client the S3 client to use
+     * @param bucket the bucket
+     * @param key the object's key
+     * @return the reader, owned by the caller (close it)
+     * @throws IOException when the object cannot be found or read (403 and 404 said in words)
+     */
     public static S3RangeReader open(S3Client client, String bucket, String key) throws IOException {
         return new S3RangeReader(Objects.requireNonNull(client, "client"), false, bucket, key);
     }
@@ -96,7 +108,11 @@ public final class S3RangeReader implements RangeReader {
         return size;
     }
 
-    /** The ETag the object had at open; every read asks for that version. */
+    /**
+     * The ETag the object had at open; every read asks for that version.
+     *
+     * @return the ETag
+     */
     public String etag() {
         return etag;
     }

@@ -57,13 +57,26 @@ public final class Native {
         }
         Module module = Native.class.getModule();
         if (!module.isNativeAccessEnabled()) {
-            String flag = module.isNamed()
-                    ? "--enable-native-access=" + module.getName()
-                    : "--enable-native-access=ALL-UNNAMED";
-            return "uffd4j calls native code and needs native access: start java with " + flag
-                    + " (or add 'Enable-Native-Access: ALL-UNNAMED' to an executable jar's manifest)";
+            return nativeAccessAdvice(module);
         }
         return null;
+    }
+
+    /**
+     * What to change when {@code module} (uffd4j's) lacks native access. On the module path only
+     * the flag naming the module works: a jar manifest's {@code Enable-Native-Access} takes only
+     * ALL-UNNAMED, which does not cover named modules. On the class path, the flag or that
+     * manifest entry of the executable jar started with {@code java -jar}.
+     */
+    static String nativeAccessAdvice(Module module) {
+        if (module.isNamed()) {
+            return "uffd4j calls native code and needs native access: start java with --enable-native-access="
+                    + module.getName() + " (uffd4j is the named module " + module.getName()
+                    + " here; in a jlink image, pass the flag with jlink --add-options)";
+        }
+        return "uffd4j calls native code and needs native access: start java with --enable-native-access=ALL-UNNAMED"
+                + " (uffd4j is on the class path here), or, for an executable jar started with java -jar,"
+                + " put 'Enable-Native-Access: ALL-UNNAMED' in its manifest";
     }
 
     /** Whether native calls can be made in this JVM. */
