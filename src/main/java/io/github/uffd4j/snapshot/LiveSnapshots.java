@@ -76,12 +76,23 @@ public final class LiveSnapshots implements AutoCloseable {
         this.handler = Thread.ofPlatform().daemon().name("uffd4j-snapshot-faults").start(this::serve);
     }
 
-    /** Snapshots of {@code memory} (page-aligned, of this process), in pages of the system's page size. */
+    /**
+     * Snapshots of {@code memory} (page-aligned, of this process), in pages of the system's page size.
+     *
+     * @param memory the memory to snapshot
+     * @return the snapshots of it, with their handler thread started; close it when done
+     */
     public static LiveSnapshots of(MemorySegment memory) {
         return of(memory, Memory.pageSize());
     }
 
-    /** Snapshots of {@code memory} in pages of {@code pageSize} bytes (2 MiB for 2 MiB hugetlb memory). */
+    /**
+     * Snapshots of {@code memory} in pages of {@code pageSize} bytes (2 MiB for 2 MiB hugetlb memory).
+     *
+     * @param memory   the memory to snapshot, aligned to {@code pageSize}
+     * @param pageSize the page size of the memory
+     * @return the snapshots of it, with their handler thread started; close it when done
+     */
     public static LiveSnapshots of(MemorySegment memory, long pageSize) {
         WriteProtection.checkMemory("snapshots", memory, pageSize);
         return new LiveSnapshots(memory, (int) pageSize);
@@ -96,6 +107,9 @@ public final class LiveSnapshots implements AutoCloseable {
      * memory, calls {@code writers.resume()} and returns; the pages are written in the background
      * ({@link Snapshot#await}). The file appears under its name only once it is whole.
      *
+     * @param file    where the snapshot is written (a file already there is replaced once it is whole)
+     * @param writers holds the application's writers still while the memory is write-protected
+     * @return the snapshot, being written in the background
      * @throws IllegalStateException if a snapshot is still being written, or this is closed
      * @throws IOException           if the file cannot be created
      */

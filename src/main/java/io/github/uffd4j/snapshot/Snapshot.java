@@ -26,7 +26,16 @@ public final class Snapshot {
     /** Bytes a background save claims, copies and writes at once (at least one page). */
     private static final int RUN_BYTES = 256 << 10;
 
-    /** How far a snapshot got. */
+    /**
+     * How far a snapshot got.
+     *
+     * @param pages             pages of the memory
+     * @param savedInBackground pages saved so far by the background save
+     * @param savedBeforeWrite  pages saved so far before a write to them
+     * @param zeroPagesLeftOut  pages of zeros among those saved, left out of the file
+     * @param bytesWritten      bytes of pages written to the file so far
+     * @param done              whether the snapshot is over: its file is whole, or it failed
+     */
     public record Progress(long pages, long savedInBackground, long savedBeforeWrite, long zeroPagesLeftOut, long bytesWritten,
                            boolean done) {
     }
@@ -74,12 +83,20 @@ public final class Snapshot {
         this.runCopy = Arena.ofAuto().allocate((long) run * pageSize, 4096);
     }
 
-    /** The file it is written to (it appears under this name, whole, once the snapshot is done). */
+    /**
+     * The file it is written to (it appears under this name, whole, once the snapshot is done).
+     *
+     * @return the file's path
+     */
     public Path file() {
         return file;
     }
 
-    /** How long the writers were held still while the memory was write-protected. */
+    /**
+     * How long the writers were held still while the memory was write-protected.
+     *
+     * @return the time from {@link Quiesce#pause} returning to {@link Quiesce#resume} being called
+     */
     public Duration pause() {
         return Duration.ofNanos(pauseNanos);
     }
@@ -88,16 +105,33 @@ public final class Snapshot {
         this.pauseNanos = nanos;
     }
 
+    /**
+     * How far the snapshot got, at this moment.
+     *
+     * @return the counts of pages saved so far, and whether it is over
+     */
     public Progress progress() {
         return new Progress(pages, background.get(), beforeWrite.get(), zeros.get(), writer.bytesWritten(), done.isDone());
     }
 
-    /** Completes with the file once it is whole, or with the error that stopped the snapshot. */
+    /**
+     * Completes with the file once it is whole, or with the error that stopped the snapshot.
+     *
+     * @return a new future for the snapshot's end; completing it does not affect the snapshot
+     */
     public CompletableFuture<Path> completion() {
         return done.copy();
     }
 
-    /** Waits at most {@code timeout} for the snapshot; returns its file. */
+    /**
+     * Waits at most {@code timeout} for the snapshot; returns its file.
+     *
+     * @param timeout how long to wait at most
+     * @return the file, whole
+     * @throws SnapshotException    if the snapshot failed (the cause says why)
+     * @throws InterruptedException if this thread was interrupted while waiting
+     * @throws TimeoutException     if the snapshot is not done within {@code timeout}
+     */
     public Path await(Duration timeout) throws SnapshotException, InterruptedException, TimeoutException {
         try {
             return done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -107,6 +141,12 @@ public final class Snapshot {
         }
     }
 
+    /**
+     * Whether the snapshot is over: its file is whole, or it failed. Plain Java stores into the
+     * memory are safe only once it is.
+     *
+     * @return true once the snapshot is over
+     */
     public boolean isDone() {
         return done.isDone();
     }

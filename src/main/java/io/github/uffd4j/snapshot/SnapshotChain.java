@@ -24,7 +24,16 @@ public final class SnapshotChain implements PageSource, AutoCloseable {
         this.links = links;
     }
 
-    /** Opens {@code files}: a full snapshot, then its increments in the order they were taken. */
+    /**
+     * Opens {@code files}: a full snapshot, then its increments in the order they were taken.
+     *
+     * @param files the full snapshot first, then its increments, oldest first
+     * @return the chain, open; close it when done
+     * @throws SnapshotException if a file is not a valid snapshot, or a link is missing, out of
+     *                           order or of another geometry
+     * @throws IOException       if a file cannot be read
+     * @throws IllegalArgumentException if {@code files} is empty
+     */
     public static SnapshotChain open(List<Path> files) throws IOException {
         if (files.isEmpty()) {
             throw new IllegalArgumentException("a chain needs at least its full snapshot");
@@ -61,10 +70,20 @@ public final class SnapshotChain implements PageSource, AutoCloseable {
         return new SnapshotChain(links);
     }
 
+    /**
+     * The size of the memory snapshotted.
+     *
+     * @return the memory size in bytes, the same for every link
+     */
     public long memorySize() {
         return links.get(0).memorySize();
     }
 
+    /**
+     * The page size the snapshots were taken with.
+     *
+     * @return the page size in bytes, the same for every link
+     */
     public int pageSize() {
         return links.get(0).pageSize();
     }
@@ -95,14 +114,26 @@ public final class SnapshotChain implements PageSource, AutoCloseable {
         }
     }
 
-    /** Reads every stored page of every link and checks it: a damaged page is a {@link SnapshotException} naming it. */
+    /**
+     * Reads every stored page of every link and checks it: a damaged page is a {@link SnapshotException} naming it.
+     *
+     * @throws SnapshotException if a page is damaged or a file truncated
+     * @throws IOException       if a file cannot be read
+     */
     public void verify() throws IOException {
         for (SnapshotFile s : links) {
             s.verify();
         }
     }
 
-    /** Writes the memory at the last link into {@code destination}, checking every page read. */
+    /**
+     * Writes the memory at the last link into {@code destination}, checking every page read.
+     *
+     * @param destination at least {@link #memorySize()} bytes
+     * @throws SnapshotException if a page is damaged or a file truncated
+     * @throws IOException       if a file cannot be read
+     * @throws IllegalArgumentException if {@code destination} is smaller than the memory
+     */
     public void restore(MemorySegment destination) throws IOException {
         if (destination.byteSize() < memorySize()) {
             throw new IllegalArgumentException("destination has " + destination.byteSize() + " bytes, the chain " + memorySize());
@@ -110,7 +141,13 @@ public final class SnapshotChain implements PageSource, AutoCloseable {
         fill(0, destination.asSlice(0, memorySize()));
     }
 
-    /** Writes the chain as one full snapshot into {@code file} (written under a temporary name, synced, renamed). */
+    /**
+     * Writes the chain as one full snapshot into {@code file} (written under a temporary name, synced, renamed).
+     *
+     * @param file where the full snapshot is written
+     * @throws SnapshotException if a page read from the chain is damaged or a file truncated
+     * @throws IOException       if a link cannot be read, or {@code file} cannot be written
+     */
     public void compact(Path file) throws IOException {
         int ps = pageSize();
         long pages = memorySize() / ps;

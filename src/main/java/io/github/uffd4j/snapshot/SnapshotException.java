@@ -11,10 +11,21 @@ public class SnapshotException extends IOException {
 
     private static final long serialVersionUID = 1L;
 
+    /**
+     * A snapshot error.
+     *
+     * @param message what is wrong, naming the file and, where there is one, the page
+     */
     public SnapshotException(String message) {
         super(message);
     }
 
+    /**
+     * A snapshot error with its cause.
+     *
+     * @param message what is wrong, naming the file and, where there is one, the page
+     * @param cause   the error that stopped the snapshot
+     */
     public SnapshotException(String message, Throwable cause) {
         super(message, cause);
     }

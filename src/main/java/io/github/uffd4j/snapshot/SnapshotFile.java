@@ -48,7 +48,14 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
         this.scratch = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(page, 4096));
     }
 
-    /** Opens and checks {@code path} (header and index; pages as they are read). */
+    /**
+     * Opens and checks {@code path} (header and index; pages as they are read).
+     *
+     * @param path a full snapshot file
+     * @return the snapshot, open; close it when done
+     * @throws SnapshotException if the file is not a valid snapshot, or is an increment
+     * @throws IOException       if the file cannot be read
+     */
     public static SnapshotFile open(Path path) throws IOException {
         SnapshotFile f = new SnapshotFile(path);
         if (f.header.kind() != SnapshotFormat.FULL) {
@@ -63,15 +70,27 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
      * What a snapshot file's header and index say, checked as {@link #open} checks them; an
      * increment is described too (it is opened only as part of a {@link SnapshotChain}).
      *
-     * @param increment whether absent pages are the parent's (else zeros)
-     * @param parentId  the id of the snapshot an increment builds on, 0 for a full one
-     * @param fileSize  the file's size in bytes
+     * @param path        the file
+     * @param increment   whether absent pages are the parent's (else zeros)
+     * @param id          the snapshot's id (random; an increment names its parent by it)
+     * @param parentId    the id of the snapshot an increment builds on, 0 for a full one
+     * @param memorySize  the size of the memory snapshotted, in bytes
+     * @param pageSize    the page size it was taken with
+     * @param pagesStored pages stored in the file
+     * @param fileSize    the file's size in bytes
      */
     public record Info(Path path, boolean increment, long id, long parentId, long memorySize, int pageSize, long pagesStored,
                        long fileSize) {
     }
 
-    /** Reads and checks the header and index of {@code path} (not the pages: {@link #verify} reads those). */
+    /**
+     * Reads and checks the header and index of {@code path} (not the pages: {@link #verify} reads those).
+     *
+     * @param path a snapshot file, full or an increment
+     * @return what its header and index say
+     * @throws SnapshotException if the file is not a valid snapshot
+     * @throws IOException       if the file cannot be read
+     */
     public static Info describe(Path path) throws IOException {
         try (SnapshotFile f = new SnapshotFile(path)) {
             return f.info();
@@ -105,34 +124,62 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
         return index.find(page) >= 0;
     }
 
-    /** The size of the memory snapshotted. */
+    /**
+     * The size of the memory snapshotted.
+     *
+     * @return the memory size in bytes
+     */
     public long memorySize() {
         return header.memorySize();
     }
 
-    /** The page size it was taken with. */
+    /**
+     * The page size it was taken with.
+     *
+     * @return the page size in bytes
+     */
     public int pageSize() {
         return header.pageSize();
     }
 
-    /** Pages stored (a full snapshot leaves out pages of zeros). */
+    /**
+     * Pages stored (a full snapshot leaves out pages of zeros).
+     *
+     * @return the number of pages stored in the file
+     */
     public long pagesStored() {
         return header.pagesStored();
     }
 
-    /** This snapshot's id (random; an increment names its parent by it). */
+    /**
+     * This snapshot's id (random; an increment names its parent by it).
+     *
+     * @return the id
+     */
     public long id() {
         return header.id();
     }
 
-    /** Reads every stored page and checks it: a damaged page is a {@link SnapshotException} naming it. */
+    /**
+     * Reads every stored page and checks it: a damaged page is a {@link SnapshotException} naming it.
+     *
+     * @throws SnapshotException if a page is damaged or the file truncated
+     * @throws IOException       if the file cannot be read
+     */
     public void verify() throws IOException {
         for (int i = 0; i < index.pages().length; i++) {
             readStored(i, 1, scratch.get());
         }
     }
 
-    /** Writes the snapshot into {@code destination} (at least {@link #memorySize()} bytes), checking every page. */
+    /**
+     * Writes the snapshot into {@code destination} (at least {@link #memorySize()} bytes), checking every page.
+     *
+     * @param destination at least {@link #memorySize()} bytes
+     * @throws SnapshotException if a page is damaged or the file truncated
+     * @throws IOException       if the file cannot be read
+     * @throws IllegalArgumentException if {@code destination} is smaller than the memory
+     */
     public void restore(MemorySegment destination) throws IOException {
         if (destination.byteSize() < header.memorySize()) {
             throw new IllegalArgumentException("destination has " + destination.byteSize() + " bytes, the snapshot "

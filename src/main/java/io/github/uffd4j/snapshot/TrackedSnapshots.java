@@ -41,7 +41,17 @@ import java.util.Objects;
  */
 public final class TrackedSnapshots implements AutoCloseable {
 
-    /** What one snapshot took: its rounds (pages copied in each, the last one during the pause) and the pause. */
+    /**
+     * What one snapshot took: its rounds (pages copied in each, the last one during the pause) and the pause.
+     *
+     * @param file          the file written
+     * @param id            the snapshot's id
+     * @param parentId      the id of the snapshot an increment builds on, 0 for a full one
+     * @param full          whether it is a full snapshot (else an increment)
+     * @param pagesPerRound pages copied in each round, in order; the last during the pause
+     * @param pagesStored   pages stored in the file
+     * @param pause         how long the writers were held still
+     */
     public record Result(Path file, long id, long parentId, boolean full, List<Long> pagesPerRound, long pagesStored,
                          Duration pause) {
     }
@@ -68,18 +78,36 @@ public final class TrackedSnapshots implements AutoCloseable {
         this.pagemap = scanner;
     }
 
-    /** Tracks {@code memory} (page-aligned, of this process) in pages of the system's page size. */
+    /**
+     * Tracks {@code memory} (page-aligned, of this process) in pages of the system's page size.
+     *
+     * @param memory the memory to track
+     * @return the tracker, with every page marked clean; close it when done
+     */
     public static TrackedSnapshots of(MemorySegment memory) {
         return of(memory, Memory.pageSize());
     }
 
-    /** Tracks {@code memory} in pages of {@code pageSize} bytes (2 MiB for 2 MiB hugetlb memory). */
+    /**
+     * Tracks {@code memory} in pages of {@code pageSize} bytes (2 MiB for 2 MiB hugetlb memory).
+     *
+     * @param memory   the memory to track, aligned to {@code pageSize}
+     * @param pageSize the page size of the memory
+     * @return the tracker, with every page marked clean; close it when done
+     */
     public static TrackedSnapshots of(MemorySegment memory, long pageSize) {
         WriteProtection.checkMemory("tracked snapshots", memory, pageSize);
         return new TrackedSnapshots(memory, (int) pageSize);
     }
 
-    /** {@link #snapshot(Path, Quiesce, int, long) snapshot(file, writers, 5, 256)}. */
+    /**
+     * {@link #snapshot(Path, Quiesce, int, long) snapshot(file, writers, 5, 256)}.
+     *
+     * @param file    where the snapshot is written (a file already there is replaced)
+     * @param writers holds the application's writers still for the last round
+     * @return what the snapshot took
+     * @throws IOException if the file cannot be written
+     */
     public Result snapshot(Path file, Quiesce writers) throws IOException {
         return snapshot(file, writers, 5, 256);
     }
@@ -90,6 +118,15 @@ public final class TrackedSnapshots implements AutoCloseable {
      * (at the latest once a round finds at most {@code pauseAt} pages written) to copy the last
      * pages. Returns when the file is whole. If it fails, the next snapshot is a full one again
      * (the rounds already cleared the write marks of the pages they copied).
+     *
+     * @param file      where the snapshot is written (a file already there is replaced)
+     * @param writers   holds the application's writers still for the last round
+     * @param maxRounds rounds of written pages at most while the writers run, before the pause
+     * @param pauseAt   pause once a round finds at most this many pages written
+     * @return what the snapshot took
+     * @throws IllegalStateException    if this is closed
+     * @throws IllegalArgumentException if {@code maxRounds} is negative
+     * @throws IOException              if the file cannot be written
      */
     public synchronized Result snapshot(Path file, Quiesce writers, int maxRounds, long pauseAt) throws IOException {
         Objects.requireNonNull(file, "file");
