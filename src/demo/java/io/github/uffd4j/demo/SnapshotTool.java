@@ -95,15 +95,13 @@ public final class SnapshotTool implements Callable<Integer> {
 
         @Override
         public Integer call() throws IOException {
-            List<Path> chain = chainOf(files);
+            List<SnapshotFile.Info> links = order(describe(files));
+            List<Path> chain = links.stream().map(SnapshotFile.Info::path).toList();
             long t0 = System.nanoTime();
-            long stored = 0;
             try (SnapshotChain c = SnapshotChain.open(chain)) {
                 c.verify();
             }
-            for (Path p : chain) {
-                stored += SnapshotFile.describe(p).pagesStored();
-            }
+            long stored = links.stream().mapToLong(SnapshotFile.Info::pagesStored).sum();
             spec.commandLine().getOut().printf("ok: %d file%s, %d pages checked in %.0f ms%n", chain.size(),
                     chain.size() == 1 ? "" : "s", stored, (System.nanoTime() - t0) / 1e6);
             spec.commandLine().getOut().flush();
@@ -143,13 +141,18 @@ public final class SnapshotTool implements Callable<Integer> {
         }
     }
 
-    /** The files as a chain, base first. */
-    static List<Path> chainOf(List<Path> files) throws IOException {
+    /** What each file's header and index say, checked. */
+    static List<SnapshotFile.Info> describe(List<Path> files) throws IOException {
         List<SnapshotFile.Info> infos = new ArrayList<>();
         for (Path f : files) {
             infos.add(SnapshotFile.describe(f));
         }
-        return order(infos).stream().map(SnapshotFile.Info::path).toList();
+        return infos;
+    }
+
+    /** The files as a chain, base first. */
+    static List<Path> chainOf(List<Path> files) throws IOException {
+        return order(describe(files)).stream().map(SnapshotFile.Info::path).toList();
     }
 
     /** Puts snapshots in chain order by their parent ids: one full snapshot, each increment after its parent. */

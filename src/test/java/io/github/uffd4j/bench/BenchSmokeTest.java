@@ -108,7 +108,8 @@ class BenchSmokeTest {
         Path csv = dir.resolve("s.csv");
         SnapshotScenario.main(new String[] {Long.toString(16L << 20), dir.resolve("files").toString(), csv.toString(), "100"});
         Map<String, Double> v = new java.util.HashMap<>();
-        for (String line : Files.readAllLines(csv).subList(1, Files.readAllLines(csv).size())) {
+        List<String> lines = Files.readAllLines(csv);
+        for (String line : lines.subList(1, lines.size())) {
             String[] f = line.split(",");
             v.put(f[1] + "/" + f[2], Double.parseDouble(f[3]));
         }
