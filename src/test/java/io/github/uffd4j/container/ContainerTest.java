@@ -64,6 +64,8 @@ class ContainerTest {
                 .withFileFromPath("classes", Path.of("target/classes"))
                 .withFileFromPath("test-classes", Path.of("target/test-classes"))
                 .withFileFromPath("native-headers", Path.of("native-headers"))
+                // ReadmeExampleTest compiles the README's examples
+                .withFileFromPath("README.md", Path.of("README.md"))
                 // the benchmarks' smoke test builds the C reference
                 .withFileFromPath("bench-c", Path.of("src/bench/c"))
                 .withDockerfileFromBuilder(b -> b.from(BASE_IMAGE)
@@ -72,6 +74,7 @@ class ContainerTest {
                         .copy("test-classes", "/opt/uffd4j/test-classes")
                         .copy("lib", "/opt/uffd4j/lib")
                         .copy("native-headers", "/opt/uffd4j/native-headers")
+                        .copy("README.md", "/opt/uffd4j/README.md")
                         .copy("bench-c", "/opt/uffd4j/src/bench/c")
                         .env("PATH", "/opt/jdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
                         .workDir("/opt/uffd4j")
@@ -146,9 +149,29 @@ class ContainerTest {
             }
         }
         System.out.println("inside the privileged container:\n" + String.join("\n", summary));
-        assertEquals(0, r.exit(), () -> "the kernel suite failed inside the privileged container:\n" + r.output());
+        // the failures first: a report cut short still names them
+        assertEquals(0, r.exit(), () -> "the kernel suite failed inside the privileged container:\n"
+                + String.join("\n", failures(r.output())) + "\n--- whole output:\n" + r.output());
         assertTrue(r.output().contains("tests successful"), r::output);
         assertTrue(r.output().matches("(?s).*\\b0 tests failed.*"), r::output);
+    }
+
+    /** The console launcher's lines for failed tests (its tree's ✘ marks), then the start of its "Failures" section. */
+    private static List<String> failures(String output) {
+        List<String> out = new ArrayList<>();
+        String[] lines = output.split("\n");
+        int section = -1;
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].contains("✘") || lines[i].contains("[X]")) {
+                out.add(lines[i]);
+            } else if (section < 0 && lines[i].startsWith("Failures (")) {
+                section = i;
+            }
+        }
+        for (int i = Math.max(section, 0); section >= 0 && i < lines.length && i < section + 60; i++) {
+            out.add(lines[i]);
+        }
+        return out;
     }
 
     @Test
