@@ -32,6 +32,14 @@ final class UffdOpener {
 
     /** Creates a descriptor (no handshake yet) by {@code path}, falling back as AUTO says. */
     static Created create(CreationPath path, int flags) {
+        return create(path, flags, (flags & Abi.UFFD_USER_MODE_ONLY) == 0);
+    }
+
+    /**
+     * Creates a descriptor by {@code path}; when refused, the advice names user-mode-only
+     * descriptors only if {@code suggestUserModeOnly} (a caller that cannot use one said so).
+     */
+    static Created create(CreationPath path, int flags, boolean suggestUserModeOnly) {
         int deviceErrno = 0;
         int syscallErrno = 0;
         if (path != CreationPath.SYSCALL) {
@@ -54,7 +62,7 @@ final class UffdOpener {
             }
             syscallErrno = Native.errno();
         }
-        throw openFailure(path, flags, deviceErrno, syscallErrno);
+        throw openFailure(path, suggestUserModeOnly, deviceErrno, syscallErrno);
     }
 
     /**
@@ -94,7 +102,7 @@ final class UffdOpener {
 
     // ---- diagnostics ------------------------------------------------------------------------------
 
-    private static UffdException openFailure(CreationPath path, int flags, int deviceErrno, int syscallErrno) {
+    private static UffdException openFailure(CreationPath path, boolean suggestUserModeOnly, int deviceErrno, int syscallErrno) {
         List<String> reasons = new ArrayList<>();
         if (deviceErrno != 0) {
             reasons.add(DEVICE + ": " + Errno.name(deviceErrno) + " (" + Errno.describe(deviceErrno) + "): "
@@ -102,7 +110,7 @@ final class UffdOpener {
         }
         if (syscallErrno != 0) {
             reasons.add("userfaultfd(2): " + Errno.name(syscallErrno) + " (" + Errno.describe(syscallErrno) + "): "
-                    + syscallAdvice(syscallErrno, (flags & Abi.UFFD_USER_MODE_ONLY) != 0));
+                    + syscallAdvice(syscallErrno, suggestUserModeOnly));
         }
         int errno = syscallErrno != 0 ? syscallErrno : deviceErrno;
         return Failures.withHint("open userfaultfd (" + path + ")", errno,
@@ -120,11 +128,12 @@ final class UffdOpener {
         return "the device could not be used";
     }
 
-    private static String syscallAdvice(int errno, boolean userModeOnly) {
+    private static String syscallAdvice(int errno, boolean suggestUserModeOnly) {
         if (errno == Errno.EPERM) {
             String sysctl = readSysctl("/proc/sys/vm/unprivileged_userfaultfd");
             return "refused: vm.unprivileged_userfaultfd is " + sysctl + " and the process lacks CAP_SYS_PTRACE"
-                    + (userModeOnly ? "" : "; set 'sysctl -w vm.unprivileged_userfaultfd=1', grant CAP_SYS_PTRACE, or open with userModeOnly(true)")
+                    + "; set 'sysctl -w vm.unprivileged_userfaultfd=1', grant CAP_SYS_PTRACE"
+                    + (suggestUserModeOnly ? ", or open with userModeOnly(true)" : "")
                     + "; inside a container, the default seccomp profile also refuses it unless CAP_SYS_PTRACE is added"
                     + " (--cap-add SYS_PTRACE, or a seccomp profile that allows userfaultfd)";
         }

@@ -61,6 +61,7 @@ public final class Userfaultfd implements AutoCloseable {
     private final Set<Ioctl> ioctls;
     private final CreationPath creationPath;
     private final boolean nonBlocking;
+    private final boolean userModeOnly;
     private final boolean ownsRegistry;
     private final CloseGate gate = new CloseGate();
     private final RangeSet registered = new RangeSet();
@@ -71,13 +72,14 @@ public final class Userfaultfd implements AutoCloseable {
      * owns it).
      */
     private Userfaultfd(int fd, Set<Feature> features, Set<Ioctl> ioctls, CreationPath path,
-                        boolean nonBlocking, boolean ownsRegistry) {
+                        boolean nonBlocking, boolean userModeOnly, boolean ownsRegistry) {
         this.fd = fd;
         this.features = Collections.unmodifiableSet(features.isEmpty() ? EnumSet.noneOf(Feature.class) : EnumSet.copyOf(features));
         this.featureBits = Feature.toMask(features);
         this.ioctls = Collections.unmodifiableSet(ioctls.isEmpty() ? EnumSet.noneOf(Ioctl.class) : EnumSet.copyOf(ioctls));
         this.creationPath = path;
         this.nonBlocking = nonBlocking;
+        this.userModeOnly = userModeOnly;
         this.ownsRegistry = ownsRegistry;
         this.closeBell = Doorbell.create();
         this.reader = new EventReader(fd, closeBell);
@@ -112,6 +114,7 @@ public final class Userfaultfd implements AutoCloseable {
         private boolean closeOnExec = true;
         private boolean nonBlocking;
         private boolean userModeOnly;
+        private boolean userModeOnlyChosen;
 
         private Builder() {
         }
@@ -182,13 +185,16 @@ public final class Userfaultfd implements AutoCloseable {
          * UFFD_USER_MODE_ONLY (default false): only faults taken in user mode are reported, which
          * unprivileged processes may ask for even when {@code vm.unprivileged_userfaultfd=0}.
          * Faults the kernel takes on the process's behalf (a read(2) into registered memory) then
-         * fail with EFAULT instead of waiting for a handler.
+         * fail with EFAULT instead of waiting for a handler. A caller that cannot work with such a
+         * descriptor sets false explicitly (as {@code FaultService} does: its loads take faults
+         * inside the kernel); {@link #open()}'s error then does not suggest it.
          *
          * @param on whether to ask for UFFD_USER_MODE_ONLY
          * @return this builder
          */
         public Builder userModeOnly(boolean on) {
             this.userModeOnly = on;
+            this.userModeOnlyChosen = true;
             return this;
         }
 
@@ -200,10 +206,10 @@ public final class Userfaultfd implements AutoCloseable {
         public Userfaultfd open() {
             Native.ensureAvailable();
             int flags = Abi.O_NONBLOCK | (closeOnExec ? Abi.O_CLOEXEC : 0) | (userModeOnly ? Abi.UFFD_USER_MODE_ONLY : 0);
-            UffdOpener.Created created = UffdOpener.create(path, flags);
+            UffdOpener.Created created = UffdOpener.create(path, flags, !userModeOnlyChosen);
             Set<Ioctl> ioctls = UffdOpener.handshake(created.fd(), features, true);
             try {
-                return new Userfaultfd(created.fd(), features, ioctls, created.path(), nonBlocking, true);
+                return new Userfaultfd(created.fd(), features, ioctls, created.path(), nonBlocking, userModeOnly, true);
             } catch (RuntimeException e) {
                 Native.close(created.fd());
                 throw e;
@@ -237,13 +243,13 @@ public final class Userfaultfd implements AutoCloseable {
             throw new IllegalArgumentException("not a file descriptor: " + fd);
         }
         Set<Ioctl> ioctls = handshake ? UffdOpener.handshake(fd, features, false) : EnumSet.allOf(Ioctl.class);
-        return new Userfaultfd(fd, features, ioctls, CreationPath.AUTO, false, false);
+        return new Userfaultfd(fd, features, ioctls, CreationPath.AUTO, false, false, false);
     }
 
     /** The child's descriptor of a FORK event, wrapped; closed again if wrapping fails (nobody else knows it). */
     private Userfaultfd adoptForkChild(int childFd) {
         try {
-            return new Userfaultfd(childFd, features, ioctls, creationPath, nonBlocking, false);
+            return new Userfaultfd(childFd, features, ioctls, creationPath, nonBlocking, userModeOnly, false);
         } catch (RuntimeException e) {
             Native.close(childFd);
             throw e;
@@ -396,6 +402,17 @@ public final class Userfaultfd implements AutoCloseable {
      */
     public CreationPath creationPath() {
         return creationPath;
+    }
+
+    /**
+     * Whether it was opened with {@link Builder#userModeOnly UFFD_USER_MODE_ONLY}: faults the
+     * kernel takes on this process's behalf are then not reported (they fail with EFAULT). An
+     * {@linkplain #adopt adopted} descriptor reports false: how it was made is not known here.
+     *
+     * @return true for a user-mode-only descriptor opened by this process
+     */
+    public boolean isUserModeOnly() {
+        return userModeOnly;
     }
 
     /**

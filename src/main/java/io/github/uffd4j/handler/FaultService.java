@@ -1,5 +1,6 @@
 package io.github.uffd4j.handler;
 
+import io.github.uffd4j.CreationPath;
 import io.github.uffd4j.Doorbell;
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.Mapping;
@@ -48,23 +49,27 @@ public final class FaultService implements AutoCloseable {
 
     private FaultService(Builder b) {
         this.remote = b.adopted != null;
-        boolean poison = remote ? b.adopted.features().contains(Feature.POISON) : Userfaultfd.kernelFeatures().contains(Feature.POISON);
+        Userfaultfd given = remote ? b.adopted : b.local;
+        boolean poison = given != null ? given.hasFeature(Feature.POISON) : Userfaultfd.kernelFeatures().contains(Feature.POISON);
         if (b.policy.fallback() == FailurePolicy.Fallback.ERROR && !poison) {
-            if (remote) {
-                b.adopted.close();
+            if (given != null) {
+                given.close();
             }
-            throw new IllegalStateException(remote
-                    ? "FailurePolicy.Fallback.ERROR delivers the error with UFFDIO_POISON, and the served userfaultfd was opened "
-                            + "without Feature.POISON: its owner must ask for it (Linux 6.6+), or choose Fallback.ZERO_PAGE"
+            throw new IllegalStateException(given != null
+                    ? "FailurePolicy.Fallback.ERROR delivers the error with UFFDIO_POISON, and the " + (remote ? "served" : "given")
+                            + " userfaultfd was opened without Feature.POISON: " + (remote ? "its owner" : "whoever opens it")
+                            + " must ask for it (Linux 6.6+), or choose Fallback.ZERO_PAGE"
                     : "FailurePolicy.Fallback.ERROR delivers the error with UFFDIO_POISON, which needs "
                             + "Linux 6.6+; this kernel is " + System.getProperty("os.version")
                             + ": choose Fallback.ZERO_PAGE, or run on a newer kernel");
         }
-        Set<Feature> wanted = remote ? b.adopted.features() : usableFeatures();
+        Set<Feature> wanted = given != null ? given.features() : usableFeatures();
         this.removeEvents = wanted.contains(Feature.EVENT_REMOVE);
         ServiceContext.Settings settings = new ServiceContext.Settings(b.threads, b.batchSize, b.faultAround,
                 Math.max(b.maxReadahead, b.faultAround), b.backgroundFill, b.policy, b.closeTimeout, b.poisonOnClose && poison);
-        Userfaultfd uffd = remote ? b.adopted : Userfaultfd.builder().features(wanted).open();
+        // its loads take faults inside the kernel: a user-mode-only descriptor cannot serve them (no use suggesting one)
+        Userfaultfd uffd = given != null ? given
+                : Userfaultfd.builder().features(wanted).creationPath(b.path).userModeOnly(false).open();
         Doorbell doorbell = null;
         PagemapScanner pagemap = null;
         try {
@@ -146,6 +151,8 @@ public final class FaultService implements AutoCloseable {
         private boolean poisonOnClose = true;
         private Consumer<FaultFailure> failureListener;
         private Userfaultfd adopted;
+        private Userfaultfd local;
+        private CreationPath path = CreationPath.AUTO;
 
         private Builder() {
         }
@@ -286,12 +293,70 @@ public final class FaultService implements AutoCloseable {
          * @return this builder
          */
         public Builder serve(Userfaultfd adopted) {
-            this.adopted = Objects.requireNonNull(adopted, "adopted");
+            Objects.requireNonNull(adopted, "adopted");
+            if (local != null || path != CreationPath.AUTO) {
+                throw new IllegalStateException("serve() takes another process's descriptor; use() or creationPath()"
+                        + " was already chosen for this process's own");
+            }
+            this.adopted = adopted;
             return this;
         }
 
         /**
-         * Opens the userfaultfd (unless one is {@linkplain #serve served}) and starts the threads.
+         * How the service creates its userfaultfd (default {@link CreationPath#AUTO}: the device,
+         * then the system call). {@link CreationPath#DEVICE} works for users allowed to open
+         * {@code /dev/userfaultfd} whatever {@code vm.unprivileged_userfaultfd} says.
+         *
+         * @param path the creation path
+         * @return this builder
+         */
+        public Builder creationPath(CreationPath path) {
+            Objects.requireNonNull(path, "path");
+            if (adopted != null || local != null) {
+                throw new IllegalStateException("creationPath() is for a descriptor the service opens; a descriptor was"
+                        + " already given (" + (adopted != null ? "serve" : "use") + ")");
+            }
+            this.path = path;
+            return this;
+        }
+
+        /**
+         * Serves this process's memory through a userfaultfd the caller opened (say with
+         * {@link CreationPath#DEVICE}, or received from a process allowed to create one), instead
+         * of opening one. The service owns it from {@link #start()} on and closes it with itself
+         * (also when start fails). It uses the features the descriptor was opened with:
+         * {@link FaultService#usableFeatures()} are those it can make use of (without
+         * {@link Feature#THREAD_ID} a fault by the service's own threads is not recognised, without
+         * the EVENT_ features unmapping served memory is not noticed).
+         *
+         * <p>A {@linkplain Userfaultfd#isUserModeOnly() user-mode-only} descriptor is refused: the
+         * service loads pages (and its safe accessors read) through the kernel, whose faults such
+         * a descriptor does not report.
+         *
+         * @param uffd an open userfaultfd of this process, with no ranges registered
+         * @return this builder
+         * @throws IllegalArgumentException if it is user-mode-only or closed
+         */
+        public Builder use(Userfaultfd uffd) {
+            Objects.requireNonNull(uffd, "uffd");
+            if (uffd.isUserModeOnly()) {
+                throw new IllegalArgumentException("a user-mode-only userfaultfd cannot serve a FaultService: its page loads"
+                        + " and safe accessors fault inside the kernel, which such a descriptor does not report (they would"
+                        + " fail with EFAULT); open it without userModeOnly(true)");
+            }
+            if (uffd.isClosed()) {
+                throw new IllegalArgumentException("the userfaultfd is closed: " + uffd);
+            }
+            if (adopted != null || path != CreationPath.AUTO) {
+                throw new IllegalStateException("use() gives the service its descriptor; serve() or creationPath() was"
+                        + " already chosen");
+            }
+            this.local = uffd;
+            return this;
+        }
+
+        /**
+         * Opens the userfaultfd (unless one was given to {@link #serve} or {@link #use}) and starts the threads.
          *
          * @return the running service, owned by the caller (close it)
          */

@@ -1,11 +1,13 @@
 package io.github.uffd4j.handler;
 
+import io.github.uffd4j.CreationPath;
 import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.SharedMemory;
 
 import io.github.uffd4j.UffdException;
+import io.github.uffd4j.Userfaultfd;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -186,6 +188,31 @@ public final class LazySegment implements AutoCloseable {
          */
         public Builder onFailure(java.util.function.Consumer<FaultFailure> listener) {
             service.onFailure(listener);
+            return this;
+        }
+
+        /**
+         * How the segment's userfaultfd is created (default {@link CreationPath#AUTO}).
+         *
+         * @param path the creation path
+         * @return this builder
+         * @see FaultService.Builder#creationPath
+         */
+        public Builder creationPath(CreationPath path) {
+            service.creationPath(path);
+            return this;
+        }
+
+        /**
+         * Serves the segment through a userfaultfd the caller opened (owned by the segment from
+         * {@link #open()} on, closed with it; not user-mode-only).
+         *
+         * @param uffd an open userfaultfd of this process, with no ranges registered
+         * @return this builder
+         * @see FaultService.Builder#use
+         */
+        public Builder use(Userfaultfd uffd) {
+            service.use(uffd);
             return this;
         }
 
