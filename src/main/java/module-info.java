@@ -3,7 +3,7 @@
  * {@code --enable-native-access=io.github.uffd4j}.
  */
 module io.github.uffd4j {
-    requires jdk.jfr;
+    requires static jdk.jfr; // JFR events when present (internal.Jfr): a java.base-only image runs without it
     requires static info.picocli;
     requires static java.net.http; // datasets on HTTP(S) servers (HttpRangeReader)
     // datasets in S3 (S3RangeReader): the AWS SDK v2 with the JDK's HTTP transport

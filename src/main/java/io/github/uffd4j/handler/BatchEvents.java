@@ -1,5 +1,7 @@
 package io.github.uffd4j.handler;
 
+import io.github.uffd4j.internal.Jfr;
+
 /**
  * Commits the JFR {@code io.github.uffd4j.FaultBatch} event for a batch, without allocating when
  * JFR does not record it. Event classes load only once JFR has started: loading one costs about
@@ -13,7 +15,7 @@ final class BatchEvents {
     }
 
     static void commit(int messages, int faults, long pages, long bytes, long nanos) {
-        if (!jdk.jfr.FlightRecorder.isInitialized()) {
+        if (!Jfr.started()) {
             return;
         }
         FaultBatchEvent p = probe;

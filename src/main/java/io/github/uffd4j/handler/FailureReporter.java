@@ -1,5 +1,7 @@
 package io.github.uffd4j.handler;
 
+import io.github.uffd4j.internal.Jfr;
+
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -65,7 +67,7 @@ final class FailureReporter {
     }
 
     private static void recordJfr(FaultFailure f) {
-        if (!jdk.jfr.FlightRecorder.isInitialized()) {
+        if (!Jfr.started()) {
             return;
         }
         FaultFailureEvent e = new FaultFailureEvent();

@@ -1,5 +1,6 @@
 package io.github.uffd4j.pager;
 
+import io.github.uffd4j.internal.Jfr;
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.Mapping;
@@ -597,12 +598,14 @@ public final class PagedMemory implements AutoCloseable {
 
     private void report(PagerEvent e, System.Logger.Level level) {
         LOG.log(level, "uffd4j: " + e.kind() + ": " + e.detail());
-        PagerConnectionEvent jfr = new PagerConnectionEvent();
-        if (jfr.isEnabled()) {
-            jfr.kind = e.kind().name();
-            jfr.pagerPid = e.pagerPid();
-            jfr.detail = e.detail();
-            jfr.commit();
+        if (Jfr.started()) {
+            PagerConnectionEvent jfr = new PagerConnectionEvent();
+            if (jfr.isEnabled()) {
+                jfr.kind = e.kind().name();
+                jfr.pagerPid = e.pagerPid();
+                jfr.detail = e.detail();
+                jfr.commit();
+            }
         }
         try {
             settings.listener.accept(e);

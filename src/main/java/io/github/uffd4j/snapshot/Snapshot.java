@@ -1,5 +1,7 @@
 package io.github.uffd4j.snapshot;
 
+import io.github.uffd4j.internal.Jfr;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -59,13 +61,13 @@ public final class Snapshot {
     private final AtomicLong zeros = new AtomicLong();
     private final AtomicLong settled = new AtomicLong();
     private final CompletableFuture<Path> done = new CompletableFuture<>();
-    private final SnapshotEvent event = new SnapshotEvent();
+    /** A begun SnapshotEvent, or null when no recorder runs (typed Object: the class exists only with jdk.jfr). */
+    private final Object event = beginEvent();
     private final AtomicBoolean recorded = new AtomicBoolean();
     private volatile long pauseNanos;
     private volatile boolean failed;
 
     Snapshot(LiveSnapshots owner, Path file, SnapshotWriter writer, int pageSize, long pages, MemorySegment copyPool) {
-        event.begin();
         this.owner = owner;
         this.file = file;
         this.writer = writer;
@@ -268,11 +270,25 @@ public final class Snapshot {
         done.completeExceptionally(t instanceof SnapshotException ? t : new SnapshotException("snapshot " + file + " failed: " + t, t));
     }
 
+    /**
+     * A begun JFR event for a snapshot, or null when no recorder runs. Typed Object: code that
+     * holds one must not need the event class (it exists only with jdk.jfr) until it casts.
+     */
+    static Object beginEvent() {
+        if (!Jfr.started()) {
+            return null;
+        }
+        SnapshotEvent e = new SnapshotEvent();
+        e.begin();
+        return e;
+    }
+
     /** The JFR event of this snapshot, once: when its file is whole or it failed. */
     private void record(Throwable failure) {
-        if (!recorded.compareAndSet(false, true)) {
+        if (!recorded.compareAndSet(false, true) || event == null) {
             return;
         }
+        SnapshotEvent event = (SnapshotEvent) this.event;
         event.end();
         if (event.shouldCommit()) {
             Progress p = progress();

@@ -137,8 +137,7 @@ public final class TrackedSnapshots implements AutoCloseable {
         if (maxRounds < 0) {
             throw new IllegalArgumentException("maxRounds must not be negative: " + maxRounds);
         }
-        SnapshotEvent event = new SnapshotEvent();
-        event.begin();
+        Object event = Snapshot.beginEvent();
         boolean full = lastId == 0;
         long previous = lastId;
         lastId = 0; // until this one is whole: a failed snapshot cleared write marks, so the next one must be full
@@ -187,7 +186,11 @@ public final class TrackedSnapshots implements AutoCloseable {
     }
 
     /** The JFR event of one snapshot (tracked snapshots have no copy before write: every page is saved by a round). */
-    private void record(SnapshotEvent event, Result r, long bytes, Throwable failure) {
+    private void record(Object begun, Result r, long bytes, Throwable failure) {
+        if (begun == null) {
+            return;
+        }
+        SnapshotEvent event = (SnapshotEvent) begun;
         event.end();
         if (event.shouldCommit()) {
             event.file = r.file().toString();
