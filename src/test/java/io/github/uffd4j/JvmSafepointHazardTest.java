@@ -30,7 +30,9 @@ class JvmSafepointHazardTest {
     @Test
     void faultInJavaCodePlusSafepointDeadlocksTheJvm() throws Exception {
         Result r = run("java", Duration.ofSeconds(8));
-        System.out.println("java-state fault + System.gc(): " + (r.hung ? "JVM hung (killed)" : "exited") + "; output: " + r.output);
+        System.out.println("java-state fault + System.gc(): " + (r.hung
+                ? "the child JVM deadlocked, as this test expects (the hazard the library keeps Java code from), and was killed"
+                : "the child JVM exited: the deadlock this test expects did not happen") + "; its output: " + r.output);
         assertTrue(r.output.contains("fault read"), r.output);
         assertTrue(r.hung, "expected the JVM to deadlock: " + r.output);
         assertFalse(r.output.contains("served"), r.output);

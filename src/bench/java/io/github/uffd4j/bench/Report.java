@@ -1,6 +1,7 @@
 package io.github.uffd4j.bench;
 
 import com.google.gson.Gson;
+import io.github.uffd4j.demo.ToolVersion;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
@@ -30,7 +31,7 @@ import java.util.concurrent.Callable;
  * side-by-side table, results.csv, results.json, chart.png and report.md; with
  * {@code --publish}, also the results section of BENCHMARKS.md.
  */
-@Command(name = "report", mixinStandardHelpOptions = true,
+@Command(name = "report", mixinStandardHelpOptions = true, versionProvider = ToolVersion.class,
         description = "Builds the Java/C benchmark report from the files of one scripts/bench run.")
 public final class Report implements Callable<Integer> {
 

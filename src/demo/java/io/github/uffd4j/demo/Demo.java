@@ -35,7 +35,7 @@ import picocli.CommandLine.Option;
  * hand, then on-demand paging of a generated dataset through the handler runtime, checked byte
  * for byte and measured.
  */
-@Command(name = "scripts/demo", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "scripts/demo", mixinStandardHelpOptions = true, versionProvider = ToolVersion.class, sortOptions = false,
         description = {"Shows this kernel's userfaultfd capabilities, then pages a deterministic dataset in on demand",
                 "through uffd4j's handler threads: a random-lookup phase and a sequential scan, every byte checked,",
                 "with time to first byte against loading everything eagerly, faults, readahead and latency percentiles;",

@@ -36,7 +36,7 @@ import java.util.zip.CRC32C;
  * target; it starts the source as a second JVM. Every MiB is checked against the source's copy
  * at the switchover (CRC32C).
  */
-@Command(name = "scripts/migrate", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "scripts/migrate", mixinStandardHelpOptions = true, versionProvider = ToolVersion.class, sortOptions = false,
         description = {"Postcopy migration of off-heap memory between two JVMs on this machine (TCP over loopback):",
                 "precopy rounds while the source writes, a switchover, then the rest pushed while the target's",
                 "faults are served first. Prints rounds, dirty pages, downtime, pages pulled and pushed, urgent-fault",

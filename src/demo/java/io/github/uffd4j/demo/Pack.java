@@ -19,7 +19,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** scripts/pack: turns any file into a chunked dataset ({@link ChunkedWriter}), optionally verifying it. */
-@Command(name = "scripts/pack", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "scripts/pack", mixinStandardHelpOptions = true, versionProvider = ToolVersion.class, sortOptions = false,
         description = {"Packs a file into uffd4j's chunked format (io.github.uffd4j.source.ChunkedSource): chunks compressed",
                 "one by one, each with a CRC32C, an index, written under a temporary name then renamed."})
 public final class Pack implements Callable<Integer> {

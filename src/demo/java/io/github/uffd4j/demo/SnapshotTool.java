@@ -22,7 +22,7 @@ import java.util.concurrent.Callable;
  * {@link SnapshotChain}). A chain may be given in any order: its links are put in order by their
  * parent ids.
  */
-@Command(name = "scripts/snapshot", mixinStandardHelpOptions = true,
+@Command(name = "scripts/snapshot", mixinStandardHelpOptions = true, versionProvider = ToolVersion.class,
         subcommands = {SnapshotTool.Inspect.class, SnapshotTool.Verify.class, SnapshotTool.Compact.class},
         description = {"Inspects, verifies and compacts uffd4j snapshot files (.u4s: LiveSnapshots, TrackedSnapshots)."})
 public final class SnapshotTool implements Callable<Integer> {
@@ -52,7 +52,7 @@ public final class SnapshotTool implements Callable<Integer> {
         throw new CommandLine.ParameterException(spec.commandLine(), "say what to do: inspect, verify or compact");
     }
 
-    @Command(name = "inspect", mixinStandardHelpOptions = true,
+    @Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = ToolVersion.class,
             description = {"Prints what each file's header and index say (both checked; pages are not read: see verify),",
                     "and how the files link into a chain."})
     static final class Inspect implements Callable<Integer> {
@@ -83,7 +83,7 @@ public final class SnapshotTool implements Callable<Integer> {
         }
     }
 
-    @Command(name = "verify", mixinStandardHelpOptions = true,
+    @Command(name = "verify", mixinStandardHelpOptions = true, versionProvider = ToolVersion.class,
             description = {"Reads every stored page and checks it against its checksum: a full snapshot, or a chain",
                     "(a full snapshot and its increments, in any order). Exit code 0 when all is whole, 1 if not."})
     static final class Verify implements Callable<Integer> {
@@ -109,7 +109,7 @@ public final class SnapshotTool implements Callable<Integer> {
         }
     }
 
-    @Command(name = "compact", mixinStandardHelpOptions = true,
+    @Command(name = "compact", mixinStandardHelpOptions = true, versionProvider = ToolVersion.class,
             description = {"Writes a chain (a full snapshot and its increments, in any order) as one full snapshot:",
                     "the memory at the newest increment, every page checked as it is read."})
     static final class Compact implements Callable<Integer> {

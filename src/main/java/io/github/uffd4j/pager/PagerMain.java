@@ -55,8 +55,7 @@ public final class PagerMain implements Callable<Integer> {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = PagerMain.class.getPackage().getImplementationVersion();
-            return new String[] {"uffd4j pager " + (v != null ? v : "(development build)")};
+            return io.github.uffd4j.internal.Version.lines("pager");
         }
     }
 

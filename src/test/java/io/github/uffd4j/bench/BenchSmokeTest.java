@@ -106,7 +106,18 @@ class BenchSmokeTest {
         TestSupport.assumeFeature(Feature.WP_ASYNC);
         TestSupport.assumeFeature(Feature.WP_UNPOPULATED);
         Path csv = dir.resolve("s.csv");
-        SnapshotScenario.main(new String[] {Long.toString(16L << 20), dir.resolve("files").toString(), csv.toString(), "100"});
+        // a 16 MiB smoke run: its table is no measurement, so it is kept for failure messages, not printed
+        java.io.ByteArrayOutputStream table = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream out = System.out;
+        System.setOut(new java.io.PrintStream(table, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            SnapshotScenario.main(new String[] {Long.toString(16L << 20), dir.resolve("files").toString(), csv.toString(), "100"});
+        } catch (Exception | Error e) {
+            out.println("the snapshot scenario's output before it failed:\n" + table);
+            throw e;
+        } finally {
+            System.setOut(out);
+        }
         Map<String, Double> v = new java.util.HashMap<>();
         List<String> lines = Files.readAllLines(csv);
         for (String line : lines.subList(1, lines.size())) {

@@ -1,0 +1,34 @@
+package io.github.uffd4j.demo;
+
+import io.github.uffd4j.bench.Report;
+import io.github.uffd4j.pager.PagerMain;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Every tool answers {@code --version} with its name, uffd4j's version from the build, Java and the kernel. */
+class ToolVersionTest {
+
+    private static String version(Object command) {
+        StringWriter out = new StringWriter();
+        CommandLine cl = new CommandLine(command).setOut(new PrintWriter(out, true));
+        assertEquals(0, cl.execute("--version"));
+        return out.toString();
+    }
+
+    @Test
+    void everyToolPrintsItsVersion() {
+        String project = System.getProperty("uffd4j.version", "0.");
+        for (Object tool : new Object[] {new Demo(), new Pack(), new SnapshotTool(), new MigrateDemo(), new PagerMain(), new Report()}) {
+            String v = version(tool);
+            assertTrue(v.contains("(uffd4j " + project), tool.getClass().getSimpleName() + ": " + v);
+            assertTrue(v.contains("Java " + Runtime.version()) && v.contains(System.getProperty("os.version")), v);
+        }
+        assertTrue(version(new Pack()).startsWith("scripts/pack (uffd4j "), version(new Pack()));
+    }
+}
