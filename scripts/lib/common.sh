@@ -47,13 +47,53 @@ require_jdk22() {
   export JAVA_HOME=$best
 }
 
-# Runs Maven with the JDK found above, in batch mode, from the project root.
+# The Maven fetched when the machine has none new enough: pinned, and checked against the SHA-512
+# that Maven Central publishes beside it.
+UFFD4J_MAVEN_VERSION=3.9.11
+UFFD4J_MAVEN_SHA512=bcfe4fe305c962ace56ac7b5fc7a08b87d5abd8b7e89027ab251069faebee516b0ded8961445d6d91ec1985dfe30f8153268843c89aa392733d1a3ec956c9978
+
+# Sets UFFD4J_MVN to a Maven 3.8 or newer: $MVN or the mvn on PATH when new enough, else Maven
+# $UFFD4J_MAVEN_VERSION from Maven Central, downloaded once into ~/.m2/uffd4j-maven and checked.
+require_maven() {
+  [[ -n ${UFFD4J_MVN:-} ]] && return 0
+  local mvn=${MVN:-mvn} v
+  if command -v "$mvn" >/dev/null 2>&1; then
+    v=$(PATH="$JAVA_HOME/bin:$PATH" "$mvn" -B -v 2>/dev/null | sed -e 's/\x1b\[[0-9;]*m//g' -n -e 's/^Apache Maven \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+    if [[ -n $v ]] && read -r major minor <<<"$v" && (( major > 3 || (major == 3 && minor >= 8) )); then
+      UFFD4J_MVN=$(command -v "$mvn"); return 0
+    fi
+  fi
+  local home=${MAVEN_USER_HOME:-$HOME/.m2}/uffd4j-maven/apache-maven-$UFFD4J_MAVEN_VERSION
+  if [[ ! -x $home/bin/mvn ]]; then
+    local url=https://repo.maven.apache.org/maven2/org/apache/maven/apache-maven/$UFFD4J_MAVEN_VERSION/apache-maven-$UFFD4J_MAVEN_VERSION-bin.tar.gz
+    local tmp
+    tmp=$(mktemp -d)
+    echo "uffd4j: no Maven 3.8+ here (${v:+found ${v/ /.}, }looked for '$mvn'); fetching Maven $UFFD4J_MAVEN_VERSION from Maven Central" >&2
+    if command -v curl >/dev/null 2>&1; then
+      curl -fsSL -o "$tmp/maven.tar.gz" "$url" || { rm -rf "$tmp"; echo "could not download $url: install Maven 3.8+ (apt-get install maven) or set MVN" >&2; exit 1; }
+    elif command -v wget >/dev/null 2>&1; then
+      wget -q -O "$tmp/maven.tar.gz" "$url" || { rm -rf "$tmp"; echo "could not download $url: install Maven 3.8+ (apt-get install maven) or set MVN" >&2; exit 1; }
+    else
+      rm -rf "$tmp"; echo "uffd4j needs Maven 3.8+ (apt-get install maven), or curl or wget to fetch it" >&2; exit 1
+    fi
+    if ! echo "$UFFD4J_MAVEN_SHA512  $tmp/maven.tar.gz" | sha512sum -c --status; then
+      rm -rf "$tmp"; echo "the downloaded Maven does not match its pinned SHA-512: not using it" >&2; exit 1
+    fi
+    mkdir -p "$(dirname "$home")"
+    tar -xzf "$tmp/maven.tar.gz" -C "$tmp" && rm -rf "$home" && mv "$tmp/apache-maven-$UFFD4J_MAVEN_VERSION" "$home"
+    rm -rf "$tmp"
+  fi
+  UFFD4J_MVN=$home/bin/mvn
+}
+
+# Runs Maven (see require_maven) with the JDK found above, in batch mode, from the project root.
 mvn_jdk22() {
   require_jdk22
+  require_maven
   local opts=${MAVEN_OPTS:-}
   # Maven 3.8's bundled Guava uses sun.misc.Unsafe, which JDK 24+ warns about on every run
   (( $(jdk_feature_version "$JAVA_HOME") >= 24 )) && opts="$opts --sun-misc-unsafe-memory-access=allow"
-  (cd "$UFFD4J_ROOT" && PATH="$JAVA_HOME/bin:$PATH" MAVEN_OPTS="$opts" mvn -B -ntp "$@")
+  (cd "$UFFD4J_ROOT" && PATH="$JAVA_HOME/bin:$PATH" MAVEN_OPTS="$opts" "$UFFD4J_MVN" -B -ntp "$@")
 }
 
 # Runs a tool of src/demo (a main class compiled with the tests) with the library and its codec
