@@ -105,7 +105,7 @@ run_tool() {
   local log
   log=$(mktemp)
   if ! mvn_jdk22 -q -DskipTests test-compile dependency:build-classpath \
-    -Dmdep.outputFile=target/demo.classpath -Dmdep.includeScope=test >"$log" 2>&1; then
+    -Dmdep.outputFile=target/demo.classpath -DincludeScope=test >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"; echo "the build failed (above)" >&2; exit 1
   fi
   rm -f "$log"

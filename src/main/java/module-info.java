@@ -14,7 +14,6 @@ module io.github.uffd4j {
     requires static software.amazon.awssdk.auth;
     requires static software.amazon.awssdk.http;
     requires static software.amazon.awssdk.http.urlconnection;
-    requires static aircompressor.v3; // zstd and lz4 of chunked datasets; on the module path add --add-modules aircompressor.v3
 
     exports io.github.uffd4j;
     exports io.github.uffd4j.handler;

@@ -256,6 +256,36 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
+    // ---- version ------------------------------------------------------------------------------------
+
+    /** The library's version, read once from the version.properties the build filled in. */
+    private static final class LibraryVersion {
+        static final String VALUE = load();
+
+        private static String load() {
+            try (java.io.InputStream in = Userfaultfd.class.getResourceAsStream("version.properties")) {
+                if (in == null) {
+                    return "(development build)";
+                }
+                java.util.Properties p = new java.util.Properties();
+                p.load(in);
+                String v = p.getProperty("version", "");
+                return v.isEmpty() || v.startsWith("${") ? "(development build)" : v;
+            } catch (java.io.IOException e) {
+                return "(unknown: " + e + ")";
+            }
+        }
+    }
+
+    /**
+     * uffd4j's version, as its build recorded it.
+     *
+     * @return e.g. {@code 0.1.0}, or {@code (development build)} when the classes carry no version
+     */
+    public static String libraryVersion() {
+        return LibraryVersion.VALUE;
+    }
+
     // ---- availability ------------------------------------------------------------------------------
 
     /**

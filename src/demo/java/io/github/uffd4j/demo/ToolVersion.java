@@ -1,6 +1,6 @@
 package io.github.uffd4j.demo;
 
-import io.github.uffd4j.internal.Version;
+import io.github.uffd4j.Userfaultfd;
 import picocli.CommandLine;
 
 /** What {@code --version} prints for every tool under scripts/: the command, uffd4j's version, Java and the kernel. */
@@ -11,6 +11,13 @@ public final class ToolVersion implements CommandLine.IVersionProvider {
 
     @Override
     public String[] getVersion() {
-        return Version.lines(spec != null ? spec.qualifiedName(" ") : "uffd4j");
+        return lines(spec != null ? spec.qualifiedName(" ") : "uffd4j");
+    }
+
+    /** The two lines: the tool and uffd4j's version, then the Java runtime and the kernel. */
+    public static String[] lines(String tool) {
+        return new String[] {tool + " (uffd4j " + Userfaultfd.libraryVersion() + ")",
+            "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + "), " + System.getProperty("os.name")
+                    + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch")};
     }
 }

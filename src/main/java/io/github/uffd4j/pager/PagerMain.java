@@ -55,7 +55,8 @@ public final class PagerMain implements Callable<Integer> {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            return io.github.uffd4j.internal.Version.lines("pager");
+            return new String[] {"pager (uffd4j " + io.github.uffd4j.Userfaultfd.libraryVersion() + ")",
+                "Java " + Runtime.version() + ", " + System.getProperty("os.name") + " " + System.getProperty("os.version")};
         }
     }
 

@@ -1,6 +1,9 @@
 package io.github.uffd4j.source;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 
 /**
  * The compression library behind {@link Compression}, kept in this one class so that the rest
@@ -26,14 +29,79 @@ final class Codecs {
         int encode(MemorySegment input, MemorySegment output);
     }
 
-    private static final ThreadLocal<Decoder> ZSTD_DECODERS = ThreadLocal.withInitial(() -> {
-        io.airlift.compress.v3.zstd.ZstdDecompressor d = io.airlift.compress.v3.zstd.ZstdDecompressor.create();
-        return d::decompress;
-    });
-    private static final ThreadLocal<Decoder> LZ4_DECODERS = ThreadLocal.withInitial(() -> {
-        io.airlift.compress.v3.lz4.Lz4Decompressor d = io.airlift.compress.v3.lz4.Lz4Decompressor.create();
-        return d::decompress;
-    });
+    /**
+     * aircompressor-v3 reached through method handles: the module does not name it (the jar has no
+     * module name but its file name, which a published module must not depend on), and reflection
+     * needs no readability. Initialized on first use; when the library is absent that fails with a
+     * NoClassDefFoundError, which {@link #missingLibrary} turns into what to add.
+     */
+    private static final class Airlift {
+        static final MethodHandle ZSTD_DECOMPRESSOR;
+        static final MethodHandle LZ4_DECOMPRESSOR;
+        static final MethodHandle ZSTD_COMPRESSOR;
+        static final MethodHandle LZ4_COMPRESSOR;
+        /** {@code (Object decompressor, MemorySegment input, MemorySegment output) int}. */
+        static final MethodHandle DECOMPRESS;
+        /** {@code (Object compressor, MemorySegment input, MemorySegment output) int}. */
+        static final MethodHandle COMPRESS;
+        /** {@code (Object compressor, int length) int}. */
+        static final MethodHandle MAX_COMPRESSED_LENGTH;
+
+        static {
+            try {
+                MethodHandles.Lookup l = MethodHandles.publicLookup();
+                ClassLoader loader = Codecs.class.getClassLoader();
+                Class<?> decompressor = Class.forName("io.airlift.compress.v3.Decompressor", false, loader);
+                Class<?> compressor = Class.forName("io.airlift.compress.v3.Compressor", false, loader);
+                MethodType segments = MethodType.methodType(int.class, MemorySegment.class, MemorySegment.class);
+                DECOMPRESS = l.findVirtual(decompressor, "decompress", segments)
+                        .asType(segments.insertParameterTypes(0, Object.class));
+                COMPRESS = l.findVirtual(compressor, "compress", segments).asType(segments.insertParameterTypes(0, Object.class));
+                MAX_COMPRESSED_LENGTH = l.findVirtual(compressor, "maxCompressedLength", MethodType.methodType(int.class, int.class))
+                        .asType(MethodType.methodType(int.class, Object.class, int.class));
+                ZSTD_DECOMPRESSOR = create(l, loader, "io.airlift.compress.v3.zstd.ZstdDecompressor");
+                LZ4_DECOMPRESSOR = create(l, loader, "io.airlift.compress.v3.lz4.Lz4Decompressor");
+                ZSTD_COMPRESSOR = create(l, loader, "io.airlift.compress.v3.zstd.ZstdCompressor");
+                LZ4_COMPRESSOR = create(l, loader, "io.airlift.compress.v3.lz4.Lz4Compressor");
+            } catch (ReflectiveOperationException e) {
+                throw (NoClassDefFoundError) new NoClassDefFoundError("io.airlift:aircompressor-v3: " + e).initCause(e);
+            }
+        }
+
+        /** The {@code create()} factory of the interface {@code name}, as {@code () Object}. */
+        private static MethodHandle create(MethodHandles.Lookup l, ClassLoader loader, String name)
+                throws ReflectiveOperationException {
+            Class<?> type = Class.forName(name, false, loader);
+            return l.findStatic(type, "create", MethodType.methodType(type)).asType(MethodType.methodType(Object.class));
+        }
+
+        private Airlift() {
+        }
+    }
+
+    /** A decoder calling {@code decompressor}'s decompress (not thread safe, like the decompressor). */
+    private static Decoder decoderOf(MethodHandle factory) {
+        final Object d;
+        try {
+            d = (Object) factory.invokeExact();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        return (in, out) -> {
+            try {
+                return (int) Airlift.DECOMPRESS.invokeExact(d, in, out);
+            } catch (Exception | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        };
+    }
+
+    private static final ThreadLocal<Decoder> ZSTD_DECODERS = ThreadLocal.withInitial(() -> decoderOf(Airlift.ZSTD_DECOMPRESSOR));
+    private static final ThreadLocal<Decoder> LZ4_DECODERS = ThreadLocal.withInitial(() -> decoderOf(Airlift.LZ4_DECOMPRESSOR));
 
     /** This thread's decoder for {@code c}; throws a {@link DatasetException} saying what to add when the library is missing. */
     static Decoder decoder(Compression c) throws DatasetException {
@@ -54,12 +122,12 @@ final class Codecs {
     /** A new encoder for {@code c} (not thread safe). */
     static Encoder encoder(Compression c) throws DatasetException {
         try {
-            io.airlift.compress.v3.Compressor compressor = switch (c) {
+            MethodHandle factory = switch (c) {
                 case NONE -> null;
-                case ZSTD -> io.airlift.compress.v3.zstd.ZstdCompressor.create();
-                case LZ4 -> io.airlift.compress.v3.lz4.Lz4Compressor.create();
+                case ZSTD -> Airlift.ZSTD_COMPRESSOR;
+                case LZ4 -> Airlift.LZ4_COMPRESSOR;
             };
-            if (compressor == null) {
+            if (factory == null) {
                 return new Encoder() {
                     @Override
                     public int maxEncodedLength(int length) {
@@ -73,15 +141,16 @@ final class Codecs {
                     }
                 };
             }
+            final Object compressor = call(() -> (Object) factory.invokeExact());
             return new Encoder() {
                 @Override
                 public int maxEncodedLength(int length) {
-                    return compressor.maxCompressedLength(length);
+                    return call(() -> (int) Airlift.MAX_COMPRESSED_LENGTH.invokeExact(compressor, length));
                 }
 
                 @Override
                 public int encode(MemorySegment input, MemorySegment output) {
-                    return compressor.compress(input, output);
+                    return call(() -> (int) Airlift.COMPRESS.invokeExact(compressor, input, output));
                 }
             };
         } catch (NoClassDefFoundError missing) {
@@ -89,8 +158,23 @@ final class Codecs {
         }
     }
 
+    /** A call through a method handle, whose unchecked failures pass through as they are. */
+    private interface HandleCall<T> {
+        T call() throws Throwable;
+    }
+
+    private static <T> T call(HandleCall<T> c) {
+        try {
+            return c.call();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     private static DatasetException missingLibrary(Compression c, Throwable cause) {
         return new DatasetException(c + " needs the compression library io.airlift:aircompressor-v3 (3.5 or newer) on the "
-                + "class or module path (an optional dependency of uffd4j)", cause);
+                + "class path, or on the module path with --add-modules aircompressor.v3 (an optional dependency of uffd4j)", cause);
     }
 }

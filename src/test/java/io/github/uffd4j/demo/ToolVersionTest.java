@@ -23,12 +23,13 @@ class ToolVersionTest {
 
     @Test
     void everyToolPrintsItsVersion() {
-        String project = System.getProperty("uffd4j.version", "0.");
+        String project = System.getProperty("uffd4j.version", "(no uffd4j.version property)");
         for (Object tool : new Object[] {new Demo(), new Pack(), new SnapshotTool(), new MigrateDemo(), new PagerMain(), new Report()}) {
             String v = version(tool);
             assertTrue(v.contains("(uffd4j " + project), tool.getClass().getSimpleName() + ": " + v);
             assertTrue(v.contains("Java " + Runtime.version()) && v.contains(System.getProperty("os.version")), v);
         }
         assertTrue(version(new Pack()).startsWith("scripts/pack (uffd4j "), version(new Pack()));
+        assertEquals(project, io.github.uffd4j.Userfaultfd.libraryVersion());
     }
 }
