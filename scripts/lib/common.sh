@@ -111,7 +111,8 @@ run_tool() {
   rm -f "$log"
   local air
   air=$(tr ':' '\n' < "$t/demo.classpath" | grep '/aircompressor-v3-' | head -n1)
-  exec "$JAVA_HOME/bin/java" --enable-native-access=io.github.uffd4j,aircompressor.v3 \
+  # ALL-UNNAMED: the progress bars' terminal library (jline, on the class path) loads its native part
+  exec "$JAVA_HOME/bin/java" --enable-native-access=io.github.uffd4j,aircompressor.v3,ALL-UNNAMED \
     --module-path "$t/classes:$air" --add-modules io.github.uffd4j,aircompressor.v3 \
     -cp "$t/test-classes:$(cat "$t/demo.classpath")" "$main" "$@"
 }
