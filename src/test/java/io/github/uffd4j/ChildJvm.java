@@ -60,6 +60,11 @@ public final class ChildJvm {
         List<String> cmd = new ArrayList<>();
         cmd.add(java());
         cmd.add("--enable-native-access=ALL-UNNAMED");
+        // the test JVM's logging (its warnings to a file, not the console), unless the caller chose one
+        String logging = System.getProperty("java.util.logging.config.file");
+        if (logging != null && jvmOptions.stream().noneMatch(o -> o.startsWith("-Djava.util.logging.config.file="))) {
+            cmd.add("-Djava.util.logging.config.file=" + logging);
+        }
         cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));

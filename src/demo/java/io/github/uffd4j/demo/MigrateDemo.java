@@ -213,17 +213,7 @@ public final class MigrateDemo implements Callable<Integer> {
                         LockSupport.parkNanos(100_000);
                     }
                 });
-                MigrationSource.Writers writers = new MigrationSource.Writers() {
-                    @Override
-                    public void stop() {
-                        gate.writeLock().lock();
-                    }
-
-                    @Override
-                    public void resume() {
-                        gate.writeLock().unlock();
-                    }
-                };
+                MigrationSource.Writers writers = MigrationSource.Writers.of(gate);
                 Thread.sleep(200);
                 long stoppedAt = 0;
                 MigrationSource.Options options = MigrationSource.Options.DEFAULT.withProgress(p -> System.out.printf(

@@ -69,6 +69,29 @@ public final class MigrationSource {
 
         /** Lets the writers go on: called only when the migration failed before the switchover. */
         void resume();
+
+        /**
+         * Writers that hold {@code lock}'s read lock around each write: stopping takes its write
+         * lock (on the migrating thread, which also resumes after a failure). After a successful
+         * migration the lock stays held: the memory belongs to the target from then on.
+         *
+         * @param lock the lock the writers share
+         * @return writers stopped and resumed through it
+         */
+        static Writers of(java.util.concurrent.locks.ReadWriteLock lock) {
+            java.util.Objects.requireNonNull(lock, "lock");
+            return new Writers() {
+                @Override
+                public void stop() {
+                    lock.writeLock().lock();
+                }
+
+                @Override
+                public void resume() {
+                    lock.writeLock().unlock();
+                }
+            };
+        }
     }
 
     /**

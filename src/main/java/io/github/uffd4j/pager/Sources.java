@@ -1,6 +1,8 @@
 package io.github.uffd4j.pager;
 
+import io.github.uffd4j.Memory;
 import io.github.uffd4j.handler.PageSource;
+import io.github.uffd4j.snapshot.SnapshotChain;
 import io.github.uffd4j.source.ChunkedSource;
 import io.github.uffd4j.source.FileSource;
 import io.github.uffd4j.source.RangeSource;
@@ -26,6 +28,10 @@ import java.util.ServiceLoader;
  *       in S3 ({@link io.github.uffd4j.source.S3RangeReader}; settings found as the AWS SDKs find them);</li>
  *   <li>{@code http(s)://...} and {@code chunked+http(s)://...}: the same two kinds as files on a
  *       web server that answers range requests ({@link io.github.uffd4j.source.HttpRangeReader});</li>
+ *   <li>{@code snapshot:/path/full.u4s} or {@code snapshot:/path/full.u4s,/path/inc1.u4s,...}: a
+ *       snapshot, or a chain of a full snapshot and its increments, oldest first
+ *       ({@link io.github.uffd4j.snapshot.SnapshotFile}, {@link io.github.uffd4j.snapshot.SnapshotChain}):
+ *       the memory as it was at the last one; every page is checked against its checksum;</li>
  *   <li>any other scheme: a {@link PageSourceProvider} found by {@link ServiceLoader}.</li>
  * </ul>
  * Thread safe.
@@ -59,7 +65,7 @@ public final class Sources {
     public static PageSource open(URI uri, long length) {
         String scheme = uri.getScheme();
         if (scheme == null) {
-            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, chunked+file:/path, s3://bucket/key, chunked+s3://bucket/key, http(s)://..., chunked+http(s)://..., or a provider's)");
+            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, chunked+file:/path, s3://bucket/key, chunked+s3://bucket/key, http(s)://..., chunked+http(s)://..., snapshot:/path[,/path...], or a provider's)");
         }
         try {
             return switch (scheme) {
@@ -69,6 +75,7 @@ public final class Sources {
                 case "s3", "http", "https" -> new RangeSource(RangeReader.open(uri));
                 case "chunked+file", "chunked+s3", "chunked+http", "chunked+https" -> ChunkedSource.builder()
                         .open(RangeReader.open(URI.create(scheme.substring("chunked+".length()) + ":" + uri.getRawSchemeSpecificPart())));
+                case "snapshot" -> snapshot(uri, length);
                 default -> provided(uri, length);
             };
         } catch (NumberFormatException e) {
@@ -89,6 +96,24 @@ public final class Sources {
         };
     }
 
+    /** A snapshot file, or a chain of them (comma-separated, oldest first), for a region of {@code length} bytes. */
+    private static PageSource snapshot(URI uri, long length) throws java.io.IOException {
+        String ssp = uri.getSchemeSpecificPart();
+        java.util.List<Path> files = java.util.Arrays.stream(ssp == null ? new String[0] : ssp.split(","))
+                .map(String::strip).filter(f -> !f.isEmpty()).map(Path::of).toList();
+        if (files.isEmpty()) {
+            throw new PagerException("snapshot: takes a snapshot file, or a full snapshot and its increments separated by"
+                    + " commas, oldest first (snapshot:/path/full.u4s,/path/inc1.u4s)");
+        }
+        SnapshotChain chain = SnapshotChain.open(files);
+        if (length > Memory.roundUp(chain.memorySize(), chain.pageSize())) {
+            chain.close();
+            throw new PagerException("the snapshot " + uri + " holds " + chain.memorySize() + " bytes of memory, less than the"
+                    + " region of " + length + " bytes it should fill");
+        }
+        return chain;
+    }
+
     private static PageSource provided(URI uri, long length) throws Exception {
         for (PageSourceProvider p : ServiceLoader.load(PageSourceProvider.class)) {
             if (p.scheme().equals(uri.getScheme())) {
@@ -96,6 +121,6 @@ public final class Sources {
             }
         }
         throw new PagerException("no page source for the scheme '" + uri.getScheme() + "' (built in: zero:, pattern:SEED, "
-                + "file:/path, chunked+file:/path, s3://, chunked+s3://, http(s)://, chunked+http(s)://; others come from a PageSourceProvider on the pager's class path)");
+                + "file:/path, chunked+file:/path, s3://, chunked+s3://, http(s)://, chunked+http(s)://, snapshot:; others come from a PageSourceProvider on the pager's class path)");
     }
 }

@@ -19,6 +19,31 @@ public interface Quiesce {
         }
     };
 
+    /**
+     * Writers that hold {@code lock}'s read lock around each write (many at once): pausing takes
+     * its write lock, which waits for the writes under way and holds off new ones; resuming
+     * releases it. {@link LiveSnapshots#snapshot} and {@link TrackedSnapshots#snapshot} call both
+     * on the thread that called them, as a {@link java.util.concurrent.locks.ReentrantReadWriteLock}
+     * requires.
+     *
+     * @param lock the lock the writers share
+     * @return a quiesce over it
+     */
+    static Quiesce of(java.util.concurrent.locks.ReadWriteLock lock) {
+        java.util.Objects.requireNonNull(lock, "lock");
+        return new Quiesce() {
+            @Override
+            public void pause() {
+                lock.writeLock().lock();
+            }
+
+            @Override
+            public void resume() {
+                lock.writeLock().unlock();
+            }
+        };
+    }
+
     /** Returns once the writers are still. */
     void pause();
 

@@ -22,7 +22,9 @@ final class PagerProcess implements AutoCloseable {
     static PagerProcess start(Path socket, String... extraArgs) throws IOException, InterruptedException {
         List<String> args = new ArrayList<>(List.of("--socket", socket.toString()));
         args.addAll(List.of(extraArgs));
-        return start(ChildJvm.command(PagerChild.class, List.of("-Xmx256m"), args.toArray(String[]::new)));
+        // the JDK's own logging: a pager's warnings stay in its output, which tests read
+        return start(ChildJvm.command(PagerChild.class, List.of("-Xmx256m", "-Djava.util.logging.config.file="
+                + java.nio.file.Path.of(System.getProperty("java.home"), "conf", "logging.properties")), args.toArray(String[]::new)));
     }
 
     /** Starts the pager {@code command} runs and waits until it listens. */

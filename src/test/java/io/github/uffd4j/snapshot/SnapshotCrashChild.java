@@ -33,17 +33,7 @@ public final class SnapshotCrashChild {
                 s.set(ValueLayout.JAVA_LONG, o, 1L);
             }
             ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
-            Quiesce writers = new Quiesce() {
-                @Override
-                public void pause() {
-                    gate.writeLock().lock();
-                }
-
-                @Override
-                public void resume() {
-                    gate.writeLock().unlock();
-                }
-            };
+            Quiesce writers = Quiesce.of(gate);
             MemorySegment buf = arena.allocate(ps, ps);
             Thread.ofPlatform().daemon().start(() -> {
                 SplittableRandom rnd = new SplittableRandom(7);
