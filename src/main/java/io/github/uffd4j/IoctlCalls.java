@@ -114,6 +114,16 @@ final class IoctlCalls {
     record ApiAnswer(long features, long ioctls) {
     }
 
+    /** UFFDIO_API with exactly {@code api} and {@code features}: the struct as the kernel left it and the errno (0 on success). */
+    static ApiProbe probeApi(int fd, long api, long features) {
+        Native.ThreadState t = Native.thread();
+        MemorySegment arg = t.struct(Abi.UFFDIO_API_SIZE);
+        arg.set(U64, Abi.UFFDIO_API_API, api);
+        arg.set(U64, Abi.UFFDIO_API_FEATURES, features);
+        int errno = t.ioctl(fd, Ioctl.API.request()) == 0 ? 0 : t.errno();
+        return new ApiProbe(api, features, errno, arg.get(U64, Abi.UFFDIO_API_FEATURES), arg.get(U64, Abi.UFFDIO_API_IOCTLS));
+    }
+
     /** UFFDIO_API asking for {@code features} (0: the kernel reports all it supports). */
     static ApiAnswer api(int fd, long features) {
         Native.ThreadState t = Native.thread();
