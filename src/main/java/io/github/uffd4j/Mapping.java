@@ -217,8 +217,10 @@ public final class Mapping implements AutoCloseable {
      * madvise(MADV_PAGEOUT) (Linux 5.4+): asks the kernel to reclaim the pages of the range now, as
      * memory pressure would: anonymous and shmem pages go to swap, clean file pages leave the page
      * cache, dirty file pages are written back first. It is advice: a page that cannot be
-     * reclaimed (no swap is configured, another process maps it too, it is pinned) stays resident
-     * without an error; {@link #residentPages()} shows which left. A private page that went to
+     * reclaimed (no swap is configured, another process maps it too, it is pinned, or a file page
+     * whose buffers the file system still holds, as ext4 does for a while after a buffered write
+     * even once it is synced) stays resident without an error; {@link #residentPages()} shows which
+     * left. A private page that went to
      * swap is not missing for a userfaultfd: touching it swaps it back in and reports no fault.
      *
      * @param offset the first byte, page aligned
@@ -309,7 +311,9 @@ public final class Mapping implements AutoCloseable {
      *                       or without transparent huge pages, and on mappings that cannot have
      *                       them (hugetlb, {@link #noHugePage}, THP disabled for the process);
      *                       ENOMEM when no huge page could be allocated; EBUSY when the memory
-     *                       cgroup would exceed its limit; EAGAIN when a page was busy (retry);
+     *                       cgroup would exceed its limit, and when the block has missing pages
+     *                       in a range registered with a userfaultfd (the kernel leaves those to
+     *                       the handler instead of filling them); EAGAIN when a page was busy (retry);
      *                       ENOMEM also when part of the range is not mapped
      */
     public void collapse(long offset, long length) {
