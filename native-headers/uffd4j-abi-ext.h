@@ -118,6 +118,30 @@ struct pm_scan_arg {
 #define PAGE_IS_GUARD       (1 << 8)
 #endif
 
+/* ---- /proc/<pid>/pagemap: one 64-bit entry per page (Documentation/admin-guide/mm/pagemap.rst) ----
+ * No uapi header defines these bits (the kernel's fs/proc/task_mmu.c keeps them private), but the
+ * file's format is ABI. Bits 0-54 are the page frame number (zero without CAP_SYS_ADMIN) or, for a
+ * swapped page, its swap type and offset. */
+
+#ifndef PM_SOFT_DIRTY
+#define PM_SOFT_DIRTY       ((__u64)1 << 55)   /* pte is soft-dirty (Linux 3.11) */
+#endif
+#ifndef PM_MMAP_EXCLUSIVE
+#define PM_MMAP_EXCLUSIVE   ((__u64)1 << 56)   /* page exclusively mapped (Linux 4.2) */
+#endif
+#ifndef PM_UFFD_WP
+#define PM_UFFD_WP          ((__u64)1 << 57)   /* pte is userfaultfd write-protected (Linux 5.19) */
+#endif
+#ifndef PM_FILE
+#define PM_FILE             ((__u64)1 << 61)   /* page is file-page or shared-anon */
+#endif
+#ifndef PM_SWAP
+#define PM_SWAP             ((__u64)1 << 62)   /* page swapped */
+#endif
+#ifndef PM_PRESENT
+#define PM_PRESENT          ((__u64)1 << 63)   /* page present */
+#endif
+
 /* ---- sockets: SO_PEERPIDFD (Linux 6.5) gives a pidfd of a unix socket's peer ----
  * 77 in asm-generic/socket.h, which x86_64 and aarch64 use (alpha, mips, parisc and sparc differ,
  * and uffd4j does not run there). */

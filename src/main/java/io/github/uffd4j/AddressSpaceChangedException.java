@@ -11,7 +11,7 @@ public final class AddressSpaceChangedException extends UffdException {
 
     private static final long serialVersionUID = 1L;
 
-    AddressSpaceChangedException(String call, int errno, long address, long length, long bytesDone, String hint) {
-        super(call, errno, address, length, bytesDone, hint);
+    AddressSpaceChangedException(String call, int errno, long address, long length, long bytesDone, String hint, long kernelResult) {
+        super(call, errno, address, length, bytesDone, hint, kernelResult);
     }
 }

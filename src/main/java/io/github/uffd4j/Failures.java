@@ -14,18 +14,26 @@ final class Failures {
 
     /** A failed userfaultfd ioctl on {@code [address, address + length)}, {@code bytesDone} of it done. */
     static UffdException of(Ioctl ioctl, int errno, long address, long length, long bytesDone) {
+        return of(ioctl, errno, address, length, bytesDone, UffdException.NO_RESULT);
+    }
+
+    /**
+     * A failed userfaultfd ioctl whose struct has a count field: {@code kernelResult} is what the
+     * kernel wrote there ({@link UffdException#NO_RESULT} when nothing).
+     */
+    static UffdException of(Ioctl ioctl, int errno, long address, long length, long bytesDone, long kernelResult) {
         String call = ioctl.call();
         String hint = errno == Errno.EAGAIN && bytesDone > 0
                 ? "the kernel stopped after " + bytesDone + " bytes (a page further on is already present, or the address "
                   + "space is changing) and woke the threads on the part done: retry from 0x" + Long.toHexString(address + bytesDone)
                 : hint(ioctl, errno);
         if (errno == Errno.EEXIST) {
-            return new PageExistsException(call, errno, address, length, bytesDone, hint);
+            return new PageExistsException(call, errno, address, length, bytesDone, hint, kernelResult);
         }
         if (errno == Errno.EAGAIN) {
-            return new AddressSpaceChangedException(call, errno, address, length, bytesDone, hint);
+            return new AddressSpaceChangedException(call, errno, address, length, bytesDone, hint, kernelResult);
         }
-        return new UffdException(call, errno, address, length, bytesDone, hint);
+        return new UffdException(call, errno, address, length, bytesDone, hint, kernelResult);
     }
 
     /** A failed system call other than a userfaultfd ioctl ("mmap", "eventfd", ...). */

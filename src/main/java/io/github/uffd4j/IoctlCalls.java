@@ -56,6 +56,9 @@ final class IoctlCalls {
         if (struct.mode() >= 0) {
             a.set(U64, struct.mode(), kernelMode);
         }
+        if (struct.result() >= 0) {
+            a.set(U64, struct.result(), UffdException.NO_RESULT);
+        }
         int rc = ioctl.isShortCall() ? t.shortIoctl(fd, ioctl.request()) : t.ioctl(fd, ioctl.request());
         return outcome(t, ioctl, rc, a, struct, address, length);
     }
@@ -68,14 +71,17 @@ final class IoctlCalls {
         a.set(U64, struct.src(), src);
         a.set(U64, struct.len(), length);
         a.set(U64, struct.mode(), kernelMode);
+        a.set(U64, struct.result(), UffdException.NO_RESULT);
         return outcome(t, ioctl, t.ioctl(fd, ioctl.request()), a, struct, dst, length);
     }
 
     /**
-     * Bytes done, or the exception. Where the struct has a signed count, a negative one is a
-     * negated errno and a positive one on failure is a partial operation, reported in the
-     * exception's {@code bytesDone}; it is never taken as a length blindly. The others are all or
-     * nothing: 0 bytes done on failure.
+     * Bytes done, or the exception. Where the struct has a signed count (preset to
+     * {@link UffdException#NO_RESULT}, so that a field the kernel did not write is told apart), a
+     * negative one is a negated errno and a positive one on failure is a partial operation,
+     * reported in the exception's {@code bytesDone}; it is never taken as a length blindly, and
+     * the exception carries it as the kernel wrote it ({@link UffdException#kernelResult()}). The
+     * others are all or nothing: 0 bytes done on failure.
      */
     private static long outcome(Native.ThreadState t, Ioctl ioctl, int rc, MemorySegment arg, Struct struct, long address, long length) {
         if (struct.result() < 0) {
@@ -86,9 +92,9 @@ final class IoctlCalls {
         }
         long count = arg.get(U64, struct.result());
         if (rc == 0) {
-            return count;
+            return count == UffdException.NO_RESULT ? length : count;
         }
-        throw Failures.of(ioctl, t.errno(), address, length, Math.max(count, 0));
+        throw Failures.of(ioctl, t.errno(), address, length, Math.max(count, 0), count);
     }
 
     /** UFFDIO_REGISTER: the mask of ioctls the kernel allows on the range. */
@@ -106,6 +112,16 @@ final class IoctlCalls {
 
     /** The kernel's answer to UFFDIO_API: the features it enabled (or supports) and its ioctl mask. */
     record ApiAnswer(long features, long ioctls) {
+    }
+
+    /** UFFDIO_API with exactly {@code api} and {@code features}: the struct as the kernel left it and the errno (0 on success). */
+    static ApiProbe probeApi(int fd, long api, long features) {
+        Native.ThreadState t = Native.thread();
+        MemorySegment arg = t.struct(Abi.UFFDIO_API_SIZE);
+        arg.set(U64, Abi.UFFDIO_API_API, api);
+        arg.set(U64, Abi.UFFDIO_API_FEATURES, features);
+        int errno = t.ioctl(fd, Ioctl.API.request()) == 0 ? 0 : t.errno();
+        return new ApiProbe(api, features, errno, arg.get(U64, Abi.UFFDIO_API_FEATURES), arg.get(U64, Abi.UFFDIO_API_IOCTLS));
     }
 
     /** UFFDIO_API asking for {@code features} (0: the kernel reports all it supports). */

@@ -1,7 +1,6 @@
 package io.github.uffd4j;
 
 import io.github.uffd4j.internal.linux.Abi;
-import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 
 import java.lang.foreign.Arena;
@@ -31,7 +30,14 @@ public final class Mapping implements AutoCloseable {
         /** Private anonymous hugetlb memory. */
         HUGETLB,
         /** A shared mapping of a hugetlbfs memfd. */
-        SHARED_HUGETLB
+        SHARED_HUGETLB,
+        /**
+         * A private (copy-on-write) mapping of shmem (a memfd, {@link SharedMemory#mapPrivate}):
+         * reads see the file's pages, writes make private copies.
+         */
+        PRIVATE_SHMEM,
+        /** A private (copy-on-write) mapping of a hugetlbfs memfd ({@link SharedMemory#mapPrivate}). */
+        PRIVATE_HUGETLBFS
     }
 
     private final Arena arena;
@@ -116,7 +122,7 @@ public final class Mapping implements AutoCloseable {
      * @return true for huge pages
      */
     public boolean isHugetlb() {
-        return kind == Kind.HUGETLB || kind == Kind.SHARED_HUGETLB;
+        return kind == Kind.HUGETLB || kind == Kind.SHARED_HUGETLB || kind == Kind.PRIVATE_HUGETLBFS;
     }
 
     /**
@@ -207,6 +213,113 @@ public final class Mapping implements AutoCloseable {
         advise("madvise(MADV_POPULATE_WRITE)", offset, length, Abi.MADV_POPULATE_WRITE);
     }
 
+    /**
+     * madvise(MADV_PAGEOUT) (Linux 5.4+): asks the kernel to reclaim the pages of the range now, as
+     * memory pressure would: anonymous and shmem pages go to swap, clean file pages leave the page
+     * cache, dirty file pages are written back first. It is advice: a page that cannot be
+     * reclaimed (no swap is configured, another process maps it too, it is pinned, or a file page
+     * whose buffers the file system still holds, as ext4 does for a while after a buffered write
+     * even once it is synced) stays resident without an error; {@link #residentPages()} shows which
+     * left. A private page that went to
+     * swap is not missing for a userfaultfd: touching it swaps it back in and reports no fault.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_PAGEOUT)": EINVAL on kernels before 5.4
+     *                       and on locked (mlock), VM_PFNMAP or hugetlb mappings; ENOMEM when part
+     *                       of the range is not mapped
+     */
+    public void pageOut(long offset, long length) {
+        advise("madvise(MADV_PAGEOUT)", offset, length, Abi.MADV_PAGEOUT);
+    }
+
+    /**
+     * madvise(MADV_HUGEPAGE): marks the range as wanting transparent huge pages (VM_HUGEPAGE, the
+     * "hg" flag in /proc/self/smaps), which the "madvise" setting of
+     * /sys/kernel/mm/transparent_hugepage/enabled requires. A later fault in a huge-page-aligned
+     * block lying wholly inside the mapping may then be served with one huge page, and khugepaged
+     * may collapse the block later. Applies to private anonymous memory, and to shmem when
+     * /sys/kernel/mm/transparent_hugepage/shmem_enabled says "advise"; a mapping that is not
+     * huge-page aligned gets no huge page at its ends ({@link Memory#anonymousAligned}). Clears
+     * {@link #noHugePage}.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_HUGEPAGE)": EINVAL when the kernel is
+     *                       built without transparent huge pages; ENOMEM when part of the range is
+     *                       not mapped
+     */
+    public void hugePage(long offset, long length) {
+        advise("madvise(MADV_HUGEPAGE)", offset, length, Abi.MADV_HUGEPAGE);
+    }
+
+    /**
+     * madvise(MADV_NOHUGEPAGE): the range never gets transparent huge pages (VM_NOHUGEPAGE, the
+     * "nh" flag in /proc/self/smaps), whatever /sys/kernel/mm/transparent_hugepage/enabled says:
+     * faults map base pages, khugepaged leaves it alone and {@link #collapse} fails with EINVAL.
+     * Huge pages already there stay. Clears {@link #hugePage}.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_NOHUGEPAGE)": EINVAL when the kernel is
+     *                       built without transparent huge pages; ENOMEM when part of the range is
+     *                       not mapped
+     */
+    public void noHugePage(long offset, long length) {
+        advise("madvise(MADV_NOHUGEPAGE)", offset, length, Abi.MADV_NOHUGEPAGE);
+    }
+
+    /**
+     * madvise(MADV_DONTFORK): a child made by fork(2) does not inherit the range (VM_DONTCOPY, the
+     * "dc" flag in /proc/self/smaps): nothing is mapped there in the child, so no copy-on-write
+     * sharing, and a userfaultfd's {@link Feature#EVENT_FORK} child descriptor does not cover it.
+     * Undone by {@link #doFork}.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_DONTFORK)": EINVAL on VM_IO mappings;
+     *                       ENOMEM when part of the range is not mapped
+     */
+    public void dontFork(long offset, long length) {
+        advise("madvise(MADV_DONTFORK)", offset, length, Abi.MADV_DONTFORK);
+    }
+
+    /**
+     * madvise(MADV_DOFORK): undoes {@link #dontFork}: children made by fork(2) inherit the range
+     * again (the default).
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_DOFORK)": EINVAL on VM_IO mappings;
+     *                       ENOMEM when part of the range is not mapped
+     */
+    public void doFork(long offset, long length) {
+        advise("madvise(MADV_DOFORK)", offset, length, Abi.MADV_DOFORK);
+    }
+
+    /**
+     * madvise(MADV_COLLAPSE) (Linux 6.1+): synchronously replaces the base pages of each
+     * huge-page-aligned block lying wholly inside the range with one transparent huge page,
+     * allocating it in the calling thread and filling the block's holes with zeros, whatever the
+     * THP sysfs settings say (short of {@link #noHugePage} or prctl(PR_SET_THP_DISABLE)). A range
+     * holding no whole aligned block succeeds without doing anything: map with
+     * {@link Memory#anonymousAligned} to have one. Private anonymous memory, and shmem.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_COLLAPSE)": EINVAL on kernels before 6.1
+     *                       or without transparent huge pages, and on mappings that cannot have
+     *                       them (hugetlb, {@link #noHugePage}, THP disabled for the process);
+     *                       ENOMEM when no huge page could be allocated; EBUSY when the memory
+     *                       cgroup would exceed its limit, and when the block has missing pages
+     *                       in a range registered with a userfaultfd (the kernel leaves those to
+     *                       the handler instead of filling them); EAGAIN when a page was busy (retry);
+     *                       ENOMEM also when part of the range is not mapped
+     */
+    public void collapse(long offset, long length) {
+        advise("madvise(MADV_COLLAPSE)", offset, length, Abi.MADV_COLLAPSE);
+    }
+
     private void advise(String call, long offset, long length, int advice) {
         checkSubrange(call, offset, length);
         Memory.madvise(call, address + offset, length, advice);
@@ -283,22 +396,8 @@ public final class Mapping implements AutoCloseable {
 
     /** Maps PROT_NONE over {@code [target, target + length)} if and only if nothing is mapped there. */
     private static void reserveFree(long target, long length) {
-        int flags = Abi.MAP_PRIVATE | Abi.MAP_ANONYMOUS | Abi.MAP_NORESERVE
-                | Abi.MAP_FIXED_NOREPLACE;
-        long got = Native.mmap(target, length, Abi.PROT_NONE, flags, -1, 0);
-        if (got == -1) {
-            int e = Native.errno();
-            throw new UffdException("mmap(MAP_FIXED_NOREPLACE)", e, target, length, 0, e == Errno.EEXIST
-                    ? "the remap target is not free: another mapping lies in it; choose a free range (or remap without an address)"
-                    : "could not reserve the remap target");
-        }
-        if (got != target) {
-            // kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint and map elsewhere
-            Native.munmap(got, length);
-            throw new UffdException("mmap(MAP_FIXED_NOREPLACE)", Errno.EEXIST, target, length, 0,
-                    "this kernel (" + System.getProperty("os.version") + ") cannot reserve a fixed address without replacing"
-                            + " (MAP_FIXED_NOREPLACE needs Linux 4.17+), or the target is not free");
-        }
+        Memory.mapAt(target, length, Abi.PROT_NONE, Abi.MAP_PRIVATE | Abi.MAP_ANONYMOUS | Abi.MAP_NORESERVE,
+                "the remap target is not free: another mapping lies in it; choose a free range (or remap without an address)");
     }
 
     /**

@@ -63,6 +63,95 @@ public final class Memory {
     }
 
     /**
+     * Private anonymous memory like {@link #anonymous(long)} whose start address is a multiple of
+     * {@code alignment}: for example 2 MiB, so that every 2 MiB block of it can become a
+     * transparent huge page ({@link Mapping#hugePage}, {@link Mapping#collapse}). It maps
+     * {@code size + alignment - pageSize()} bytes of address space and unmaps the parts before
+     * and after the aligned block (MAP_NORESERVE: the extra costs no memory, only briefly address
+     * space).
+     *
+     * @param size the size in bytes, rounded up to whole pages
+     * @param alignment a power of two, at least {@link #pageSize()}
+     * @return the mapping, owned by the caller (close it to unmap)
+     * @throws IllegalArgumentException when {@code alignment} is not a power of two of at least a
+     *                                  page, or {@code size} is not positive or too large
+     * @throws UffdException            {@code call()} "mmap": ENOMEM when the address space has no
+     *                                  free range that large
+     */
+    public static Mapping anonymousAligned(long size, long alignment) {
+        Native.ensureAvailable();
+        if (alignment < PAGE_SIZE || Long.bitCount(alignment) != 1 || alignment > 1L << 46) {
+            throw new IllegalArgumentException("mmap: alignment " + alignment + " must be a power of two from the page size "
+                    + PAGE_SIZE + " to 2^46");
+        }
+        long len = checkedSize(size, PAGE_SIZE);
+        if (len > (1L << 47) - alignment) {
+            throw new IllegalArgumentException("mmap: " + len + " bytes aligned to " + alignment + " do not fit the user address space");
+        }
+        long span = len + alignment - PAGE_SIZE;
+        long raw = map(span, Abi.MAP_PRIVATE | Abi.MAP_ANONYMOUS | Abi.MAP_NORESERVE, -1);
+        long start = (raw + alignment - 1) & -alignment;
+        if (start > raw) {
+            Native.munmap(raw, start - raw);
+        }
+        if (raw + span > start + len) {
+            Native.munmap(start + len, raw + span - (start + len));
+        }
+        return new Mapping(start, len, PAGE_SIZE, Mapping.Kind.ANONYMOUS);
+    }
+
+    /**
+     * Private anonymous memory like {@link #anonymous(long)} at exactly {@code address}
+     * (MAP_FIXED_NOREPLACE, Linux 4.17+): when anything is mapped in
+     * {@code [address, address + size)} (another {@code Mapping}, the Java heap, a library) it
+     * fails instead of replacing it. The way to rebuild a layout at known addresses, as a
+     * restored process or the kernel's selftests do.
+     *
+     * @param address the first byte, page aligned, not 0
+     * @param size the size in bytes, rounded up to whole pages
+     * @return the mapping, owned by the caller (close it to unmap)
+     * @throws IllegalArgumentException when {@code address} is 0, not page aligned, or the range
+     *                                  leaves the user address space
+     * @throws UffdException            {@code call()} "mmap(MAP_FIXED_NOREPLACE)": EEXIST when
+     *                                  something is mapped in the range (or the kernel, before
+     *                                  4.17, took the address as a mere hint); EPERM or EACCES
+     *                                  below vm.mmap_min_addr; ENOMEM when the range is beyond the
+     *                                  address space limit
+     */
+    public static Mapping anonymousAt(long address, long size) {
+        Native.ensureAvailable();
+        long len = checkedSize(size, PAGE_SIZE);
+        if (address <= 0 || (address & (PAGE_SIZE - 1)) != 0 || address > Long.MAX_VALUE - len) {
+            throw new IllegalArgumentException("mmap(MAP_FIXED_NOREPLACE): address 0x" + Long.toHexString(address)
+                    + " must be a non-zero multiple of the page size " + PAGE_SIZE + " in the user address space");
+        }
+        mapAt(address, len, Abi.PROT_READ | Abi.PROT_WRITE, Abi.MAP_PRIVATE | Abi.MAP_ANONYMOUS | Abi.MAP_NORESERVE,
+                "something is already mapped in the range (another mapping, the Java heap, a library): choose a free one");
+        return new Mapping(address, len, PAGE_SIZE, Mapping.Kind.ANONYMOUS);
+    }
+
+    /**
+     * mmap with MAP_FIXED_NOREPLACE at {@code target}; {@code busyHint} is the advice when the
+     * range is not free. A kernel before 4.17, which takes the flag as a hint and maps elsewhere,
+     * gets its mapping undone and the same EEXIST.
+     */
+    static void mapAt(long target, long length, int prot, int flags, String busyHint) {
+        String call = "mmap(MAP_FIXED_NOREPLACE)";
+        long got = Native.mmap(target, length, prot, flags | Abi.MAP_FIXED_NOREPLACE, -1, 0);
+        if (got == -1) {
+            int e = Native.errno();
+            throw new UffdException(call, e, target, length, 0, e == Errno.EEXIST ? busyHint
+                    : e == Errno.EPERM || e == Errno.EACCES ? "the address is below vm.mmap_min_addr" : "");
+        }
+        if (got != target) {
+            Native.munmap(got, length);
+            throw new UffdException(call, Errno.EEXIST, target, length, 0,
+                    "this kernel (" + System.getProperty("os.version") + ") cannot map at a fixed address without replacing"
+                            + " (MAP_FIXED_NOREPLACE needs Linux 4.17+), or the target is not free");
+        }
+    }
+
+    /**
      * Private anonymous hugetlb memory of {@code pageSize} pages. The huge page pool must hold
      * enough free pages ({@link #freeHugePages}, {@link #reserveHugePages}); else ENOMEM.
      *
@@ -71,11 +160,30 @@ public final class Memory {
      * @return the mapping, owned by the caller
      */
     public static Mapping hugetlb(long size, HugePageSize pageSize) {
+        return hugetlb(size, pageSize, false);
+    }
+
+    /**
+     * Private anonymous hugetlb memory, with {@code noReserve} mapped MAP_NORESERVE: the kernel
+     * does not reserve the huge pages from the pool when mapping, so mapping succeeds even when
+     * the pool is short, and a page is taken from the pool only when first touched or filled
+     * (UFFDIO_COPY). A touch that finds the pool empty then raises SIGBUS in the touching thread,
+     * and UFFDIO_COPY fails with ENOMEM, instead of the mapping failing up front. The kernel's
+     * userfaultfd selftests map their hugetlb destination areas this way.
+     *
+     * @param size the size in bytes, rounded up to whole huge pages
+     * @param pageSize the huge page size
+     * @param noReserve true for MAP_NORESERVE
+     * @return the mapping, owned by the caller
+     * @throws UffdException {@code call()} "mmap": ENOMEM when the pool is short (without
+     *                       {@code noReserve}), EINVAL when this huge page size has no pool
+     */
+    public static Mapping hugetlb(long size, HugePageSize pageSize, boolean noReserve) {
         Objects.requireNonNull(pageSize, "pageSize");
         Native.ensureAvailable();
         long len = checkedSize(size, pageSize.bytes());
         long address = map(len, Abi.MAP_PRIVATE | Abi.MAP_ANONYMOUS
-                | Abi.MAP_HUGETLB | pageSize.mmapFlag(), -1);
+                | Abi.MAP_HUGETLB | pageSize.mmapFlag() | (noReserve ? Abi.MAP_NORESERVE : 0), -1);
         return new Mapping(address, len, pageSize.bytes(), Mapping.Kind.HUGETLB);
     }
 
@@ -124,6 +232,40 @@ public final class Memory {
         long len = checkedSize(size, pageSize);
         Mapping.Kind kind = pageSize == PAGE_SIZE ? Mapping.Kind.SHMEM : Mapping.Kind.SHARED_HUGETLB;
         return new Mapping(map(len, Abi.MAP_SHARED, fd), len, pageSize, kind);
+    }
+
+    /**
+     * Maps {@code size} bytes of a memfd (shmem or hugetlbfs) MAP_PRIVATE: a copy-on-write view
+     * whose reads see the file's pages and whose writes make pages private to this mapping,
+     * leaving the file unchanged (the "shmem-private" and "hugetlb-private" memory of the kernel's
+     * userfaultfd selftests). The caller keeps owning {@code fd}. {@code pageSize} as in
+     * {@link #mapShared}. With {@code noReserve} the mapping is MAP_NORESERVE: on hugetlbfs no
+     * huge pages are reserved for its private copies up front (a write that then finds the pool
+     * empty raises SIGBUS); on shmem it only skips the swap accounting of the private copies.
+     *
+     * @param fd the memfd, still the caller's
+     * @param size the bytes to map, whole pages
+     * @param pageSize the memory's page size in bytes
+     * @param noReserve true for MAP_NORESERVE
+     * @return the mapping ({@link Mapping.Kind#PRIVATE_SHMEM} or
+     *         {@link Mapping.Kind#PRIVATE_HUGETLBFS}), owned by the caller
+     * @throws IllegalArgumentException when {@code fd} is negative or {@code pageSize} is neither
+     *                                  the base page size nor a huge page size
+     * @throws UffdException            {@code call()} "mmap": EINVAL when {@code pageSize} does not
+     *                                  match the file's, ENOMEM when the huge page pool is short
+     *                                  (without {@code noReserve}), EBADF when {@code fd} is not open
+     */
+    public static Mapping mapPrivate(int fd, long size, long pageSize, boolean noReserve) {
+        Native.ensureAvailable();
+        if (fd < 0) {
+            throw new IllegalArgumentException("not a descriptor: " + fd);
+        }
+        if (pageSize != PAGE_SIZE && HugePageSize.ofBytes(pageSize) == null) {
+            throw new IllegalArgumentException("page size " + pageSize + " is neither the base page size nor a huge page size");
+        }
+        long len = checkedSize(size, pageSize);
+        Mapping.Kind kind = pageSize == PAGE_SIZE ? Mapping.Kind.PRIVATE_SHMEM : Mapping.Kind.PRIVATE_HUGETLBFS;
+        return new Mapping(map(len, Abi.MAP_PRIVATE | (noReserve ? Abi.MAP_NORESERVE : 0), fd), len, pageSize, kind);
     }
 
     private static SharedMemory sharedMemory(long size, HugePageSize huge) {
@@ -476,6 +618,25 @@ public final class Memory {
     }
 
     private static String madviseHint(int advice, int e) {
+        if (advice == Abi.MADV_COLLAPSE) {
+            String thp = "/sys/kernel/mm/transparent_hugepage/enabled";
+            return e == Errno.EINVAL ? "MADV_COLLAPSE needs Linux 6.1+ (this is " + System.getProperty("os.version")
+                    + ") with transparent huge pages (" + thp + ": " + readFirstLine(thp) + "), on memory that may have them"
+                    + " (private anonymous or shmem, not hugetlb, not marked MADV_NOHUGEPAGE)"
+                    : e == Errno.ENOMEM ? "no huge page could be allocated (memory is short or fragmented), or part of the range is not mapped"
+                    : e == Errno.EBUSY ? "the memory cgroup's limit, or a hole the kernel may not fill (a range registered with a userfaultfd)"
+                    : e == Errno.EAGAIN ? "a page was busy (locked, or being migrated): try again"
+                    : "";
+        }
+        if (e == Errno.EINVAL && advice == Abi.MADV_PAGEOUT) {
+            return "MADV_PAGEOUT needs Linux 5.4+, and refuses locked (mlock), VM_PFNMAP and hugetlb mappings";
+        }
+        if (e == Errno.EINVAL && (advice == Abi.MADV_HUGEPAGE || advice == Abi.MADV_NOHUGEPAGE)) {
+            return "the kernel is built without transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE)";
+        }
+        if (e == Errno.EINVAL && (advice == Abi.MADV_DONTFORK || advice == Abi.MADV_DOFORK)) {
+            return "the range lies in a VM_IO mapping (device memory), whose fork behaviour cannot change";
+        }
         boolean populate = advice == Advice.POPULATE_READ || advice == Advice.POPULATE_WRITE;
         if (populate && (e == Errno.EFAULT || e == Errno.EHWPOISON)) {
             return "a page in the range could not be faulted in: it is poisoned (UFFDIO_POISON, a hardware error), "
@@ -534,6 +695,14 @@ public final class Memory {
         Path nr = Path.of(size.sysfsDir(), "nr_hugepages");
         Files.writeString(nr, Long.toString(totalHugePages(size) + free - have));
         return freeHugePages(size) >= free;
+    }
+
+    private static String readFirstLine(String file) {
+        try {
+            return Files.readAllLines(Path.of(file)).getFirst().strip();
+        } catch (IOException | RuntimeException e) {
+            return "unreadable";
+        }
     }
 
     private static long readLong(Path file) {

@@ -14,7 +14,7 @@ public final class PageExistsException extends UffdException {
 
     private static final long serialVersionUID = 1L;
 
-    PageExistsException(String call, int errno, long address, long length, long bytesDone, String hint) {
-        super(call, errno, address, length, bytesDone, hint);
+    PageExistsException(String call, int errno, long address, long length, long bytesDone, String hint, long kernelResult) {
+        super(call, errno, address, length, bytesDone, hint, kernelResult);
     }
 }

@@ -70,6 +70,37 @@ public final class SharedMemory implements AutoCloseable {
         return view.pageSize();
     }
 
+    /**
+     * A new private (copy-on-write) mapping of the whole memfd, like
+     * {@link Memory#mapPrivate(int, long, long, boolean) Memory.mapPrivate(fd(), byteSize(),
+     * pageSize(), false)}: reads see the pages written through {@link #view()} or
+     * {@link #alias()}, writes stay private to it.
+     *
+     * @return the mapping, owned by the caller: {@link #close()} does not unmap it
+     * @throws IllegalStateException when this shared memory is closed
+     */
+    public Mapping mapPrivate() {
+        return mapPrivate(false);
+    }
+
+    /**
+     * A new private (copy-on-write) mapping of the whole memfd, MAP_NORESERVE when
+     * {@code noReserve} (on hugetlbfs: no huge pages reserved up front for its private copies);
+     * see {@link Memory#mapPrivate(int, long, long, boolean)}.
+     *
+     * @param noReserve true for MAP_NORESERVE
+     * @return the mapping, owned by the caller: {@link #close()} does not unmap it
+     * @throws IllegalStateException when this shared memory is closed
+     * @throws UffdException         {@code call()} "mmap": ENOMEM when the huge page pool is short
+     *                               (without {@code noReserve})
+     */
+    public Mapping mapPrivate(boolean noReserve) {
+        if (closed.get()) {
+            throw new IllegalStateException("mmap: this shared memory is closed (its memfd " + fd + " with it)");
+        }
+        return Memory.mapPrivate(fd, byteSize(), pageSize(), noReserve);
+    }
+
     /** Unmaps both mappings and closes the memfd. Idempotent: closing again does nothing. */
     @Override
     public void close() {

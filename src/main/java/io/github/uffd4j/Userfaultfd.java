@@ -44,6 +44,12 @@ import java.util.Set;
  */
 public final class Userfaultfd implements AutoCloseable {
 
+    /**
+     * The value the {@code api} field of UFFDIO_API must hold (UFFD_API, 0xAA), from the kernel
+     * header; 0 in a JVM without native access. For {@link #probeApi}.
+     */
+    public static final long UFFD_API = Abi.UFFD_API;
+
     /** Mode flag: resolve the range but do not wake the waiting threads (wake them later with {@link #wake}). */
     public static final int DONT_WAKE = 1;
     /** Mode flag: map the pages write-protected (COPY, CONTINUE); needs a range registered with WP. */
@@ -226,12 +232,26 @@ public final class Userfaultfd implements AutoCloseable {
      * registry (this process may not know what the other side registered), only the kernel's
      * checks apply.
      *
-     * @param fd        the descriptor; once this method returns, the returned object owns it and
-     *                  closes it. When this method throws, the descriptor stays open and the
-     *                  caller's.
+     * <p>Ownership: once this method returns, the returned object owns {@code fd} and its
+     * {@link #close()} closes it. When this method throws, for any reason (a bad argument, a
+     * failed handshake), {@code fd} is left open and still the caller's, who closes it or tries
+     * again: uffd4j never closes a descriptor it did not take. A handshake the kernel refused
+     * leaves the descriptor without one (the kernel accepts another try, Linux 6.x), except when
+     * it failed because one was already done: then the descriptor keeps that earlier handshake
+     * and can be adopted with {@code handshake} false.
+     *
+     * @param fd        the descriptor; the returned object's once this method returns, still the
+     *                  caller's when it throws
      * @param features  the features the handshake enabled on it (needed to interpret events)
      * @param handshake true to perform UFFDIO_API now (the sender did not), false if it was done
      * @return the wrapped descriptor
+     * @throws IllegalArgumentException when {@code fd} is negative
+     * @throws UffdException            {@code call()} "UFFDIO_API" when the handshake fails: EINVAL
+     *                                  when it was already done on this descriptor (by the sender,
+     *                                  or on another descriptor of the same open file) or a feature
+     *                                  is not supported, EPERM for a feature needing a privilege,
+     *                                  ENOTTY when {@code fd} is not a userfaultfd; {@code fd} stays
+     *                                  open and the caller's
      */
     public static Userfaultfd adopt(int fd, Set<Feature> features, boolean handshake) {
         Native.ensureAvailable();
@@ -284,6 +304,31 @@ public final class Userfaultfd implements AutoCloseable {
      */
     public static String libraryVersion() {
         return LibraryVersion.VALUE;
+    }
+
+    /**
+     * Sends one UFFDIO_API handshake with exactly {@code api} and {@code features}, unchecked, on
+     * a fresh descriptor made for it and closed before returning, and reports what the kernel
+     * answered: the way to ask the running kernel about feature bits uffd4j does not know yet, or
+     * to see how it treats a bad request, without a failure being thrown. ({@link #kernelFeatures()}
+     * is the ordinary question, asked once per JVM.) The descriptor is made like {@link #open()}'s,
+     * so creating it may fail; the handshake itself never throws.
+     *
+     * @param api the api field: {@link #UFFD_API} is the one the kernel accepts
+     * @param features the features field: 0 asks for none (the answer then lists all the kernel
+     *                 supports); bits the kernel does not know make it fail with EINVAL
+     * @return the kernel's answer, errno included
+     * @throws UffdException when no userfaultfd can be created here (its message says why)
+     * @throws UnsupportedOperationException when native access is not enabled
+     */
+    public static ApiProbe probeApi(long api, long features) {
+        Native.ensureAvailable();
+        UffdOpener.Created created = UffdOpener.create(CreationPath.AUTO, Abi.O_CLOEXEC | Abi.O_NONBLOCK);
+        try {
+            return IoctlCalls.probeApi(created.fd(), api, features);
+        } finally {
+            Native.close(created.fd());
+        }
     }
 
     // ---- availability ------------------------------------------------------------------------------

@@ -662,6 +662,42 @@ public class UffdNative {
     public static int MADV_REMOVE() {
         return MADV_REMOVE;
     }
+    private static final int MADV_DONTFORK = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * #define MADV_DONTFORK 10
+     * }
+     */
+    public static int MADV_DONTFORK() {
+        return MADV_DONTFORK;
+    }
+    private static final int MADV_DOFORK = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * #define MADV_DOFORK 11
+     * }
+     */
+    public static int MADV_DOFORK() {
+        return MADV_DOFORK;
+    }
+    private static final int MADV_HUGEPAGE = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * #define MADV_HUGEPAGE 14
+     * }
+     */
+    public static int MADV_HUGEPAGE() {
+        return MADV_HUGEPAGE;
+    }
+    private static final int MADV_NOHUGEPAGE = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * #define MADV_NOHUGEPAGE 15
+     * }
+     */
+    public static int MADV_NOHUGEPAGE() {
+        return MADV_NOHUGEPAGE;
+    }
     private static final int MADV_PAGEOUT = (int)21L;
     /**
      * {@snippet lang=c :
@@ -724,6 +760,15 @@ public class UffdNative {
      */
     public static int WNOHANG() {
         return WNOHANG;
+    }
+    private static final int MADV_COLLAPSE = (int)25L;
+    /**
+     * {@snippet lang=c :
+     * #define MADV_COLLAPSE 25
+     * }
+     */
+    public static int MADV_COLLAPSE() {
+        return MADV_COLLAPSE;
     }
     private static final int SOCK_STREAM = (int)1L;
     /**
@@ -3838,6 +3883,60 @@ public class UffdNative {
      */
     public static int PAGE_IS_GUARD() {
         return PAGE_IS_GUARD;
+    }
+    private static final long PM_SOFT_DIRTY = 36028797018963968L;
+    /**
+     * {@snippet lang=c :
+     * #define PM_SOFT_DIRTY 36028797018963968
+     * }
+     */
+    public static long PM_SOFT_DIRTY() {
+        return PM_SOFT_DIRTY;
+    }
+    private static final long PM_MMAP_EXCLUSIVE = 72057594037927936L;
+    /**
+     * {@snippet lang=c :
+     * #define PM_MMAP_EXCLUSIVE 72057594037927936
+     * }
+     */
+    public static long PM_MMAP_EXCLUSIVE() {
+        return PM_MMAP_EXCLUSIVE;
+    }
+    private static final long PM_UFFD_WP = 144115188075855872L;
+    /**
+     * {@snippet lang=c :
+     * #define PM_UFFD_WP 144115188075855872
+     * }
+     */
+    public static long PM_UFFD_WP() {
+        return PM_UFFD_WP;
+    }
+    private static final long PM_FILE = 2305843009213693952L;
+    /**
+     * {@snippet lang=c :
+     * #define PM_FILE 2305843009213693952
+     * }
+     */
+    public static long PM_FILE() {
+        return PM_FILE;
+    }
+    private static final long PM_SWAP = 4611686018427387904L;
+    /**
+     * {@snippet lang=c :
+     * #define PM_SWAP 4611686018427387904
+     * }
+     */
+    public static long PM_SWAP() {
+        return PM_SWAP;
+    }
+    private static final long PM_PRESENT = -9223372036854775808L;
+    /**
+     * {@snippet lang=c :
+     * #define PM_PRESENT -9223372036854775808
+     * }
+     */
+    public static long PM_PRESENT() {
+        return PM_PRESENT;
     }
     private static final int O_CLOEXEC = (int)524288L;
     /**

@@ -59,6 +59,7 @@ public final class Abi {
     public static final int MAP_ANONYMOUS = ON ? UffdNative.MAP_ANONYMOUS() : 0;
     public static final int MAP_NORESERVE = ON ? UffdNative.MAP_NORESERVE() : 0;
     public static final int MAP_HUGETLB = ON ? UffdNative.MAP_HUGETLB() : 0;
+    public static final int MAP_FIXED = ON ? UffdNative.MAP_FIXED() : 0;
     public static final int MAP_FIXED_NOREPLACE = ON ? UffdNative.MAP_FIXED_NOREPLACE() : 0;
     public static final int MAP_HUGE_2MB = ON ? UffdNative.MAP_HUGE_2MB() : 0;
     public static final int MAP_HUGE_1GB = ON ? UffdNative.MAP_HUGE_1GB() : 0;
@@ -70,6 +71,12 @@ public final class Abi {
     public static final int MREMAP_FIXED = ON ? UffdNative.MREMAP_FIXED() : 0;
     public static final int MADV_DONTNEED = ON ? UffdNative.MADV_DONTNEED() : 0;
     public static final int MADV_REMOVE = ON ? UffdNative.MADV_REMOVE() : 0;
+    public static final int MADV_PAGEOUT = ON ? UffdNative.MADV_PAGEOUT() : 0;
+    public static final int MADV_HUGEPAGE = ON ? UffdNative.MADV_HUGEPAGE() : 0;
+    public static final int MADV_NOHUGEPAGE = ON ? UffdNative.MADV_NOHUGEPAGE() : 0;
+    public static final int MADV_DONTFORK = ON ? UffdNative.MADV_DONTFORK() : 0;
+    public static final int MADV_DOFORK = ON ? UffdNative.MADV_DOFORK() : 0;
+    public static final int MADV_COLLAPSE = ON ? UffdNative.MADV_COLLAPSE() : 0;
     public static final int MADV_POPULATE_READ = ON ? UffdNative.MADV_POPULATE_READ() : 0;
     public static final int MADV_POPULATE_WRITE = ON ? UffdNative.MADV_POPULATE_WRITE() : 0;
     public static final int _SC_PAGESIZE = ON ? UffdNative._SC_PAGESIZE() : 0;
@@ -148,6 +155,12 @@ public final class Abi {
     public static final int PAGE_IS_PFNZERO = ON ? UffdNative.PAGE_IS_PFNZERO() : 0;
     public static final int PAGE_IS_HUGE = ON ? UffdNative.PAGE_IS_HUGE() : 0;
     public static final int PAGE_IS_SOFT_DIRTY = ON ? UffdNative.PAGE_IS_SOFT_DIRTY() : 0;
+    public static final long PM_SOFT_DIRTY = ON ? UffdNative.PM_SOFT_DIRTY() : 0;
+    public static final long PM_MMAP_EXCLUSIVE = ON ? UffdNative.PM_MMAP_EXCLUSIVE() : 0;
+    public static final long PM_UFFD_WP = ON ? UffdNative.PM_UFFD_WP() : 0;
+    public static final long PM_FILE = ON ? UffdNative.PM_FILE() : 0;
+    public static final long PM_SWAP = ON ? UffdNative.PM_SWAP() : 0;
+    public static final long PM_PRESENT = ON ? UffdNative.PM_PRESENT() : 0;
     public static final int AF_UNIX = ON ? UffdNative.AF_UNIX() : 0;
     public static final int SOCK_SEQPACKET = ON ? UffdNative.SOCK_SEQPACKET() : 0;
     public static final int SOCK_CLOEXEC = ON ? UffdNative.SOCK_CLOEXEC() : 0;
