@@ -51,7 +51,9 @@ class BaseImageTest {
             }
         }
         assertTrue(classes != null && testClasses != null, "target/classes and target/test-classes on the class path");
+        // the warnings of the failing source on purpose: without java.logging they would go to the console
         List<String> cmd = new ArrayList<>(List.of(image.resolve("bin/java").toString(), "--enable-native-access=io.github.uffd4j",
+                "-Djdk.system.logger.level=ERROR",
                 "-p", classes, "--add-modules", "io.github.uffd4j", "-cp", testClasses, BaseImageProbe.class.getName()));
         ChildJvm.Result r = ChildJvm.run(cmd, Duration.ofMinutes(2));
         System.out.println("in a java.base-only image:\n" + r.output());
