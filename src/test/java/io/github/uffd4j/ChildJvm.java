@@ -32,6 +32,16 @@ public final class ChildJvm {
             return !hung && exit == 0;
         }
 
+        /**
+         * For the test log: how it ended and its RESULT lines, if any. The whole output belongs in
+         * assertion messages ({@link #describe}): printed on success it reads like a failure.
+         */
+        public String summary() {
+            String results = output.lines().filter(l -> l.startsWith("RESULT")).collect(java.util.stream.Collectors.joining("; "));
+            return (hung ? "HUNG (killed at the time limit)" : "exit " + exit) + ", " + output.lines().count() + " lines of output"
+                    + (results.isEmpty() ? "" : ": " + results);
+        }
+
         /** One line for assertion messages: how it ended and the last part of its output. */
         public String describe() {
             String tail = output.length() > 6_000 ? "..." + output.substring(output.length() - 6_000) : output;

@@ -190,7 +190,7 @@ class AccessorSafetyTest {
     private static Map<String, Long> runWorkload(String memory, String zaps) throws Exception {
         ChildJvm.Result r = ChildJvm.run(ZapWorkload.class, Duration.ofSeconds(60), memory, "4000", "4000", zaps,
                 "close-when-quiet");
-        System.out.println("ZapWorkload " + memory + " " + zaps + ": " + r.describe());
+        System.out.println("ZapWorkload " + memory + " " + zaps + ": " + r.summary());
         assertTrue(r.ok(), r.describe());
         Map<String, Long> counts = results(r.output());
         assertTrue(counts.get("reads") > 500, r::describe);

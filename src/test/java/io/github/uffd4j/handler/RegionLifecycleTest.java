@@ -119,7 +119,7 @@ class RegionLifecycleTest {
     void startsThatRunOutOfDescriptorsLeaveNoneOpen() throws Exception {
         TestSupport.assumeFeature(Feature.MINOR_SHMEM);
         ChildJvm.Result r = ChildJvm.run(DescriptorLimitChild.class, Duration.ofSeconds(60));
-        System.out.println("starts with few descriptors left: " + r.describe());
+        System.out.println("starts with few descriptors left: " + r.summary());
         assertTrue(r.ok(), r.describe());
         assertTrue(r.output().contains("failed with EMFILE-like errors: "), r.describe());
         assertFalse(r.output().contains("LEAK"), r.describe());

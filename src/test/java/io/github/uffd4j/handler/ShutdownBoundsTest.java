@@ -32,7 +32,7 @@ class ShutdownBoundsTest {
         TestSupport.assumeFeature(Feature.EVENT_REMOVE);
         TestSupport.assumeFeature(Feature.POISON);
         ChildJvm.Result r = ChildJvm.run(BusyHandlersChild.class, Duration.ofSeconds(40));
-        System.out.println("busy handlers + pending REMOVE at close: " + r.describe());
+        System.out.println("busy handlers + pending REMOVE at close: " + r.summary());
         assertTrue(r.ok(), r.describe());
         assertTrue(r.output().contains("close returned"), r.describe());
         long closeMillis = Long.parseLong(r.output().replaceAll("(?s).*close returned after (\\d+) ms.*", "$1"));

@@ -35,7 +35,7 @@ class SoakTest {
         long seconds = Long.getLong("uffd4j.soak.seconds", 6);
         ChildJvm.Result r = ChildJvm.run(ZapWorkload.class, Duration.ofSeconds(seconds + 60), memory,
                 Long.toString(seconds * 1000), "1500", "external", "close-while-running");
-        System.out.println("soak " + memory + " " + seconds + " s: " + r.describe());
+        System.out.println("soak " + memory + " " + seconds + " s: " + r.summary());
         assertTrue(r.ok(), r.describe());
         Map<String, Long> counts = AccessorSafetyTest.results(r.output());
         assertTrue(counts.get("cycles") >= 2, r::describe);
