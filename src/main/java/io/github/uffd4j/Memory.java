@@ -222,14 +222,7 @@ public final class Memory {
      * @return the mapping, owned by the caller
      */
     public static Mapping mapShared(int fd, long size, long pageSize) {
-        Native.ensureAvailable();
-        if (fd < 0) {
-            throw new IllegalArgumentException("not a descriptor: " + fd);
-        }
-        if (pageSize != PAGE_SIZE && HugePageSize.ofBytes(pageSize) == null) {
-            throw new IllegalArgumentException("page size " + pageSize + " is neither the base page size nor a huge page size");
-        }
-        long len = checkedSize(size, pageSize);
+        long len = checkedFileMapping(fd, size, pageSize);
         Mapping.Kind kind = pageSize == PAGE_SIZE ? Mapping.Kind.SHMEM : Mapping.Kind.SHARED_HUGETLB;
         return new Mapping(map(len, Abi.MAP_SHARED, fd), len, pageSize, kind);
     }
@@ -256,14 +249,7 @@ public final class Memory {
      *                                  (without {@code noReserve}), EBADF when {@code fd} is not open
      */
     public static Mapping mapPrivate(int fd, long size, long pageSize, boolean noReserve) {
-        Native.ensureAvailable();
-        if (fd < 0) {
-            throw new IllegalArgumentException("not a descriptor: " + fd);
-        }
-        if (pageSize != PAGE_SIZE && HugePageSize.ofBytes(pageSize) == null) {
-            throw new IllegalArgumentException("page size " + pageSize + " is neither the base page size nor a huge page size");
-        }
-        long len = checkedSize(size, pageSize);
+        long len = checkedFileMapping(fd, size, pageSize);
         Mapping.Kind kind = pageSize == PAGE_SIZE ? Mapping.Kind.PRIVATE_SHMEM : Mapping.Kind.PRIVATE_HUGETLBFS;
         return new Mapping(map(len, Abi.MAP_PRIVATE | (noReserve ? Abi.MAP_NORESERVE : 0), fd), len, pageSize, kind);
     }
@@ -294,6 +280,18 @@ public final class Memory {
             Native.close(fd);
             throw e;
         }
+    }
+
+    /** Checks the arguments of a memfd mapping before the kernel sees them; returns the length, whole pages. */
+    private static long checkedFileMapping(int fd, long size, long pageSize) {
+        Native.ensureAvailable();
+        if (fd < 0) {
+            throw new IllegalArgumentException("not a descriptor: " + fd);
+        }
+        if (pageSize != PAGE_SIZE && HugePageSize.ofBytes(pageSize) == null) {
+            throw new IllegalArgumentException("page size " + pageSize + " is neither the base page size nor a huge page size");
+        }
+        return checkedSize(size, pageSize);
     }
 
     private static long checkedSize(long size, long page) {
