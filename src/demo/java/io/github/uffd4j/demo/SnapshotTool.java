@@ -3,6 +3,7 @@ package io.github.uffd4j.demo;
 import io.github.uffd4j.snapshot.SnapshotChain;
 import io.github.uffd4j.snapshot.SnapshotException;
 import io.github.uffd4j.snapshot.SnapshotFile;
+import io.github.uffd4j.source.Compression;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -70,10 +71,11 @@ public final class SnapshotTool implements Callable<Integer> {
                 SnapshotFile.Info i = SnapshotFile.describe(f);
                 infos.add(i);
                 long pages = i.memorySize() / i.pageSize();
-                out.printf("%s%n  %s, id %016x%s%n  memory %s in %d pages of %s; %d stored (%.1f%%), file %s%n", f,
+                out.printf("%s%n  %s, id %016x%s%n  memory %s in %d pages of %s; %d stored (%.1f%%), file %s%s%n", f,
                         i.increment() ? "increment" : "full snapshot", i.id(),
                         i.increment() ? String.format(", parent %016x", i.parentId()) : "", PagingDemo.bytes(i.memorySize()), pages,
-                        PagingDemo.bytes(i.pageSize()), i.pagesStored(), 100.0 * i.pagesStored() / pages, PagingDemo.bytes(i.fileSize()));
+                        PagingDemo.bytes(i.pageSize()), i.pagesStored(), 100.0 * i.pagesStored() / pages, PagingDemo.bytes(i.fileSize()),
+                        i.compression() == Compression.NONE ? "" : ", pages compressed with " + i.compression());
             }
             if (infos.size() > 1) {
                 out.println("chain: " + String.join(" -> ", order(infos).stream().map(i -> i.path().toString()).toList()));
@@ -117,6 +119,12 @@ public final class SnapshotTool implements Callable<Integer> {
                 description = "The full snapshot to write (written under a temporary name, synced, renamed).")
         Path output;
 
+        @Option(names = "--compression", paramLabel = "ALGORITHM", defaultValue = "none",
+                converter = CompressionConverter.class,
+                description = {"zstd, lz4 or none (default): each page compressed on its own, so a lazy restore",
+                        "still reads only the pages touched. zstd and lz4 need io.airlift:aircompressor-v3."})
+        Compression compression;
+
         @Parameters(arity = "1..*", paramLabel = "FILE", description = "The files of the chain.")
         List<Path> files;
 
@@ -131,13 +139,24 @@ public final class SnapshotTool implements Callable<Integer> {
             }
             long t0 = System.nanoTime();
             try (SnapshotChain c = SnapshotChain.open(chain)) {
-                c.compact(output);
+                c.compact(output, compression);
             }
             SnapshotFile.Info i = SnapshotFile.describe(output);
-            spec.commandLine().getOut().printf("%s: full snapshot of %d files, %d pages stored, %s, in %.0f ms%n", output,
-                    chain.size(), i.pagesStored(), PagingDemo.bytes(i.fileSize()), (System.nanoTime() - t0) / 1e6);
+            spec.commandLine().getOut().printf("%s: full snapshot of %d files, %d pages stored, %s%s, in %.0f ms%n", output,
+                    chain.size(), i.pagesStored(), PagingDemo.bytes(i.fileSize()),
+                    compression == Compression.NONE ? "" : String.format(" (%s, %.2fx)", compression,
+                            (double) i.pagesStored() * i.pageSize() / Math.max(1, i.fileSize())),
+                    (System.nanoTime() - t0) / 1e6);
             spec.commandLine().getOut().flush();
             return 0;
+        }
+    }
+
+    /** zstd, lz4, none in any case. */
+    static final class CompressionConverter implements CommandLine.ITypeConverter<Compression> {
+        @Override
+        public Compression convert(String value) {
+            return Compression.valueOf(value.toUpperCase(java.util.Locale.ROOT));
         }
     }
 

@@ -1,6 +1,7 @@
 package io.github.uffd4j.snapshot;
 
 import io.github.uffd4j.handler.PageSource;
+import io.github.uffd4j.source.Compression;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -149,11 +150,28 @@ public final class SnapshotChain implements PageSource, AutoCloseable {
      * @throws IOException       if a link cannot be read, or {@code file} cannot be written
      */
     public void compact(Path file) throws IOException {
+        compact(file, Compression.NONE);
+    }
+
+    /**
+     * Writes the chain as one full snapshot into {@code file}, each page compressed on its own
+     * (format version 2, read by {@link SnapshotFile} like any other; a lazy restore still reads
+     * just the page a fault asks for). ZSTD and LZ4 need the optional dependency
+     * {@code io.github.airlift:aircompressor-v3}.
+     *
+     * @param file where the full snapshot is written
+     * @param compression how each page is compressed ({@link Compression#NONE}: as {@link #compact(Path)})
+     * @throws SnapshotException if a page read from the chain is damaged or a file truncated, or the
+     *                           compression library is missing (nothing is written then)
+     * @throws IOException       if a link cannot be read, or {@code file} cannot be written
+     */
+    public void compact(Path file, Compression compression) throws IOException {
+        java.util.Objects.requireNonNull(compression, "compression");
         int ps = pageSize();
         long pages = memorySize() / ps;
         MemorySegment buf = java.lang.foreign.Arena.ofAuto().allocate(ps, 4096);
         MemorySegment zero = MemorySegment.ofArray(new byte[ps]);
-        try (SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, ps, memorySize(), 0)) {
+        try (SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, ps, memorySize(), 0, false, compression)) {
             for (long p = 0; p < pages; p++) {
                 fill(p * ps, buf);
                 if (buf.mismatch(zero) != -1) {

@@ -1,6 +1,8 @@
 package io.github.uffd4j.snapshot;
 
 import io.github.uffd4j.handler.PageSource;
+import io.github.uffd4j.internal.Codecs;
+import io.github.uffd4j.source.Compression;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -32,6 +34,8 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
     private final SnapshotFormat.Header header;
     private final SnapshotFormat.Index index;
     private final ThreadLocal<MemorySegment> scratch;
+    /** Compressed files: a page's stored bytes, read before they are decoded. */
+    private final ThreadLocal<MemorySegment> storedBytes;
 
     private SnapshotFile(Path path) throws IOException {
         this.path = path;
@@ -46,6 +50,15 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
         }
         int page = header.pageSize();
         this.scratch = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(page, 4096));
+        this.storedBytes = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(2L * page, 8));
+        if (header.compression() != Compression.NONE) {
+            try {
+                Codecs.decoder(header.compression(), SnapshotException::new); // a missing library fails at open
+            } catch (SnapshotException e) {
+                ch.close();
+                throw new SnapshotException(path + ": " + e.getMessage(), e.getCause());
+            }
+        }
     }
 
     /**
@@ -78,9 +91,10 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
      * @param pageSize    the page size it was taken with
      * @param pagesStored pages stored in the file
      * @param fileSize    the file's size in bytes
+     * @param compression how each stored page is compressed ({@link Compression#NONE}: stored as it is)
      */
     public record Info(Path path, boolean increment, long id, long parentId, long memorySize, int pageSize, long pagesStored,
-                       long fileSize) {
+                       long fileSize, Compression compression) {
     }
 
     /**
@@ -99,7 +113,7 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
 
     Info info() throws IOException {
         return new Info(path, isIncrement(), header.id(), header.parentId(), header.memorySize(), header.pageSize(),
-                header.pagesStored(), ch.size());
+                header.pagesStored(), ch.size(), header.compression());
     }
 
     /** Opens a full snapshot or an increment (for a chain), checked the same way. */
@@ -210,8 +224,9 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
                 i++;
                 continue;
             }
-            int run = 1; // stored pages next to each other in the memory and in the file: one read
-            while (i + run < pages && at + run < index.pages().length && index.pages()[at + run] == first + i + run
+            int run = 1; // stored pages next to each other in the memory and in the file: one read (uncompressed)
+            while (header.compression() == Compression.NONE && i + run < pages && at + run < index.pages().length
+                    && index.pages()[at + run] == first + i + run
                     && index.offsets()[at + run] == index.offsets()[at] + (long) run * ps) {
                 run++;
             }
@@ -222,6 +237,12 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
 
     /** Reads {@code run} stored pages from index entry {@code at} (contiguous in the file) into {@code pages} and checks each. */
     private void readStored(int at, int run, MemorySegment pages) throws IOException {
+        if (header.compression() != Compression.NONE) {
+            for (int k = 0; k < run; k++) {
+                readCompressed(at + k, pages.asSlice((long) k * header.pageSize(), header.pageSize()));
+            }
+            return;
+        }
         var b = pages.asByteBuffer();
         long where = index.offsets()[at];
         while (b.hasRemaining()) {
@@ -241,6 +262,35 @@ public final class SnapshotFile implements PageSource, AutoCloseable {
                 throw new SnapshotException(path + ": page " + pageNo + " (memory offset " + pageNo * ps + ", stored at "
                         + index.offsets()[at + k] + "): checksum mismatch: damaged");
             }
+        }
+    }
+
+    /** Reads index entry {@code at}'s compressed bytes, decodes them into {@code page} and checks it. */
+    private void readCompressed(int at, MemorySegment page) throws IOException {
+        int ps = header.pageSize();
+        long pageNo = index.pages()[at];
+        long where = index.offsets()[at];
+        String which = path + ": page " + pageNo + " (memory offset " + pageNo * ps + ", " + index.lengths()[at] + " "
+                + header.compression() + " bytes stored at " + where + ")";
+        MemorySegment in = storedBytes.get().asSlice(0, index.lengths()[at]);
+        var b = in.asByteBuffer();
+        while (b.hasRemaining()) {
+            if (ch.read(b, where + b.position()) < 0) {
+                throw new SnapshotException(which + " runs past the end: truncated");
+            }
+        }
+        int n;
+        try {
+            n = Codecs.decoder(header.compression(), SnapshotException::new).decode(in, page);
+        } catch (SnapshotException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new SnapshotException(which + ": cannot be decompressed (" + e.getMessage() + "): damaged", e);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(page.asByteBuffer());
+        if (n != ps || (int) crc.getValue() != index.crcs()[at]) {
+            throw new SnapshotException(which + ": " + (n != ps ? "decompressed to " + n + " bytes" : "checksum mismatch") + ": damaged");
         }
     }
 

@@ -1,6 +1,10 @@
 package io.github.uffd4j.snapshot;
 
+import io.github.uffd4j.internal.Codecs;
+import io.github.uffd4j.source.Compression;
+
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,6 +15,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.zip.CRC32C;
 
 /**
@@ -19,7 +24,8 @@ import java.util.zip.CRC32C;
  * {@link #finish} writes the index and the header, syncs and renames the temporary file to its
  * final name. {@link #abort} removes the temporary file. A page is written at most once, unless
  * the writer was made {@code rewritable} (by one thread): then a page written again overwrites
- * its slot, and the latest copy is the one indexed.
+ * its slot, and the latest copy is the one indexed. With a compression each page is compressed on
+ * its own and appended (format version 2); such a writer is not rewritable.
  */
 final class SnapshotWriter implements AutoCloseable {
 
@@ -38,6 +44,14 @@ final class SnapshotWriter implements AutoCloseable {
     private final AtomicLong bytes = new AtomicLong();
     private final boolean rewritable;
     private final MemorySegment zeroPage;
+    private final Compression compression;
+    /** Compressed: where the next page's bytes go, from the end of the header. */
+    private final AtomicLong nextByte = new AtomicLong();
+    /** Compressed: per page, its file offset and stored length. */
+    private final AtomicLongArray offsetOfPage;
+    private final AtomicIntegerArray lengthOfPage;
+    private final ThreadLocal<Codecs.Encoder> encoders;
+    private final ThreadLocal<MemorySegment> encoded;
     private boolean done;
 
     SnapshotWriter(Path target, int kind, int pageSize, long memorySize, long parentId) throws IOException {
@@ -45,6 +59,15 @@ final class SnapshotWriter implements AutoCloseable {
     }
 
     SnapshotWriter(Path target, int kind, int pageSize, long memorySize, long parentId, boolean rewritable) throws IOException {
+        this(target, kind, pageSize, memorySize, parentId, rewritable, Compression.NONE);
+    }
+
+    SnapshotWriter(Path target, int kind, int pageSize, long memorySize, long parentId, boolean rewritable, Compression compression)
+            throws IOException {
+        if (rewritable && compression != Compression.NONE) {
+            throw new IllegalArgumentException("a rewritable snapshot writer stores pages as they are, not " + compression);
+        }
+        this.compression = compression;
         this.rewritable = rewritable;
         this.target = target.toAbsolutePath();
         this.tmp = this.target.resolveSibling(this.target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
@@ -60,6 +83,20 @@ final class SnapshotWriter implements AutoCloseable {
         this.slotOfPage = new AtomicIntegerArray((int) pages);
         this.crcOfPage = new AtomicIntegerArray((int) pages);
         this.zeroPage = MemorySegment.ofArray(new byte[pageSize]);
+        boolean compressed = compression != Compression.NONE;
+        this.offsetOfPage = compressed ? new AtomicLongArray((int) pages) : null;
+        this.lengthOfPage = compressed ? new AtomicIntegerArray((int) pages) : null;
+        // a missing library fails here, before any file exists
+        Codecs.Encoder probe = compressed ? Codecs.encoder(compression, SnapshotException::new) : null;
+        this.encoders = compressed ? ThreadLocal.withInitial(() -> {
+            try {
+                return Codecs.encoder(compression, SnapshotException::new);
+            } catch (SnapshotException e) {
+                throw new IllegalStateException(e);
+            }
+        }) : null;
+        int maxEncoded = probe == null ? 0 : probe.maxEncodedLength(pageSize);
+        this.encoded = compressed ? ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(maxEncoded, 8)) : null;
         this.ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
     }
 
@@ -75,6 +112,13 @@ final class SnapshotWriter implements AutoCloseable {
      */
     void write(long first, MemorySegment contents) throws IOException {
         int n = (int) (contents.byteSize() / pageSize);
+        if (compression != Compression.NONE) {
+            for (int i = 0; i < n; i++) {
+                writeCompressed(first + i, contents.asSlice((long) i * pageSize, pageSize));
+            }
+            bytes.addAndGet(contents.byteSize());
+            return;
+        }
         for (int i = 0; i < n; ) {
             long slot = slotOfPage.get((int) first + i) - 1;
             int run = 1;
@@ -92,6 +136,25 @@ final class SnapshotWriter implements AutoCloseable {
             i += run;
         }
         bytes.addAndGet(contents.byteSize());
+    }
+
+    /** Compresses page {@code page} and appends it; records where it went, its length and its checksum. */
+    private void writeCompressed(long page, MemorySegment contents) throws IOException {
+        MemorySegment out = encoded.get();
+        int length = encoders.get().encode(contents, out);
+        long at = SnapshotFormat.HEADER + nextByte.getAndAdd(length);
+        ByteBuffer b = out.asSlice(0, length).asByteBuffer();
+        while (b.hasRemaining()) {
+            ch.write(b, at + b.position());
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(contents.asByteBuffer());
+        crcOfPage.set((int) page, (int) crc.getValue());
+        offsetOfPage.set((int) page, at);
+        lengthOfPage.set((int) page, length);
+        if (!slotOfPage.compareAndSet((int) page, 0, 1)) {
+            throw new IllegalStateException("page " + page + " written twice");
+        }
     }
 
     /** Writes {@code contents} into the slots from {@code slot} and records them as pages from {@code first}. */
@@ -147,12 +210,17 @@ final class SnapshotWriter implements AutoCloseable {
         for (int p = 0; p < slotOfPage.length(); p++) {
             stored += slotOfPage.get(p) != 0 ? 1 : 0;
         }
-        long indexOffset = SnapshotFormat.HEADER + slots * pageSize;
+        boolean compressed = compression != Compression.NONE;
+        long indexOffset = SnapshotFormat.HEADER + (compressed ? nextByte.get() : slots * pageSize);
         ByteBuffer index = ByteBuffer.allocate((int) (stored * SnapshotFormat.ENTRY)).order(ByteOrder.LITTLE_ENDIAN);
         for (int p = 0; p < slotOfPage.length(); p++) {
             int slot = slotOfPage.get(p) - 1;
             if (slot >= 0) {
-                index.putLong(p).putLong(SnapshotFormat.HEADER + (long) slot * pageSize).putInt(crcOfPage.get(p)).putInt(0);
+                if (compressed) {
+                    index.putLong(p).putLong(offsetOfPage.get(p)).putInt(crcOfPage.get(p)).putInt(lengthOfPage.get(p));
+                } else {
+                    index.putLong(p).putLong(SnapshotFormat.HEADER + (long) slot * pageSize).putInt(crcOfPage.get(p)).putInt(0);
+                }
             }
         }
         if (index.hasRemaining()) {
@@ -168,7 +236,8 @@ final class SnapshotWriter implements AutoCloseable {
         do {
             id = java.util.concurrent.ThreadLocalRandom.current().nextLong();
         } while (id == 0);
-        ByteBuffer header = new SnapshotFormat.Header(kind, pageSize, memorySize, stored, indexOffset, id, parentId, indexCrc).encode();
+        ByteBuffer header = new SnapshotFormat.Header(kind, compression, pageSize, memorySize, stored, indexOffset, id, parentId,
+                indexCrc).encode();
         while (header.hasRemaining()) {
             ch.write(header, header.position());
         }

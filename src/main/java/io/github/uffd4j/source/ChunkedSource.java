@@ -1,6 +1,7 @@
 package io.github.uffd4j.source;
 
 import io.github.uffd4j.handler.PageSource;
+import io.github.uffd4j.internal.Codecs;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -67,7 +68,7 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         ChunkedFormat.Layout layout = ChunkedFormat.readChecked(in);
         this.index = layout.index();
         this.header = layout.header();
-        Codecs.decoder(header.compression()); // a missing library fails at open, not at the first fault
+        Codecs.decoder(header.compression(), DatasetException::new); // a missing library fails at open, not at the first fault
         this.cacheBytes = Math.max(b.cacheBytes, 2L * header.chunkSize());
         this.prefetch = b.prefetchThreads == 0 ? 0 : b.prefetch;
         AtomicInteger n = new AtomicInteger();
@@ -410,7 +411,7 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         storedRead.addAndGet(storedLength);
         int n;
         try {
-            n = Codecs.decoder(header.compression()).decode(stored, out);
+            n = Codecs.decoder(header.compression(), DatasetException::new).decode(stored, out);
         } catch (DatasetException e) {
             throw e;
         } catch (Exception e) {

@@ -1,5 +1,6 @@
 package io.github.uffd4j.source;
 
+import io.github.uffd4j.internal.Codecs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -146,7 +147,7 @@ public final class ChunkedWriter {
     public Summary write(InputStream input, Path output) throws IOException {
         Path target = output.toAbsolutePath();
         Path tmp = target.resolveSibling(target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-        Codecs.Encoder encoder = Codecs.encoder(compression);
+        Codecs.Encoder encoder = Codecs.encoder(compression, DatasetException::new);
         ByteBuffer index = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
         long data = 0;
         long chunks = 0;

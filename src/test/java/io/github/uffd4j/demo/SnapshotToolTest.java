@@ -122,5 +122,16 @@ class SnapshotToolTest {
         }
         Run self = run(args("compact", chain, "-o", chain.get(0).toString()));
         assertEquals(2, self.code(), "writing over a link is refused");
+        Path packed = dir.resolve("packed.u4s");
+        Run z = run(args("compact", chain, "-o", packed.toString(), "--compression", "zstd"));
+        assertEquals(0, z.code(), z.err());
+        assertTrue(z.out().contains("(ZSTD, "), z.out());
+        try (SnapshotFile f = SnapshotFile.open(packed); Mapping m = Memory.anonymous(PAGES * PS)) {
+            f.restore(m.segment());
+            assertEquals(-1, m.segment().mismatch(MemorySegment.ofArray(last)));
+        }
+        Run inspect = run(args("inspect", List.of(packed)));
+        assertTrue(inspect.out().contains("pages compressed with ZSTD"), inspect.out());
+        assertEquals(2, run(args("compact", chain, "-o", packed.toString(), "--compression", "gzip")).code(), "an unknown algorithm");
     }
 }

@@ -175,9 +175,9 @@ class SnapshotTest {
         Files.write(flipped, java.util.Arrays.copyOf(good, good.length - 10));
         assertOpenFails(flipped, "truncated");
         b = good.clone();
-        b[8] = 2;
+        b[8] = 3;
         Files.write(flipped, b);
-        assertOpenFails(flipped, "version 2");
+        assertOpenFails(flipped, "version 3");
         Files.writeString(flipped, "hello, this is not a snapshot at all, but long enough to have a header of 64 bytes...");
         assertOpenFails(flipped, "not a uffd4j snapshot");
         b = good.clone();

@@ -1,4 +1,6 @@
-package io.github.uffd4j.source;
+package io.github.uffd4j.internal;
+
+import io.github.uffd4j.source.Compression;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
@@ -6,23 +8,25 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 
 /**
- * The compression library behind {@link Compression}, kept in this one class so that the rest
- * of the library loads without it (an optional dependency: aircompressor-v3). Decompressors keep
- * state, so each thread has its own.
+ * The compression library behind {@link Compression} (chunked datasets, snapshot files), kept in
+ * this one class so that the rest of the library loads without it (an optional dependency:
+ * aircompressor-v3). Decompressors keep state, so each thread has its own. A missing library is
+ * reported through the caller's exception type (the {@code missing} argument), with what to add.
  */
-final class Codecs {
+public final class Codecs {
 
     private Codecs() {
     }
 
-    /** Turns a chunk's stored bytes back into its bytes. */
-    interface Decoder {
+    /** Turns stored bytes back into the bytes they encode. */
+    public interface Decoder {
         /** Decodes all of {@code input} into {@code output}; returns the bytes written. */
         int decode(MemorySegment input, MemorySegment output) throws Exception;
     }
 
-    /** Compresses one chunk. */
-    interface Encoder {
+    /** Compresses one block (a chunk, a page). Not thread safe. */
+    public interface Encoder {
+        /** The most bytes {@link #encode} writes for {@code length} bytes of input. */
         int maxEncodedLength(int length);
 
         /** Encodes all of {@code input} into {@code output}; returns the bytes written. */
@@ -103,8 +107,17 @@ final class Codecs {
     private static final ThreadLocal<Decoder> ZSTD_DECODERS = ThreadLocal.withInitial(() -> decoderOf(Airlift.ZSTD_DECOMPRESSOR));
     private static final ThreadLocal<Decoder> LZ4_DECODERS = ThreadLocal.withInitial(() -> decoderOf(Airlift.LZ4_DECOMPRESSOR));
 
-    /** This thread's decoder for {@code c}; throws a {@link DatasetException} saying what to add when the library is missing. */
-    static Decoder decoder(Compression c) throws DatasetException {
+    /**
+     * This thread's decoder for {@code c}.
+     *
+     * @param c the compression
+     * @param missing makes the exception thrown when the library is missing, from a message saying what to add
+     * @param <E> that exception's type
+     * @return the decoder, this thread's own
+     * @throws E when {@code c} needs the library and it is not there
+     */
+    public static <E extends Exception> Decoder decoder(Compression c, java.util.function.BiFunction<String, Throwable, E> missing)
+            throws E {
         try {
             return switch (c) {
                 case NONE -> (in, out) -> {
@@ -114,13 +127,22 @@ final class Codecs {
                 case ZSTD -> ZSTD_DECODERS.get();
                 case LZ4 -> LZ4_DECODERS.get();
             };
-        } catch (NoClassDefFoundError missing) {
-            throw missingLibrary(c, missing);
+        } catch (NoClassDefFoundError noLibrary) {
+            throw missing.apply(missingLibrary(c), noLibrary);
         }
     }
 
-    /** A new encoder for {@code c} (not thread safe). */
-    static Encoder encoder(Compression c) throws DatasetException {
+    /**
+     * A new encoder for {@code c} (not thread safe).
+     *
+     * @param c the compression
+     * @param missing makes the exception thrown when the library is missing, from a message saying what to add
+     * @param <E> that exception's type
+     * @return the encoder
+     * @throws E when {@code c} needs the library and it is not there
+     */
+    public static <E extends Exception> Encoder encoder(Compression c, java.util.function.BiFunction<String, Throwable, E> missing)
+            throws E {
         try {
             MethodHandle factory = switch (c) {
                 case NONE -> null;
@@ -153,8 +175,8 @@ final class Codecs {
                     return call(() -> (int) Airlift.COMPRESS.invokeExact(compressor, input, output));
                 }
             };
-        } catch (NoClassDefFoundError missing) {
-            throw missingLibrary(c, missing);
+        } catch (NoClassDefFoundError noLibrary) {
+            throw missing.apply(missingLibrary(c), noLibrary);
         }
     }
 
@@ -173,8 +195,8 @@ final class Codecs {
         }
     }
 
-    private static DatasetException missingLibrary(Compression c, Throwable cause) {
-        return new DatasetException(c + " needs the compression library io.airlift:aircompressor-v3 (3.5 or newer) on the "
-                + "class path, or on the module path with --add-modules aircompressor.v3 (an optional dependency of uffd4j)", cause);
+    private static String missingLibrary(Compression c) {
+        return c + " needs the compression library io.airlift:aircompressor-v3 (3.5 or newer) on the "
+                + "class path, or on the module path with --add-modules aircompressor.v3 (an optional dependency of uffd4j)";
     }
 }
