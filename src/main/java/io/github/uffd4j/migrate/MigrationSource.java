@@ -105,7 +105,9 @@ public final class MigrationSource {
      * Settings.
      *
      * @param maxRounds precopy rounds after the first full pass, at most
-     * @param switchAt  switch over as soon as a round finds at most this many pages written
+     * @param switchAt  switch over as soon as a round finds at most this many pages written (pages of
+     *                  the migration's page size: the default 256 is 1 MiB of base pages, but 512 MiB
+     *                  of 2 MiB hugetlb pages)
      * @param timeout   for connecting, and for each answer of the target
      * @param progress told of each step, on the migrating thread
      */
