@@ -66,8 +66,16 @@ public final class MigrateDemo implements Callable<Integer> {
     @Option(names = "--backing", paramLabel = "KIND", description = {"The target's memory: ${COMPLETION-CANDIDATES} "
             + "(default: ${DEFAULT-VALUE}). shmem is a memfd served in MINOR mode; the hugetlb kinds migrate 2 MiB pages "
             + "from hugetlb memory at the source and need 2 x size of free 2 MiB huge pages."},
-            defaultValue = "anonymous")
+            defaultValue = "anonymous", converter = BackingName.class)
     Backing backing;
+
+    /** {@code --backing} in any case, {@code -} or {@code _} between words. */
+    static final class BackingName implements CommandLine.ITypeConverter<Backing> {
+        @Override
+        public Backing convert(String value) {
+            return Backing.valueOf(value.toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+        }
+    }
 
     @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE.")
     Path csv;
@@ -76,7 +84,7 @@ public final class MigrateDemo implements Callable<Integer> {
         if (args.length > 0 && args[0].equals("--source-child")) {
             System.exit(Source.run(args));
         }
-        System.exit(new CommandLine(new MigrateDemo()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+        System.exit(new CommandLine(new MigrateDemo()).execute(args));
     }
 
     @Override
