@@ -1,5 +1,6 @@
 package io.github.uffd4j.demo;
 
+import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.migrate.MigratedMemory;
@@ -59,6 +60,23 @@ public final class MigrateDemo implements Callable<Integer> {
     @Option(names = "--baseline", description = "Stop the writers first and copy everything before the target runs.")
     boolean baseline;
 
+    /** The target's memory (MigrationTarget.Backing); the hugetlb kinds make the source migrate hugetlb memory in 2 MiB pages. */
+    enum Backing { ANONYMOUS, SHMEM, HUGETLB, SHARED_HUGETLB }
+
+    @Option(names = "--backing", paramLabel = "KIND", description = {"The target's memory: ${COMPLETION-CANDIDATES} "
+            + "(default: ${DEFAULT-VALUE}). shmem is a memfd served in MINOR mode; the hugetlb kinds migrate 2 MiB pages "
+            + "from hugetlb memory at the source and need 2 x size of free 2 MiB huge pages."},
+            defaultValue = "anonymous", converter = BackingName.class)
+    Backing backing;
+
+    /** {@code --backing} in any case, {@code -} or {@code _} between words. */
+    static final class BackingName implements CommandLine.ITypeConverter<Backing> {
+        @Override
+        public Backing convert(String value) {
+            return Backing.valueOf(value.toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+        }
+    }
+
     @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE.")
     Path csv;
 
@@ -71,8 +89,23 @@ public final class MigrateDemo implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        long page = Memory.pageSize();
-        size = size / page * page;
+        boolean huge = backing == Backing.HUGETLB || backing == Backing.SHARED_HUGETLB;
+        long page = huge ? HugePageSize.SIZE_2MB.bytes() : Memory.pageSize();
+        size = Math.max(page, size / page * page);
+        MigrationTarget.Backing target = switch (backing) {
+            case ANONYMOUS -> MigrationTarget.Backing.ANONYMOUS;
+            case SHMEM -> MigrationTarget.Backing.SHMEM;
+            case HUGETLB -> MigrationTarget.Backing.hugetlb(HugePageSize.SIZE_2MB);
+            case SHARED_HUGETLB -> MigrationTarget.Backing.sharedHugetlb(HugePageSize.SIZE_2MB);
+        };
+        if (huge && Memory.freeHugePages(HugePageSize.SIZE_2MB) < 2 * size / page) {
+            System.out.printf("target   | --backing %s needs %d free 2 MiB huge pages (the source's memory and the target's); "
+                            + "%d are free. As root: echo %d > %s/nr_hugepages%n", backing.name().toLowerCase(java.util.Locale.ROOT),
+                    2 * size / page, Memory.freeHugePages(HugePageSize.SIZE_2MB),
+                    Memory.totalHugePages(HugePageSize.SIZE_2MB) + 2 * size / page - Memory.freeHugePages(HugePageSize.SIZE_2MB),
+                    "/sys/kernel/mm/hugepages/hugepages-2048kB");
+            return 1;
+        }
         try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
             String modules = System.getProperty("jdk.module.path");
@@ -84,7 +117,7 @@ public final class MigrateDemo implements Callable<Integer> {
             }
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MigrateDemo.class.getName()));
             cmd.addAll(List.of("--source-child", Integer.toString(server.getLocalPort()), Long.toString(size),
-                    Double.toString(writeRate), Boolean.toString(baseline)));
+                    Double.toString(writeRate), Boolean.toString(baseline), Boolean.toString(huge)));
             Process source = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             List<String> sourceLines = new ArrayList<>();
             Thread echo = Thread.ofPlatform().daemon().start(() -> {
@@ -101,12 +134,12 @@ public final class MigrateDemo implements Callable<Integer> {
                     // the source ended
                 }
             });
-            System.out.printf("target   | waiting on %s for %s%s%n", server.getLocalSocketAddress(), PagingDemo.bytes(size),
-                    baseline ? " (baseline: stop and copy)" : "");
+            System.out.printf("target   | waiting on %s for %s into %s memory%s%n", server.getLocalSocketAddress(),
+                    PagingDemo.bytes(size), target, baseline ? " (baseline: stop and copy)" : "");
             long[] latency = new long[touches];
             int touched;
             long t0;
-            try (MigratedMemory m = MigrationTarget.receive(server)) {
+            try (MigratedMemory m = MigrationTarget.receive(server, MigrationTarget.Options.DEFAULT.withBacking(target))) {
                 t0 = System.nanoTime();
                 System.out.println("target   | running (switchover)");
                 ThreadLocalRandom rnd = ThreadLocalRandom.current();
@@ -186,9 +219,11 @@ public final class MigrateDemo implements Callable<Integer> {
             long size = Long.parseLong(args[2]);
             double ratePercent = Double.parseDouble(args[3]);
             boolean baseline = Boolean.parseBoolean(args[4]);
+            boolean huge = Boolean.parseBoolean(args[5]);
             long page = Memory.pageSize();
             long pages = size / page;
-            try (Mapping m = Memory.anonymous(size)) {
+            long migratePage = huge ? HugePageSize.SIZE_2MB.bytes() : page;
+            try (Mapping m = huge ? Memory.hugetlb(size, HugePageSize.SIZE_2MB) : Memory.anonymous(size)) {
                 MemorySegment s = m.segment();
                 for (long off = 0; off < size; off += 8) {
                     s.set(ValueLayout.JAVA_LONG, off, off * 0x9E3779B97F4A7C15L + 1);
@@ -237,8 +272,8 @@ public final class MigrateDemo implements Callable<Integer> {
                     public void resume() {
                     }
                 } : writers;
-                MigrationSource.Report r = MigrationSource.migrate(s, new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
-                        during, options);
+                MigrationSource.Report r = MigrationSource.migrate(s, migratePage,
+                        new InetSocketAddress(InetAddress.getLoopbackAddress(), port), during, options);
                 double downtimeMs = baseline ? (System.nanoTime() - stoppedAt) / 1e6 : r.downtime().toNanos() / 1e6;
                 System.out.printf("rounds %s; downtime %.1f ms; %,d pushed, %,d pulled; %.2f x the memory sent; total %.0f ms; %,d writes%n",
                         r.pagesPerRound(), downtimeMs, r.pagesPushed(), r.pagesPulled(), r.bytesSent() / (double) size,

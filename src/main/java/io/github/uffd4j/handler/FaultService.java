@@ -534,6 +534,11 @@ public final class FaultService implements AutoCloseable {
         return ctx.installer();
     }
 
+    /** Whether page {@code p} of {@code r} is mapped right now: 1 yes, 0 no, -1 unknown (for {@link Region#supply}). */
+    int kernelPresent(Region r, int p) {
+        return roster.kernelPresent(r, p);
+    }
+
     /**
      * Waits until the background filler has loaded every region it serves; false on timeout.
      *

@@ -366,20 +366,28 @@ public final class Region {
      * pages are still missing: the push side of postcopy migration, pages that arrive before
      * anyone faults on them. A page already loaded, or being loaded by a fault at this moment, is
      * left as it is (that load brings the page from the source). Returns how many pages were
-     * installed. Not for shared-memory (MINOR) regions.
+     * installed.
+     *
+     * <p>Anonymous and hugetlb memory: UFFDIO_COPY (a page someone else mapped meanwhile makes it
+     * EEXIST: left as it is, its waiters woken). Shared memory served in MINOR mode
+     * ({@link FaultService#register(io.github.uffd4j.SharedMemory, PageSource)}): each run of
+     * pages still missing is written into the page cache through the alias, then mapped into the
+     * view with UFFDIO_CONTINUE, under the same page-cache lock as the fault path; a page the
+     * kernel already maps in the view (mapped before registration without
+     * {@link RegionBuilder#presentPages}) is recorded present and never overwritten, and a page
+     * whose page-cache page is punched out between the write and the CONTINUE is given back
+     * (missing: the next touch loads it).
      *
      * @param offset where the contents go, page aligned
      * @param contents whole pages of off-heap memory
      * @return the pages installed
      * @throws IllegalArgumentException offset or length not page-aligned, or contents on the heap
      * @throws IllegalStateException    the region is unregistered or its service closed
-     * @throws UffdException            the kernel refused the copy for a reason retrying cannot fix
+     * @throws UffdException            the kernel refused the copy (or the write into the page
+     *                                  cache) for a reason retrying cannot fix
      */
     public int supply(long offset, MemorySegment contents) {
         checkServed("supply");
-        if (alias != null) {
-            throw new UnsupportedOperationException("supply: " + this + " is shared memory served in MINOR mode");
-        }
         long length = contents.byteSize();
         checkRange(offset, length);
         if ((offset & (pageSize - 1)) != 0 || (length & (pageSize - 1)) != 0 || !contents.isNative()) {
@@ -397,15 +405,20 @@ public final class Region {
                 p++;
                 continue;
             }
+            if (alias != null && service.kernelPresent(this, p) == 1) {
+                markPresent(p, p + 1, epoch); // mapped in the view already (before registration): keep what it holds
+                p++;
+                continue;
+            }
             int q = p + 1;
-            while (q < end && pages.claim(q)) {
+            while (q < end && (alias == null || service.kernelPresent(this, q) != 1) && pages.claim(q)) {
                 q++;
             }
             long src = contents.address() + ((long) (p - first) << pageShift);
-            switch (installer.install(this, p, q, src, false, epoch, null)) {
+            switch (alias == null ? installer.install(this, p, q, src, false, epoch, null) : supplyShared(p, q, src, epoch)) {
                 case DONE -> installed += q - p;
-                case STEPPED_BACK -> {
-                    // events pending that only a handler thread reads: the pages were given back
+                case STEPPED_BACK, ZAPPED -> {
+                    // events pending that only a handler thread reads, or a hole punched meanwhile: the pages were given back
                 }
                 case GONE -> {
                     return installed;
@@ -419,6 +432,30 @@ public final class Region {
             p = q;
         }
         return installed;
+    }
+
+    /**
+     * {@link #supply} for a MINOR region: pages [p, q), claimed, written into the page cache
+     * through the alias from {@code src}, then mapped with UFFDIO_CONTINUE, both under the
+     * page-cache lock (as {@link PageLoader} does). Pages punched out in between are given back.
+     */
+    private PageInstaller.Result supplyShared(int p, int q, long src, long epoch) {
+        PageInstaller installer = service.installer();
+        long len = (long) (q - p) << pageShift;
+        pageCacheLock.lock();
+        try {
+            Memory.writeThroughKernel(alias.address() + ((long) p << pageShift), Memory.segmentAt(src, len));
+            PageInstaller.Result result = installer.install(this, p, q, 0, false, epoch, null);
+            if (result == PageInstaller.Result.ZAPPED) {
+                installer.release(this, p, q);
+            }
+            return result;
+        } catch (UffdException x) {
+            installer.release(this, p, q);
+            throw x;
+        } finally {
+            pageCacheLock.unlock();
+        }
     }
 
     // ---- loading from native code ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 package io.github.uffd4j.migrate;
 
-import io.github.uffd4j.Mapping;
+import io.github.uffd4j.SharedMemory;
 import io.github.uffd4j.handler.FaultService;
 import io.github.uffd4j.handler.FaultStats;
 import io.github.uffd4j.handler.PageSource;
@@ -37,7 +37,7 @@ import static io.github.uffd4j.migrate.MigrationProtocol.*;
  */
 public final class MigratedMemory implements AutoCloseable {
 
-    private final Mapping mapping;
+    private final TargetMemory memory;
     private final int pageSize;
     private final FaultService service;
     private final Region region;
@@ -64,9 +64,9 @@ public final class MigratedMemory implements AutoCloseable {
     /** Every page arrived and DONE is being sent: the source closing its side is expected now. */
     private volatile boolean finishing;
 
-    private MigratedMemory(Mapping mapping, FaultService service, Hello hello, BitSet written, BitSet stale, Socket bulk,
+    private MigratedMemory(TargetMemory memory, FaultService service, Hello hello, BitSet written, BitSet stale, Socket bulk,
                            DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
-        this.mapping = mapping;
+        this.memory = memory;
         this.pageSize = hello.pageSize();
         this.bulk = bulk;
         this.bulkIn = bulkIn;
@@ -76,19 +76,20 @@ public final class MigratedMemory implements AutoCloseable {
         this.timeout = options.timeout();
         this.outstanding = (BitSet) stale.clone();
         this.service = service;
-        this.region = service.region(mapping.segment()).name("migrated").presentPages(written).source(new Network()).register();
+        this.region = memory.region(service).name("migrated").presentPages(written).source(new Network()).register();
     }
 
     /** The service that will serve the memory: started before the precopy, so that the switchover does not wait for it. */
     static FaultService newService(int pageSize, MigrationTarget.Options options) {
-        return FaultService.builder().threads(options.threads()).faultAround(pageSize).maxReadahead(16L * pageSize)
+        long readahead = pageSize < 1 << 16 ? 16L * pageSize : pageSize; // a fault waits for these: no 16 huge pages
+        return FaultService.builder().threads(options.threads()).faultAround(pageSize).maxReadahead(readahead)
                 .poisonUnloadedOnClose(false).start();
     }
 
     /** Registers the memory with {@code service} (the caller closes it if this throws), tells the source, starts the receivers. */
-    static MigratedMemory start(Mapping mapping, FaultService service, Hello hello, BitSet written, BitSet stale, Socket bulk,
+    static MigratedMemory start(TargetMemory memory, FaultService service, Hello hello, BitSet written, BitSet stale, Socket bulk,
                                 DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
-        MigratedMemory m = new MigratedMemory(mapping, service, hello, written, stale, bulk, bulkIn, urgent, options);
+        MigratedMemory m = new MigratedMemory(memory, service, hello, written, stale, bulk, bulkIn, urgent, options);
         try {
             synchronized (m.urgentOut) {
                 m.urgentOut.writeByte(SWITCHED);
@@ -108,12 +109,12 @@ public final class MigratedMemory implements AutoCloseable {
 
     /**
      * The memory: for native code and system calls at any time, for plain Java once complete or after
-     * {@link #load}.
+     * {@link #load}. For shared memory this is the view of the {@link #sharedMemory}.
      *
      * @return the memory
      */
     public MemorySegment segment() {
-        return mapping.segment();
+        return memory.segment();
     }
 
     /**
@@ -122,7 +123,39 @@ public final class MigratedMemory implements AutoCloseable {
      * @return the size in bytes
      */
     public long byteSize() {
-        return mapping.segment().byteSize();
+        return memory.segment().byteSize();
+    }
+
+    /**
+     * The page size of the memory (the huge page size for hugetlb), which the source sent in.
+     *
+     * @return the page size in bytes
+     */
+    public long pageSize() {
+        return pageSize;
+    }
+
+    /**
+     * What the memory is ({@link MigrationTarget.Options#backing}).
+     *
+     * @return the backing
+     */
+    public MigrationTarget.Backing backing() {
+        return memory.backing();
+    }
+
+    /**
+     * The shared memory (its memfd, view and alias) for a {@linkplain MigrationTarget.Backing#isShared
+     * shared} backing, so that another process can map the memfd; empty otherwise. Until
+     * {@link #awaitComplete} returned, pages not arrived yet are holes in the file (another
+     * mapping of it reads zeros there, and a write there would be overwritten by the page when it
+     * arrives): hand the descriptor out only once complete. Closed by {@link #close()}; a mapping
+     * made from the descriptor stays valid after that.
+     *
+     * @return the shared memory, or empty
+     */
+    public Optional<SharedMemory> sharedMemory() {
+        return memory.shared();
     }
 
     /**
@@ -233,7 +266,7 @@ public final class MigratedMemory implements AutoCloseable {
         MigrationTarget.closeQuietly(bulk);
         MigrationTarget.closeQuietly(urgent);
         service.close();
-        mapping.close();
+        memory.close();
     }
 
     // ---- receiving ---------------------------------------------------------------------------

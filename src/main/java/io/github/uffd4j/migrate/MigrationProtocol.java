@@ -24,6 +24,8 @@ import java.util.BitSet;
  * PAGE       page u32, kind u8, data if kind 0 (source to target, urgent)
  * SWITCHED   the target runs (target to source, urgent)
  * DONE       every page arrived; the source may let its copy go (target to source, urgent)
+ * REFUSED    reason (modified UTF-8): the target will not take this migration, sent before the
+ *            switchover instead of a reply, then the target closes both connections (urgent)
  * </pre>
  * Everything read is checked: a malformed frame is a {@link MigrationException} naming it.
  */
@@ -40,6 +42,7 @@ final class MigrationProtocol {
     static final int PAGE = 11;
     static final int SWITCHED = 12;
     static final int DONE = 13;
+    static final int REFUSED = 14;
 
     /** Pages per PAGES frame at most. */
     static final int MAX_BATCH = 64;
@@ -108,11 +111,14 @@ final class MigrationProtocol {
 
     private static volatile MemorySegment zeros = MemorySegment.NULL;
 
-    /** A page of zeros to compare with (vectorized, unlike a byte loop). */
+    /**
+     * A page of zeros to compare with (vectorized, unlike a byte loop); replaced when another page
+     * size comes (an automatic arena: the old one is freed, however often sizes alternate).
+     */
     private static MemorySegment zeros(int pageSize) {
         MemorySegment z = zeros;
         if (z.byteSize() != pageSize) {
-            z = java.lang.foreign.Arena.global().allocate(pageSize);
+            z = java.lang.foreign.Arena.ofAuto().allocate(pageSize);
             zeros = z;
         }
         return z;

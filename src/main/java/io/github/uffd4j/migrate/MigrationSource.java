@@ -55,9 +55,16 @@ import static io.github.uffd4j.migrate.MigrationProtocol.*;
  * copy is kept untouched (the caller may try again), and the target fails its missing pages
  * (readers there get errors, never zeros).
  *
- * <p>Needs Linux 6.7+ (WP_ASYNC, WP_UNPOPULATED, PAGEMAP_SCAN); the memory must be anonymous or
- * shared memory of this process in pages of the system's page size, not registered with another
- * userfaultfd.
+ * <p><b>Page size.</b> Pages travel in the page size given to
+ * {@link #migrate(MemorySegment, long, InetSocketAddress, Writers, Options)} (the system's page
+ * size by default). Hugetlb memory is migrated in its huge page size: a target with hugetlb
+ * memory ({@link MigrationTarget.Backing#hugetlb}) accepts only a source sending pages of its huge
+ * page size, and a target in base pages accepts only base pages (each side checks the other's
+ * hello before anything is sent or mapped).
+ *
+ * <p>Needs Linux 6.7+ (WP_ASYNC, WP_UNPOPULATED, PAGEMAP_SCAN; for shared or hugetlb memory also
+ * WP_HUGETLBFS_SHMEM); the memory must be anonymous, shared (memfd/shmem) or hugetlb memory of
+ * this process, not registered with another userfaultfd.
  */
 public final class MigrationSource {
 
@@ -98,7 +105,9 @@ public final class MigrationSource {
      * Settings.
      *
      * @param maxRounds precopy rounds after the first full pass, at most
-     * @param switchAt  switch over as soon as a round finds at most this many pages written
+     * @param switchAt  switch over as soon as a round finds at most this many pages written (pages of
+     *                  the migration's page size: the default 256 is 1 MiB of base pages, but 512 MiB
+     *                  of 2 MiB hugetlb pages)
      * @param timeout   for connecting, and for each answer of the target
      * @param progress told of each step, on the migrating thread
      */
@@ -197,14 +206,16 @@ public final class MigrationSource {
     private long startedAt;
     private DataOutputStream urgentOut;
     private DataInputStream urgentIn;
+    /** The target's reason when it refused the migration (it never ran). */
+    private volatile String refused;
 
-    private MigrationSource(MemorySegment memory, Options options) {
+    private MigrationSource(MemorySegment memory, long pageSize, Options options) {
         this.memory = memory;
-        this.pageSize = (int) Memory.pageSize();
+        this.pageSize = (int) pageSize;
         this.pages = memory.byteSize() / pageSize;
         this.options = options;
-        this.bulkPage = new byte[pageSize];
-        this.urgentPage = new byte[pageSize];
+        this.bulkPage = new byte[this.pageSize];
+        this.urgentPage = new byte[this.pageSize];
     }
 
     /**
@@ -221,8 +232,9 @@ public final class MigrationSource {
     }
 
     /**
-     * Migrates {@code memory} to the {@link MigrationTarget} listening at {@code target}; returns
-     * once the target has every page. See the class comment for what a failure leaves behind.
+     * Migrates {@code memory} in pages of the system's page size to the {@link MigrationTarget}
+     * listening at {@code target}; returns once the target has every page. See the class comment
+     * for what a failure leaves behind.
      *
      * @param memory the memory to migrate: off-heap, page aligned
      * @param target where the {@link MigrationTarget} listens
@@ -234,14 +246,35 @@ public final class MigrationSource {
      */
     public static Report migrate(MemorySegment memory, InetSocketAddress target, Writers writers, Options options)
             throws MigrationException {
-        WriteProtection.checkMemory("migrate", memory, Memory.pageSize());
+        return migrate(memory, Memory.pageSize(), target, writers, options);
+    }
+
+    /**
+     * Migrates {@code memory} in pages of {@code pageSize} bytes: the huge page size for hugetlb
+     * memory (written pages are tracked and sent whole huge pages at a time), and what a hugetlb
+     * target needs (see the class comment). Otherwise as
+     * {@link #migrate(MemorySegment, InetSocketAddress, Writers, Options)}.
+     *
+     * @param memory the memory to migrate: off-heap, aligned to {@code pageSize}
+     * @param pageSize the page size to send in: a power of two from the system's page size, the
+     *                 huge page size (or a multiple of the base page size) for hugetlb memory
+     * @param target where the {@link MigrationTarget} listens
+     * @param writers holds the application's writers still for the switchover
+     * @param options rounds, switchover threshold, timeout, progress
+     * @return what the migration did
+     * @throws MigrationException the connection failed or the target misbehaved (or refused the
+     *                            page size); the message says whether it happened before the switchover
+     */
+    public static Report migrate(MemorySegment memory, long pageSize, InetSocketAddress target, Writers writers,
+                                 Options options) throws MigrationException {
+        WriteProtection.checkMemory("migrate", memory, pageSize);
         Objects.requireNonNull(target, "target");
         Objects.requireNonNull(writers, "writers");
         Objects.requireNonNull(options, "options");
-        if (memory.byteSize() / Memory.pageSize() > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("migrate: at most 2^31 pages, not " + memory.byteSize() / Memory.pageSize());
+        if (memory.byteSize() / pageSize > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("migrate: at most 2^31 pages, not " + memory.byteSize() / pageSize);
         }
-        return new MigrationSource(memory, options).run(target, writers);
+        return new MigrationSource(memory, pageSize, options).run(target, writers);
     }
 
     private Report run(InetSocketAddress target, Writers writers) throws MigrationException {
@@ -264,50 +297,60 @@ public final class MigrationSource {
             writeHello(bulkOut, new Hello(BULK, session, pageSize, memory.byteSize()));
             writeHello(urgentOut, new Hello(URGENT, session, pageSize, memory.byteSize()));
 
-            List<Long> rounds = new ArrayList<>();
-            pagemap.collectWritten(memory); // from here on writes are marked; the first pass may be fuzzy, rounds mend it
-            BitSet all = new BitSet();
-            all.set(0, (int) pages);
-            sendPages(all);
-            rounds.add(pages);
-            report(Step.ROUND, 0, pages);
-            for (int r = 0; r < options.maxRounds(); r++) {
-                BitSet written = written(pagemap.collectWritten(memory));
-                sendPages(written);
-                rounds.add((long) written.cardinality());
-                report(Step.ROUND, r + 1, written.cardinality());
-                if (written.cardinality() <= options.switchAt()) {
-                    break;
+            try {
+                List<Long> rounds = new ArrayList<>();
+                pagemap.collectWritten(memory); // from here on writes are marked; the first pass may be fuzzy, rounds mend it
+                BitSet all = new BitSet();
+                all.set(0, (int) pages);
+                sendPages(all);
+                rounds.add(pages);
+                report(Step.ROUND, 0, pages);
+                for (int r = 0; r < options.maxRounds(); r++) {
+                    BitSet written = written(pagemap.collectWritten(memory));
+                    sendPages(written);
+                    rounds.add((long) written.cardinality());
+                    report(Step.ROUND, r + 1, written.cardinality());
+                    if (written.cardinality() <= options.switchAt()) {
+                        break;
+                    }
                 }
+                bulkOut.flush();
+
+                long stopAt = System.nanoTime();
+                writers.stop();
+                stopped = true;
+                BitSet left = written(pagemap.collectWritten(memory));
+                rounds.add((long) left.cardinality());
+                urgentThread = Thread.ofPlatform().daemon().name("uffd4j-migrate-urgent").start(this::serveRequests);
+                bulkOut.writeByte(SWITCHOVER);
+                writeBitSet(bulkOut, left, pages);
+                switchoverSent = true;
+                bulkOut.flush();
+                awaitTarget(switched, "run after the switchover");
+                Duration downtime = Duration.ofNanos(System.nanoTime() - stopAt);
+                report(Step.SWITCHED, 0, left.cardinality());
+
+                long pushed = push(left);
+                bulkOut.writeByte(END);
+                bulkOut.flush();
+                awaitTarget(done, "confirm every page arrived");
+                report(Step.DONE, 0, pushed);
+                return new Report(List.copyOf(rounds), downtime, pushed, pulled.get(), counted.count() + countedUrgent.count(),
+                        Duration.ofNanos(System.nanoTime() - startedAt));
+            } catch (IOException | RuntimeException e) {
+                String why = refused != null || urgentThread != null ? refused : refusal(urgent); // one reader at a time
+                if (why != null && !String.valueOf(e.getMessage()).contains(why)) {
+                    refused = why;
+                    throw new MigrationException("the target refused the migration: " + why, e);
+                }
+                throw e;
             }
-            bulkOut.flush();
-
-            long stopAt = System.nanoTime();
-            writers.stop();
-            stopped = true;
-            BitSet left = written(pagemap.collectWritten(memory));
-            rounds.add((long) left.cardinality());
-            urgentThread = Thread.ofPlatform().daemon().name("uffd4j-migrate-urgent").start(this::serveRequests);
-            bulkOut.writeByte(SWITCHOVER);
-            writeBitSet(bulkOut, left, pages);
-            switchoverSent = true;
-            bulkOut.flush();
-            awaitTarget(switched, "run after the switchover");
-            Duration downtime = Duration.ofNanos(System.nanoTime() - stopAt);
-            report(Step.SWITCHED, 0, left.cardinality());
-
-            long pushed = push(left);
-            bulkOut.writeByte(END);
-            bulkOut.flush();
-            awaitTarget(done, "confirm every page arrived");
-            report(Step.DONE, 0, pushed);
-            return new Report(List.copyOf(rounds), downtime, pushed, pulled.get(), counted.count() + countedUrgent.count(),
-                    Duration.ofNanos(System.nanoTime() - startedAt));
         } catch (IOException | RuntimeException e) {
-            if (stopped && !switchoverSent) {
+            boolean targetRan = switchoverSent && refused == null; // a refusal came before the target read the switchover
+            if (stopped && !targetRan) {
                 writers.resume();
             }
-            String where = switchoverSent
+            String where = targetRan
                     ? "after the switchover: the target may be running on the memory, so the writers here stay stopped and "
                     + "this copy is kept as it is; the target fails the pages it did not get"
                     : "before the switchover: nothing was lost, the memory stays here" + (stopped ? " and the writers were resumed" : "");
@@ -317,6 +360,20 @@ public final class MigrationSource {
             if (urgentThread != null) {
                 urgentThread.interrupt();
             }
+        }
+    }
+
+    /**
+     * The reason of a REFUSED frame the target sent on the urgent connection before closing it
+     * (waiting at most a second for it), or null: nothing is read there before the switchover
+     * otherwise.
+     */
+    private String refusal(Socket urgent) {
+        try {
+            urgent.setSoTimeout(1000);
+            return urgentIn.read() == REFUSED ? urgentIn.readUTF() : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
     }
 
@@ -337,11 +394,11 @@ public final class MigrationSource {
                 Duration.ofNanos(System.nanoTime() - startedAt)));
     }
 
-    /** The pages of the regions PAGEMAP_SCAN found written. */
+    /** The pages of the regions PAGEMAP_SCAN found written (a page partly written counts whole). */
     private BitSet written(List<PageRegion> regions) {
         BitSet set = new BitSet();
         for (PageRegion r : regions) {
-            set.set((int) ((r.start() - memory.address()) / pageSize), (int) ((r.end() - memory.address()) / pageSize));
+            set.set((int) ((r.start() - memory.address()) / pageSize), (int) ((r.end() - memory.address() + pageSize - 1) / pageSize));
         }
         return set;
     }
@@ -414,6 +471,10 @@ public final class MigrationSource {
                         pulled.incrementAndGet();
                     }
                     case SWITCHED -> switched.countDown();
+                    case REFUSED -> {
+                        refused = urgentIn.readUTF();
+                        throw new MigrationException("the target refused the migration: " + refused);
+                    }
                     case DONE -> {
                         done.countDown();
                         return;

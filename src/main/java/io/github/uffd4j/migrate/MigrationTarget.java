@@ -1,10 +1,11 @@
 package io.github.uffd4j.migrate;
 
-import io.github.uffd4j.Mapping;
+import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.Memory;
 
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.ServerSocket;
@@ -27,6 +28,15 @@ import static io.github.uffd4j.migrate.MigrationProtocol.*;
  * {@link MigratedMemory#load} first (it faults the pages in from native code), or native code,
  * or wait for {@link MigratedMemory#awaitComplete}; after it the memory is plain memory.
  *
+ * <p><b>Memory.</b> {@link Options#backing} chooses what the memory is: anonymous (the default),
+ * shared memory (a memfd on shmem, served in MINOR mode: pages pushed or asked for are written
+ * into the page cache through a second mapping and mapped with UFFDIO_CONTINUE), or hugetlb
+ * memory, private or shared. Pages travel in the source's page size: a hugetlb target takes only a
+ * source sending its huge page size (hugetlb memory migrated with
+ * {@link MigrationSource#migrate(MemorySegment, long, java.net.InetSocketAddress, MigrationSource.Writers, MigrationSource.Options)}),
+ * a target in base pages only base pages; huge pages are not assembled from small ones. A
+ * mismatch is refused after the hellos, before anything is mapped, on both sides.
+ *
  * <p>If the source goes away before the switchover, {@link #receive} throws and nothing was
  * started here. After it, pages that never arrived fail when touched (a
  * {@link io.github.uffd4j.handler.PageLoadException}), never reading as zeros.
@@ -34,22 +44,128 @@ import static io.github.uffd4j.migrate.MigrationProtocol.*;
 public final class MigrationTarget {
 
     /**
+     * What memory the target maps and receives into.
+     *
+     * @param kind          the kind of memory
+     * @param hugePageSize  the huge page size for {@link Kind#HUGETLB} and {@link Kind#SHARED_HUGETLB},
+     *                      null for the others
+     */
+    public record Backing(Kind kind, HugePageSize hugePageSize) {
+
+        /** The kinds of memory a target can receive into. */
+        public enum Kind {
+            /** Private anonymous memory in base pages, filled with UFFDIO_COPY. */
+            ANONYMOUS,
+            /**
+             * Shared memory on shmem (a memfd), in base pages, served in MINOR mode: each page is
+             * written into the page cache through an alias mapping, then mapped with UFFDIO_CONTINUE;
+             * the memfd can be handed to another process ({@link MigratedMemory#sharedMemory}).
+             */
+            SHMEM,
+            /** Private hugetlb memory, filled with UFFDIO_COPY a huge page at a time; the source must send huge pages. */
+            HUGETLB,
+            /** Shared memory on hugetlbfs (a memfd), served like {@link #SHMEM} a huge page at a time; the source must send huge pages. */
+            SHARED_HUGETLB
+        }
+
+        /** Anonymous memory in base pages (the default). */
+        public static final Backing ANONYMOUS = new Backing(Kind.ANONYMOUS, null);
+        /** Shared memory on shmem in base pages, served in MINOR mode. */
+        public static final Backing SHMEM = new Backing(Kind.SHMEM, null);
+
+        /** Checks that exactly the hugetlb kinds have a huge page size. */
+        public Backing {
+            Objects.requireNonNull(kind, "kind");
+            boolean huge = kind == Kind.HUGETLB || kind == Kind.SHARED_HUGETLB;
+            if (huge != (hugePageSize != null)) {
+                throw new IllegalArgumentException(kind + (huge ? " needs a huge page size" : " takes no huge page size"));
+            }
+        }
+
+        /**
+         * Private hugetlb memory in pages of {@code size}.
+         *
+         * @param size the huge page size
+         * @return the backing
+         */
+        public static Backing hugetlb(HugePageSize size) {
+            return new Backing(Kind.HUGETLB, Objects.requireNonNull(size, "size"));
+        }
+
+        /**
+         * Shared hugetlbfs memory (a memfd) in pages of {@code size}, served in MINOR mode.
+         *
+         * @param size the huge page size
+         * @return the backing
+         */
+        public static Backing sharedHugetlb(HugePageSize size) {
+            return new Backing(Kind.SHARED_HUGETLB, Objects.requireNonNull(size, "size"));
+        }
+
+        /**
+         * The page size of the memory, which must be the source's: the huge page size, or the
+         * system's page size.
+         *
+         * @return the page size in bytes
+         */
+        public long pageSize() {
+            return hugePageSize != null ? hugePageSize.bytes() : Memory.pageSize();
+        }
+
+        /**
+         * Whether the memory is shared (a memfd, served in MINOR mode).
+         *
+         * @return true for {@link Kind#SHMEM} and {@link Kind#SHARED_HUGETLB}
+         */
+        public boolean isShared() {
+            return kind == Kind.SHMEM || kind == Kind.SHARED_HUGETLB;
+        }
+
+        @Override
+        public String toString() {
+            return hugePageSize == null ? kind.toString() : kind + " (" + (hugePageSize.bytes() >> 20) + " MiB pages)";
+        }
+    }
+
+    /**
      * Settings.
      *
      * @param timeout for the source's connections and for each page asked for
      * @param threads handler threads serving faults after the switchover
+     * @param backing the memory to receive into
      */
-    public record Options(Duration timeout, int threads) {
+    public record Options(Duration timeout, int threads, Backing backing) {
 
-        /** 60 s, 2 threads. */
+        /** 60 s, 2 threads, anonymous memory. */
         public static final Options DEFAULT = new Options(Duration.ofSeconds(60), 2);
 
-        /** Checks that the timeout is given and there is at least one thread. */
+        /** Checks that the timeout and backing are given and there is at least one thread. */
         public Options {
             Objects.requireNonNull(timeout, "timeout");
+            Objects.requireNonNull(backing, "backing");
             if (threads < 1) {
                 throw new IllegalArgumentException("threads must be at least 1: " + threads);
             }
+        }
+
+        /**
+         * Anonymous memory, with this timeout and these threads.
+         *
+         * @param timeout for the source's connections and for each page asked for
+         * @param threads handler threads serving faults after the switchover
+         */
+        public Options(Duration timeout, int threads) {
+            this(timeout, threads, Backing.ANONYMOUS);
+        }
+
+        /**
+         * These options receiving into {@code backing}.
+         *
+         * @param backing the memory to receive into
+         * @return the new options
+         */
+        public Options withBacking(Backing backing) {
+            return new Options(timeout, threads, backing);
         }
     }
 
@@ -81,7 +197,7 @@ public final class MigrationTarget {
         int timeout = (int) Math.min(Integer.MAX_VALUE, options.timeout().toMillis());
         Socket bulk = null;
         Socket urgent = null;
-        Mapping mapping = null;
+        TargetMemory memory = null;
         io.github.uffd4j.handler.FaultService service = null;
         try {
             server.setSoTimeout(timeout);
@@ -96,16 +212,17 @@ public final class MigrationTarget {
             if (hello.connection() != BULK || second.connection() != URGENT || second.session() != hello.session()) {
                 throw new MigrationException("the source's two connections do not match (a second source connected?)");
             }
-            if (hello.pageSize() != Memory.pageSize()) {
-                throw new MigrationException("the source's pages are " + hello.pageSize() + " bytes, this machine's "
-                        + Memory.pageSize());
+            String refusal = pageSizeMismatch(hello.pageSize(), options.backing());
+            if (refusal != null) {
+                refuse(urgent, refusal);
+                throw new MigrationException("refused: " + refusal);
             }
-            mapping = Memory.anonymous(hello.size());
+            memory = TargetMemory.map(options.backing(), hello.size());
             service = MigratedMemory.newService(hello.pageSize(), options);
             BitSet written = new BitSet();
-            BitSet stale = precopy(bulkIn, mapping.segment(), hello, written);
-            MigratedMemory m = MigratedMemory.start(mapping, service, hello, written, stale, bulk, bulkIn, urgent, options);
-            mapping = null;
+            BitSet stale = precopy(bulkIn, memory, hello, written);
+            MigratedMemory m = MigratedMemory.start(memory, service, hello, written, stale, bulk, bulkIn, urgent, options);
+            memory = null;
             service = null;
             return m;
         } catch (IOException | RuntimeException e) {
@@ -114,8 +231,8 @@ public final class MigrationTarget {
             if (service != null) {
                 service.close();
             }
-            if (mapping != null) {
-                mapping.close();
+            if (memory != null) {
+                memory.close();
             }
             throw new MigrationException("migration from " + (bulk != null ? bulk.getRemoteSocketAddress() : "a source")
                     + " failed before the switchover (nothing runs here): " + e.getMessage(), e);
@@ -127,7 +244,8 @@ public final class MigrationTarget {
      * switchover; returns the pages named there (dropped here: stale or unsent). {@code written}
      * ends as the pages holding their final data.
      */
-    private static BitSet precopy(DataInputStream in, MemorySegment memory, Hello hello, BitSet written) throws IOException {
+    private static BitSet precopy(DataInputStream in, TargetMemory target, Hello hello, BitSet written) throws IOException {
+        MemorySegment memory = target.segment();
         int pageSize = hello.pageSize();
         long pages = hello.pages();
         byte[] buf = new byte[pageSize];
@@ -143,7 +261,7 @@ public final class MigrationTarget {
                             MemorySegment.copy(buf, 0, memory, java.lang.foreign.ValueLayout.JAVA_BYTE, off, pageSize);
                             written.set(p);
                         } else if (written.get(p)) {
-                            Memory.dontNeed(memory.address() + off, pageSize); // zeros now: untouched memory reads zero
+                            target.drop(off, pageSize); // zeros now: untouched memory reads zero
                             written.clear(p);
                         }
                     }
@@ -154,7 +272,7 @@ public final class MigrationTarget {
                     drop.and(written);
                     for (int p = drop.nextSetBit(0); p >= 0; ) {   // one madvise per run of stale pages held
                         int q = drop.nextClearBit(p);
-                        Memory.dontNeed(memory.address() + (long) p * pageSize, (long) (q - p) * pageSize);
+                        target.drop((long) p * pageSize, (long) (q - p) * pageSize);
                         p = drop.nextSetBit(q);
                     }
                     written.andNot(stale);
@@ -162,6 +280,34 @@ public final class MigrationTarget {
                 }
                 default -> throw new MigrationException("malformed frame before the switchover: type " + type);
             }
+        }
+    }
+
+    /** Why a target of {@code backing} cannot take pages of {@code pageSize} bytes, or null when it can. */
+    static String pageSizeMismatch(int pageSize, Backing backing) {
+        if (pageSize == backing.pageSize()) {
+            return null;
+        }
+        if (backing.hugePageSize() != null) {
+            return "a " + backing + " target needs a source sending " + backing.pageSize() + "-byte pages (hugetlb memory "
+                    + "of that page size, migrated with MigrationSource.migrate(memory, pageSize, ...)); this source sends "
+                    + pageSize + "-byte pages";
+        }
+        HugePageSize huge = HugePageSize.ofBytes(pageSize);
+        return "the source sends " + pageSize + "-byte pages; a " + backing + " target takes " + backing.pageSize()
+                + "-byte pages" + (huge != null ? " (receive huge pages with Backing.hugetlb(HugePageSize." + huge.name()
+                + ") or Backing.sharedHugetlb)" : "");
+    }
+
+    /** Tells the source why the migration is refused (REFUSED on the urgent connection); best effort, the caller closes. */
+    private static void refuse(Socket urgent, String why) {
+        try {
+            DataOutputStream out = new DataOutputStream(urgent.getOutputStream());
+            out.writeByte(REFUSED);
+            out.writeUTF(why);
+            out.flush();
+        } catch (IOException ignored) {
+            // the source learns of it from the closed connections instead
         }
     }
 

@@ -51,6 +51,16 @@ class DemoTest {
         assertTrue(text.contains("SWITCHED") && text.contains("downtime"), text);
     }
 
+    /** scripts/migrate --backing shmem: the target receives into a memfd served in MINOR mode, every MiB matches. */
+    @Test
+    void migrateIntoSharedMemory() {
+        io.github.uffd4j.TestSupport.assumeFeature(io.github.uffd4j.Feature.WP_ASYNC);
+        io.github.uffd4j.TestSupport.assumeFeature(io.github.uffd4j.Feature.MINOR_SHMEM);
+        String text = exitsZero(() -> new picocli.CommandLine(new MigrateDemo())
+                .execute("--size", "32M", "--write-rate", "20", "--touches", "200", "--backing", "shmem"));
+        assertTrue(text.contains("into SHMEM memory") && text.contains("every MiB equals the source at the switchover"), text);
+    }
+
     /** Runs {@code tool} with System.out captured (and echoed); asserts exit code 0; returns what it printed. */
     private static String exitsZero(java.util.function.IntSupplier tool) {
         PrintStream out = System.out;

@@ -1,5 +1,6 @@
 package io.github.uffd4j.migrate;
 
+import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 
@@ -23,8 +24,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * the migration returns, the memory as it was at the switchover (the writers stay stopped) is
  * written to a file for the test to compare with the target's.
  *
- * <p>Arguments: port, MiB, expected-file, then {@code exit-at-switchover} to die when the
- * writers are stopped (the connection cut at the switchover).
+ * <p>Arguments: port, MiB, expected-file, then any of {@code exit-at-switchover} to die when the
+ * writers are stopped (the connection cut at the switchover) and {@code hugetlb} to migrate
+ * private hugetlb memory in 2 MiB pages (the test reserved them) instead of anonymous memory in
+ * base pages.
  */
 public final class MigrationSourceChild {
 
@@ -32,9 +35,12 @@ public final class MigrationSourceChild {
         int port = Integer.parseInt(args[0]);
         long size = Long.parseLong(args[1]) << 20;
         Path expected = Path.of(args[2]);
-        boolean dieAtSwitchover = args.length > 3 && args[3].equals("exit-at-switchover");
+        List<String> flags = List.of(args).subList(3, args.length);
+        boolean dieAtSwitchover = flags.contains("exit-at-switchover");
+        boolean hugetlb = flags.contains("hugetlb");
         long page = Memory.pageSize();
-        try (Mapping m = Memory.anonymous(size)) {
+        long migratePage = hugetlb ? HugePageSize.SIZE_2MB.bytes() : page;
+        try (Mapping m = hugetlb ? Memory.hugetlb(size, HugePageSize.SIZE_2MB) : Memory.anonymous(size)) {
             MemorySegment s = m.segment();
             for (long p = 0; p < size / page; p += 2) {
                 for (long o = 0; o < page; o += 512) {
@@ -78,8 +84,8 @@ public final class MigrationSourceChild {
                     gate.writeLock().unlock();
                 }
             };
-            MigrationSource.Report r = MigrationSource.migrate(s,
-                    new InetSocketAddress(InetAddress.getLoopbackAddress(), port), control);
+            MigrationSource.Report r = MigrationSource.migrate(s, migratePage,
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), port), control, MigrationSource.Options.DEFAULT);
             System.out.println("REPORT " + r);
             try (FileChannel ch = FileChannel.open(expected, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
