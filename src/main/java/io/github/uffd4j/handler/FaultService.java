@@ -431,9 +431,7 @@ public final class FaultService implements AutoCloseable {
         Region r = new Region(this, ctx.uffd(), ctx.gate(), name, m, b.pageSize, b.source, b.handler, b.writeHook, b.alias,
                 background, removeEvents, remote);
         if (b.present != null) {
-            for (int p = b.present.nextSetBit(0); p >= 0 && p < r.pageCount(); p = b.present.nextSetBit(p + 1)) {
-                r.pages().force(p, PageTable.PRESENT);
-            }
+            r.pages().presetPresent(b.present); // before the region is published: no other thread sees the table yet
         }
         EnumSet<RegisterMode> modes = EnumSet.of(RegisterMode.MISSING);
         if (b.alias != null) {

@@ -98,6 +98,22 @@ final class PageTable {
         return ok;
     }
 
+    /**
+     * Marks the pages of {@code pages} PRESENT in a new table that no other thread sees yet (a
+     * region being registered): whole runs at once, not a compare-and-set per page (1M pages of a
+     * migration's switchover took about 25 ms that way).
+     */
+    void presetPresent(java.util.BitSet pages) {
+        int count = 0;
+        for (int p = pages.nextSetBit(0); p >= 0 && p < pageCount; ) {
+            int q = Math.min(pages.nextClearBit(p), pageCount);
+            java.util.Arrays.fill(state, p, q, PRESENT);
+            count += q - p;
+            p = q < pageCount ? pages.nextSetBit(q) : -1;
+        }
+        present.addAndGet(count);
+    }
+
     /** Sets page {@code p} to {@code next} whatever it was, keeping the present count right. */
     void force(int p, byte next) {
         for (;;) {

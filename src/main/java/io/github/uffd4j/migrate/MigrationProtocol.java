@@ -154,13 +154,17 @@ final class MigrationProtocol {
         return n;
     }
 
+    /** Big-endian longs, as DataOutputStream writes them, copied in bulk (a word at a time, run once, is interpreted: ms). */
+    private static final java.lang.foreign.ValueLayout.OfLong WIRE_LONG =
+            java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
+
     static void writeBitSet(DataOutputStream out, BitSet set, long pages) throws IOException {
-        long[] words = set.toLongArray();
         int n = (int) ((pages + 63) / 64);
+        long[] words = java.util.Arrays.copyOf(set.toLongArray(), n);
+        byte[] bytes = new byte[n * 8];
+        java.lang.foreign.MemorySegment.copy(words, 0, java.lang.foreign.MemorySegment.ofArray(bytes), WIRE_LONG, 0, n);
         out.writeInt(n);
-        for (int i = 0; i < n; i++) {
-            out.writeLong(i < words.length ? words[i] : 0);
-        }
+        out.write(bytes);
     }
 
     static BitSet readBitSet(DataInputStream in, long pages) throws IOException {
@@ -168,10 +172,10 @@ final class MigrationProtocol {
         if (n != (pages + 63) / 64) {
             throw new MigrationException("malformed SWITCHOVER frame: " + n + " words for " + pages + " pages");
         }
+        byte[] bytes = new byte[n * 8];
+        in.readFully(bytes);
         long[] words = new long[n];
-        for (int i = 0; i < n; i++) {
-            words[i] = in.readLong();
-        }
+        java.lang.foreign.MemorySegment.copy(java.lang.foreign.MemorySegment.ofArray(bytes), WIRE_LONG, 0, words, 0, n);
         BitSet set = BitSet.valueOf(words);
         if (set.length() > pages) {
             throw new MigrationException("malformed SWITCHOVER frame: page " + (set.length() - 1) + " of " + pages);

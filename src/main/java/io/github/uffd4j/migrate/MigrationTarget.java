@@ -218,6 +218,9 @@ public final class MigrationTarget {
                 throw new MigrationException("refused: " + refusal);
             }
             memory = TargetMemory.map(options.backing(), hello.size());
+            // the switchover drops stale pages: the first drop in a JVM links its native call (ms), so link it now,
+            // on a page nothing was written to yet
+            memory.drop(0, hello.pageSize());
             service = MigratedMemory.newService(hello.pageSize(), options);
             BitSet written = new BitSet();
             BitSet stale = precopy(bulkIn, memory, hello, written);
@@ -268,14 +271,19 @@ public final class MigrationTarget {
                 }
                 case SWITCHOVER -> {
                     BitSet stale = readBitSet(in, pages);
-                    BitSet drop = (BitSet) stale.clone();
-                    drop.and(written);
-                    for (int p = drop.nextSetBit(0); p >= 0; ) {   // one madvise per run of stale pages held
-                        int q = drop.nextClearBit(p);
-                        target.drop((long) p * pageSize, (long) (q - p) * pageSize);
-                        p = drop.nextSetBit(q);
+                    // one madvise per run of stale pages held here; walked bit by bit over the stale pages only (few):
+                    // whole-set operations on a million pages, run once and interpreted, cost milliseconds of downtime
+                    for (int p = stale.nextSetBit(0); p >= 0; ) {
+                        int q = p;
+                        while (q < pages && stale.get(q) && written.get(q)) {
+                            written.clear(q);
+                            q++;
+                        }
+                        if (q > p) {
+                            target.drop((long) p * pageSize, (long) (q - p) * pageSize);
+                        }
+                        p = stale.nextSetBit(Math.max(q, p + 1));
                     }
-                    written.andNot(stale);
                     return stale;
                 }
                 default -> throw new MigrationException("malformed frame before the switchover: type " + type);

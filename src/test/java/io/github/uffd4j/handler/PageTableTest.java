@@ -2,6 +2,7 @@ package io.github.uffd4j.handler;
 
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -34,5 +35,22 @@ class PageTableTest {
         t.zapped(2, 4);
         t.markPresent(3, 4, epoch);
         assertFalse(t.isPresent(3));
+    }
+
+    @Test
+    void presetPresentMarksExactlyTheGivenPagesAndCountsThem() {
+        PageTable t = new PageTable(200, true);
+        java.util.BitSet present = new java.util.BitSet();
+        present.set(0, 10);
+        present.set(63, 130);
+        present.set(199);
+        present.set(250, 300);   // past the table: ignored
+        t.presetPresent(present);
+        for (int p = 0; p < 200; p++) {
+            assertEquals(present.get(p), t.isPresent(p), "page " + p);
+        }
+        assertEquals(10 + 67 + 1, t.presentCount());
+        assertTrue(t.cas(5, PageTable.PRESENT, PageTable.MISSING), "an ordinary page-state change after the preset");
+        assertEquals(77, t.presentCount());
     }
 }
