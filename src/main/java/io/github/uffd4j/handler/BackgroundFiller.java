@@ -81,7 +81,7 @@ final class BackgroundFiller extends ServiceThread {
         if (!pages.claim(p)) {
             return true;
         }
-        int limit = (int) Math.min(pages.pageCount(), p + Math.max(1, CHUNK_BYTES >>> r.pageShift()));
+        int limit = Math.min(pages.pageCount(), p + Math.max(1, CHUNK_BYTES >>> r.pageShift()));
         int e = p + 1;
         while (e < limit && pages.claim(e)) {
             e++;

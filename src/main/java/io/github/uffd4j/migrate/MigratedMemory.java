@@ -458,7 +458,7 @@ public final class MigratedMemory implements AutoCloseable {
         public void fill(long offset, MemorySegment dst) throws IOException {
             int first = (int) (offset / pageSize);
             int n = (int) (dst.byteSize() / pageSize);
-            @SuppressWarnings("unchecked")
+            @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type: made raw, used typed
             CompletableFuture<byte[]>[] wait = new CompletableFuture[n];
             for (int i = 0; i < n; i++) {
                 int p = first + i;

@@ -6,6 +6,8 @@ package io.github.uffd4j.pager;
  */
 public class PagerException extends RuntimeException {
 
+    private static final long serialVersionUID = 1L;
+
     /**
      * A failure described by {@code message}.
      *

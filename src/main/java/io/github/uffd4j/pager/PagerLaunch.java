@@ -143,6 +143,7 @@ final class PagerLaunch {
         }
     }
 
+    @SuppressWarnings("try") // the shutdown hook closes the pager early, on purpose; the try closes it otherwise
     private static int runPager(Options o) throws InterruptedException {
         CountDownLatch stop = new CountDownLatch(1);
         Pager.Builder b = Pager.builder().socket(o.socket())
