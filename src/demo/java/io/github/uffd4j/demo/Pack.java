@@ -30,8 +30,9 @@ public final class Pack implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "OUTPUT", description = "The chunked file to write (replaced if it exists).")
     Path output;
 
-    @Option(names = "--compression", defaultValue = "zstd", description = "zstd, lz4 or none (default: ${DEFAULT-VALUE}).")
-    String compression;
+    @Option(names = "--compression", defaultValue = "zstd", converter = CompressionConverter.class,
+            description = "zstd, lz4 or none (default: ${DEFAULT-VALUE}).")
+    Compression compression;
 
     @Option(names = "--chunk-size", paramLabel = "BYTES", defaultValue = "1M", converter = Demo.Sizes.class,
             description = "Data bytes per chunk, a multiple of the page size (default: ${DEFAULT-VALUE}).")
@@ -57,14 +58,11 @@ public final class Pack implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Compression c;
         ChunkedWriter writer;
         try {
-            c = Compression.valueOf(compression.toUpperCase(Locale.ROOT));
-            writer = ChunkedWriter.builder().pageSize((int) pageSize).chunkSize((int) chunkSize).compression(c);
+            writer = ChunkedWriter.builder().pageSize((int) pageSize).chunkSize((int) chunkSize).compression(compression);
         } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage().startsWith("No enum")
-                    ? "--compression must be zstd, lz4 or none, not " + compression : e.getMessage());
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         long size = Files.size(input);
         boolean bar = !noProgress && System.console() != null;
@@ -80,7 +78,7 @@ public final class Pack implements Callable<Integer> {
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "%s: %,d bytes in %,d chunks of %s, %s, %,d bytes written (%.2fx) in %.1f s (%.0f MB/s)%n",
-                s.file(), s.dataBytes(), s.chunks(), PagingDemo.bytes(s.chunkSize()), c, s.fileBytes(), s.ratio(), secs,
+                s.file(), s.dataBytes(), s.chunks(), PagingDemo.bytes(s.chunkSize()), compression, s.fileBytes(), s.ratio(), secs,
                 s.dataBytes() / secs / 1e6);
         if (verify) {
             long v0 = System.nanoTime();

@@ -66,12 +66,10 @@ public final class SnapshotTool implements Callable<Integer> {
         @Override
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
-            List<SnapshotFile.Info> infos = new ArrayList<>();
-            for (Path f : files) {
-                SnapshotFile.Info i = SnapshotFile.describe(f);
-                infos.add(i);
+            List<SnapshotFile.Info> infos = describe(files);
+            for (SnapshotFile.Info i : infos) {
                 long pages = i.memorySize() / i.pageSize();
-                out.printf("%s%n  %s, id %016x%s%n  memory %s in %d pages of %s; %d stored (%.1f%%), file %s%s%n", f,
+                out.printf("%s%n  %s, id %016x%s%n  memory %s in %d pages of %s; %d stored (%.1f%%), file %s%s%n", i.path(),
                         i.increment() ? "increment" : "full snapshot", i.id(),
                         i.increment() ? String.format(", parent %016x", i.parentId()) : "", PagingDemo.bytes(i.memorySize()), pages,
                         PagingDemo.bytes(i.pageSize()), i.pagesStored(), 100.0 * i.pagesStored() / pages, PagingDemo.bytes(i.fileSize()),
@@ -149,14 +147,6 @@ public final class SnapshotTool implements Callable<Integer> {
                     (System.nanoTime() - t0) / 1e6);
             spec.commandLine().getOut().flush();
             return 0;
-        }
-    }
-
-    /** zstd, lz4, none in any case. */
-    static final class CompressionConverter implements CommandLine.ITypeConverter<Compression> {
-        @Override
-        public Compression convert(String value) {
-            return Compression.valueOf(value.toUpperCase(java.util.Locale.ROOT));
         }
     }
 
