@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -149,10 +148,7 @@ class AvailabilityTest {
     /** Native access on, but the user may not create a userfaultfd: the cause is the kernel's refusal with the remedy. */
     @Test
     void unprivilegedUserGetsTheRefusalWithTheRemedy() throws Exception {
-        Assumptions.assumeTrue(TestSupport.isRoot(), "needs root to start a process as another user");
-        Assumptions.assumeTrue(Files.readString(Path.of("/proc/sys/vm/unprivileged_userfaultfd")).strip().equals("0"),
-                "vm.unprivileged_userfaultfd is not 0 here");
-        Assumptions.assumeTrue(new File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");
+        TestSupport.assumeNobodyIsRefusedUserfaultfd();
         List<String> cmd = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
         Map<String, String> out = runProbe(cmd, List.of("--enable-native-access=ALL-UNNAMED", "-cp", library()));
         assertEquals("false", out.get("available"), out.toString());

@@ -43,6 +43,20 @@ public final class TestSupport {
         Assumptions.assumeTrue(ok, () -> "kernel lacks " + feature + " (Linux " + feature.sinceKernel() + "+)");
     }
 
+    /** Root and setpriv (util-linux), to start a process as user nobody; skips the test otherwise. */
+    public static void assumeCanRunAsNobody() {
+        Assumptions.assumeTrue(isRoot(), "needs root to start a process as another user");
+        Assumptions.assumeTrue(new java.io.File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");
+    }
+
+    /** As {@link #assumeCanRunAsNobody}, and {@code vm.unprivileged_userfaultfd=0}: user nobody is refused a userfaultfd. */
+    public static void assumeNobodyIsRefusedUserfaultfd() throws IOException {
+        Assumptions.assumeTrue(isRoot(), "needs root to start a process as another user");
+        Assumptions.assumeTrue(Files.readString(Path.of("/proc/sys/vm/unprivileged_userfaultfd")).strip().equals("0"),
+                "vm.unprivileged_userfaultfd is not 0 here");
+        Assumptions.assumeTrue(new java.io.File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");
+    }
+
     /**
      * A C compiler on PATH (cc, gcc or clang); skips the test, printing why, when there is none.
      * {@code purpose} finishes the sentence "install gcc ...".

@@ -7,7 +7,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -120,8 +119,7 @@ class PagerLaunchTest {
 
     /** A pager run as {@code nobody} ({@link PagerLaunch} needs only the library's classes), in a directory of nobody's. */
     private PagerProcess pagerAsNobody(Path socket, String allowUids) throws Exception {
-        Assumptions.assumeTrue(TestSupport.isRoot(), "needs root to start a process as another user");
-        Assumptions.assumeTrue(new File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");
+        TestSupport.assumeCanRunAsNobody();
         Path classes = Path.of(PagerLaunch.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         Process probe = new ProcessBuilder("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
                 "test", "-r", classes.resolve(PagerLaunch.class.getName().replace('.', '/') + ".class").toString()).start();
