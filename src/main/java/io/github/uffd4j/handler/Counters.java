@@ -17,6 +17,8 @@ final class Counters {
     final LongAdder timeouts = new LongAdder();
     final LongAdder selfFaults = new LongAdder();
     final LongAdder writeFaults = new LongAdder();
+    /** Pages installed by UFFDIO_MOVE from a staging buffer (also counted in pages or backgroundPages). */
+    final LongAdder moved = new LongAdder();
     final LatencyHistogram latency = new LatencyHistogram();
 
     /** Pages filled, counted before the ioctl that wakes the faulting thread (see {@link FaultStats}). */
@@ -28,6 +30,6 @@ final class Counters {
     FaultStats snapshot() {
         return new FaultStats(faults.sum(), pages.sum(), backgroundPages.sum(), bytes.sum(), sourceCalls.sum(),
                 alreadyPresent.sum(), eexist.sum(), eagain.sum(), events.sum(), failures.sum(), timeouts.sum(),
-                selfFaults.sum(), writeFaults.sum(), latency.snapshot());
+                selfFaults.sum(), writeFaults.sum(), moved.sum(), latency.snapshot());
     }
 }

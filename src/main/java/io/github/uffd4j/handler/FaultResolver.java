@@ -81,7 +81,9 @@ final class FaultResolver {
                     int max = (int) Math.max(base, settings.maxReadahead() >>> r.pageShift());
                     // a page retried after a failed attempt is loaded alone, and no block reaches into pages of a
                     // block that failed: one page whose source hangs must not fail or stall its neighbours
-                    long block = pages.loadAlone(p) ? ((long) p << 32) | (p + 1) : r.readahead().block(p, base, max);
+                    int unit = r.moveUnitPages();
+                    long block = pages.loadAlone(p) ? ((long) p << 32) | (p + 1)
+                            : r.readahead().block(p, base, max, unit > 0 ? r.nextMoveUnit(0, unit) : 0, unit);
                     int start = (int) (block >>> 32);
                     int end = (int) block;
                     int s0 = p;

@@ -46,10 +46,13 @@ public final class FaultService implements AutoCloseable {
     private final AtomicBoolean closing = new AtomicBoolean();
     private final boolean removeEvents;
     private final boolean remote;
+    /** The service opened its descriptor itself: it belongs to this process, whose pages UFFDIO_MOVE may move. */
+    private final boolean ownDescriptor;
 
     private FaultService(Builder b) {
         this.remote = b.adopted != null;
         Userfaultfd given = remote ? b.adopted : b.local;
+        this.ownDescriptor = given == null;
         boolean poison = given != null ? given.hasFeature(Feature.POISON) : Userfaultfd.kernelFeatures().contains(Feature.POISON);
         if (b.policy.fallback() == FailurePolicy.Fallback.ERROR && !poison) {
             if (given != null) {
@@ -115,7 +118,7 @@ public final class FaultService implements AutoCloseable {
     public static Set<Feature> usableFeatures() {
         Set<Feature> wanted = EnumSet.of(Feature.THREAD_ID, Feature.EVENT_REMOVE, Feature.EVENT_UNMAP, Feature.EVENT_REMAP,
                 Feature.MISSING_SHMEM, Feature.MISSING_HUGETLBFS, Feature.MINOR_SHMEM, Feature.MINOR_HUGETLBFS,
-                Feature.PAGEFAULT_FLAG_WP, Feature.WP_HUGETLBFS_SHMEM, Feature.POISON);
+                Feature.PAGEFAULT_FLAG_WP, Feature.WP_HUGETLBFS_SHMEM, Feature.POISON, Feature.MOVE);
         wanted.retainAll(Userfaultfd.kernelFeatures());
         return wanted;
     }
@@ -429,7 +432,7 @@ public final class FaultService implements AutoCloseable {
         String name = b.name != null ? b.name : "region-" + (ctx.regions().size() + 1);
         boolean background = b.background != null ? b.background : ctx.settings().backgroundFill();
         Region r = new Region(this, ctx.uffd(), ctx.gate(), name, m, b.pageSize, b.source, b.handler, b.writeHook, b.alias,
-                background, removeEvents, remote);
+                background, removeEvents, remote, b.hugePageBlocks && ownDescriptor && ctx.uffd().hasFeature(Feature.MOVE));
         if (b.present != null) {
             r.pages().presetPresent(b.present); // before the region is published: no other thread sees the table yet
         }

@@ -16,18 +16,20 @@ package io.github.uffd4j.handler;
  * @param timeouts        attempts that ran past the policy's timeout
  * @param selfFaults      faults raised by the service's own threads
  * @param writeFaults     write-protect faults handled
+ * @param pagesMoved      of the pages loaded, those moved into place whole (UFFDIO_MOVE of a huge-page block
+ *                        from a loader's staging buffer) instead of copied
  * @param latency         service time of each fault, from reading its message to resolving it
  */
 public record FaultStats(long faults, long pagesLoaded, long backgroundPages, long bytesLoaded, long sourceCalls,
                          long alreadyPresent, long eexist, long eagain, long events, long failures, long timeouts,
-                         long selfFaults, long writeFaults, LatencySnapshot latency) {
+                         long selfFaults, long writeFaults, long pagesMoved, LatencySnapshot latency) {
 
     @Override
     public String toString() {
         return "faults=" + faults + " pagesLoaded=" + pagesLoaded + " backgroundPages=" + backgroundPages
                 + " bytesLoaded=" + bytesLoaded + " sourceCalls=" + sourceCalls + " alreadyPresent=" + alreadyPresent
                 + " eexist=" + eexist + " eagain=" + eagain + " events=" + events + " failures=" + failures
-                + " timeouts=" + timeouts + " selfFaults=" + selfFaults + " writeFaults=" + writeFaults
+                + " timeouts=" + timeouts + " selfFaults=" + selfFaults + " writeFaults=" + writeFaults + " pagesMoved=" + pagesMoved
                 + " latency[" + latency + "]";
     }
 }

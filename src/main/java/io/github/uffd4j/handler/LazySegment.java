@@ -269,8 +269,16 @@ public final class LazySegment implements AutoCloseable {
                     sh = hugePages != null ? Memory.sharedHugetlb(mapped, hugePages) : Memory.shared(mapped);
                     r = s.region(sh.view().segment()).pageSize(page).alias(sh.alias().segment()).source(source).name(name).register();
                 } else {
-                    m = hugePages != null ? Memory.hugetlb(mapped, hugePages) : Memory.anonymous(mapped);
-                    r = s.region(m.segment()).pageSize(page).source(source).name(name).register();
+                    long unit = HugeUnits.unitBytes();
+                    // aligned to the huge page size and advised, every whole block of it can be moved into place at once
+                    boolean blocks = hugePages == null && unit > 0 && mapped >= unit;
+                    m = hugePages != null ? Memory.hugetlb(mapped, hugePages)
+                            : blocks ? Memory.anonymousAligned(mapped, unit) : Memory.anonymous(mapped);
+                    RegionBuilder rb = s.region(m.segment()).pageSize(page).source(source).name(name);
+                    if (blocks && adviseHugePages(m)) {
+                        rb.hugePageBlocks();
+                    }
+                    r = rb.register();
                 }
                 return new LazySegment(s, r, m, sh, size);
             } catch (RuntimeException | Error e) {
@@ -283,6 +291,19 @@ public final class LazySegment implements AutoCloseable {
                 }
                 throw e;
             }
+        }
+    }
+
+    /**
+     * Advises {@code m} MADV_HUGEPAGE: a missing fault there leaves no page table behind (the kernel
+     * asks for the whole block first), so a loader can move a whole huge page into each block.
+     */
+    private static boolean adviseHugePages(Mapping m) {
+        try {
+            m.hugePage(0, m.byteSize());
+            return true;
+        } catch (RuntimeException noThp) {
+            return false; // base pages then: blocks are copied
         }
     }
 

@@ -71,29 +71,56 @@ final class PageInstaller {
     /**
      * Maps pages [s, e) of {@code r}, claimed at zap epoch {@code epoch}: UFFDIO_COPY from
      * {@code src} (the contents of page s), or UFFDIO_CONTINUE when {@code src} is 0 (MINOR
-     * regions, contents already in the page cache).
+     * regions, contents already in the page cache). When {@code src} is the start of a loader's
+     * {@code staging} buffer (null otherwise: the caller's memory is never taken), every whole
+     * huge-page block of the run that lies aligned in both is moved instead (UFFDIO_MOVE, see
+     * {@link HugeUnits}); the rest is copied. A region whose memory the kernel will not move
+     * pages into (EINVAL, EBUSY, ...) is copied into from then on.
      */
-    Result install(Region r, int s, int e, long src, boolean urgent, long epoch, EventPump events) {
+    Result install(Region r, int s, int e, long src, Staging staging, boolean urgent, long epoch, EventPump events) {
         long deadline = 0;
         int next = s;
         while (next < e) {
+            int upTo = e;
+            boolean move = false;
+            int unit = staging != null ? r.moveUnitPages() : 0;
+            if (unit != 0) {
+                int block = r.nextMoveUnit(next, unit);
+                boolean srcAligned = ((src + ((long) (block - s) << r.pageShift())) & (((long) unit << r.pageShift()) - 1)) == 0;
+                if (srcAligned && (long) block + unit <= e) {
+                    if (block == next) {
+                        move = true;
+                        upTo = next + (e - next) / unit * unit;
+                    } else {
+                        upTo = block; // copy up to the block, move it next round
+                    }
+                }
+            }
             long dst = r.pageAddress(next);
-            long len = (long) (e - next) << r.pageShift();
-            counters.loaded(e - next, r.pageSize(), urgent);
+            long from = src + ((long) (next - s) << r.pageShift());
+            long len = (long) (upTo - next) << r.pageShift();
+            counters.loaded(upTo - next, r.pageSize(), urgent);
             try {
                 if (src == 0) {
                     uffd.continueRange(dst, len, 0);
+                } else if (move) {
+                    uffd.move(dst, from, len, 0);
+                    staging.moved(from - src, len);
+                    counters.moved.add(upTo - next);
                 } else {
-                    uffd.copy(dst, src + ((long) (next - s) << r.pageShift()), len, 0);
+                    uffd.copy(dst, from, len, 0);
                 }
-                markPresent(r, next, e, epoch);
-                return Result.DONE;
+                markPresent(r, next, upTo, epoch);
+                next = upTo;
             } catch (PageExistsException x) {
                 counters.eexist.increment();
                 int done = next + pagesOf(r, x.bytesDone());
-                uncount(r, e - done, urgent);
+                uncount(r, upTo - done, urgent);
                 markPresent(r, next, done, epoch);
-                if (done < e) {
+                if (move) {
+                    counters.moved.add(done - next);
+                }
+                if (done < upTo) {
                     // someone else mapped this page: it is there, but its waiters were not woken
                     markPresent(r, done, done + 1, epoch);
                     wake(r.pageAddress(done), r.pageSize());
@@ -102,8 +129,11 @@ final class PageInstaller {
             } catch (AddressSpaceChangedException x) {
                 counters.eagain.increment();
                 int done = next + pagesOf(r, x.bytesDone());
-                uncount(r, e - done, urgent);
+                uncount(r, upTo - done, urgent);
                 markPresent(r, next, done, epoch);
+                if (move) {
+                    counters.moved.add(done - next);
+                }
                 next = done;
                 if (deadline == 0) {
                     deadline = System.nanoTime() + EAGAIN_GIVE_UP_NANOS;
@@ -124,14 +154,25 @@ final class PageInstaller {
                     next++;
                 }
             } catch (RangeNotRegisteredException x) {
-                uncount(r, e - next, urgent);
+                uncount(r, upTo - next, urgent);
                 r.pages().gone(next, e);
                 return Result.GONE;
             } catch (UffdException x) {
-                uncount(r, e - next, urgent);
+                uncount(r, upTo - next, urgent);
                 if (isGone(x)) {
                     r.pages().gone(next, e);
                     return Result.GONE;
+                }
+                if (move) {
+                    // not memory the kernel moves pages into (not private anonymous, a page shared after a
+                    // fork, ...): what was moved stays, the rest is copied, now and from now on
+                    int done = next + pagesOf(r, Math.max(0, x.bytesDone()));
+                    counters.loaded(done - next, r.pageSize(), urgent);
+                    counters.moved.add(done - next);
+                    markPresent(r, next, done, epoch);
+                    next = done;
+                    r.noMoves();
+                    continue;
                 }
                 if (src == 0 && "EFAULT".equals(x.errnoName())) {
                     return Result.ZAPPED;

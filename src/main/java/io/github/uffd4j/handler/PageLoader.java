@@ -62,7 +62,7 @@ final class PageLoader {
             if (error == null) {
                 PageInstaller.Result result;
                 if (r.alias() == null) {
-                    result = installer.install(r, s, e, dst.address(), urgent, epoch, events);
+                    result = installer.install(r, s, e, dst.address(), staging, urgent, epoch, events);
                 } else {
                     // Into the page cache through the kernel, not a plain copy through the alias: a hole
                     // punched meanwhile (its REMOVE event can be read long before the punch happens) would
@@ -72,7 +72,7 @@ final class PageLoader {
                     r.pageCacheLock().lock();
                     try {
                         Memory.writeThroughKernel(r.alias().address() + offset, dst);
-                        result = installer.install(r, s, e, 0, urgent, epoch, events);
+                        result = installer.install(r, s, e, 0, null, urgent, epoch, events);
                     } catch (UffdException x) {
                         failures.kernelError(r, s, e, urgent, x);
                         return true;

@@ -27,14 +27,23 @@ final class Readahead {
      * fault between the start of a stream's last block and one block past its end (a reader that
      * skipped over pages already present still counts) continues that stream: a block starting at
      * {@code p} twice as long as the last one, up to {@code maxPages}. Any other fault is random:
-     * the aligned block of {@code basePages}, and a new stream replaces the oldest one.
+     * the aligned block of {@code basePages}, and a new stream replaces the oldest one. With
+     * {@code unit} above 0 (pages {@code firstUnit + k * unit} start the blocks a loader can move
+     * into place whole), a stream's block long enough to hold one ends where such a block starts,
+     * so that the next one starts there and moves.
      */
-    synchronized long block(int p, int basePages, int maxPages) {
+    synchronized long block(int p, int basePages, int maxPages, int firstUnit, int unit) {
         for (int i = 0; i < STREAMS; i++) {
             int next = streamNext[i];
             if (next >= 0 && p >= streamStart[i] && (long) p < (long) next + streamWindow[i]) {
                 int w = Math.min(maxPages, streamWindow[i] * 2);
                 int end = (int) Math.min(pageCount, (long) p + w);
+                if (unit > 0 && w >= unit && end < pageCount) {
+                    int aligned = end - Math.floorMod(end - firstUnit, unit);
+                    if (aligned > p) {
+                        end = aligned;
+                    }
+                }
                 streamStart[i] = p;
                 streamNext[i] = end;
                 streamWindow[i] = w;

@@ -48,6 +48,11 @@ public final class Region {
     private final Readahead readahead;
     /** The memory is another process's (the service serves an adopted userfaultfd): never touched here. */
     private final boolean remote;
+    /**
+     * Pages per huge-page block that loaders may fill with UFFDIO_MOVE from their staging buffer, or
+     * 0 when they must copy; dropped to 0 for good when the kernel refuses a move here.
+     */
+    private volatile int moveUnitPages;
     /** Where the region is: changed only by {@link RegionTable} when a REMAP moves it whole. */
     private volatile long address;
     private volatile MemorySegment memory;
@@ -55,7 +60,7 @@ public final class Region {
 
     Region(FaultService service, Userfaultfd uffd, ZapGate gate, String name, MemorySegment memory, long pageSize,
            PageSource source, FaultHandler handler, WriteFaultHook writeHook, MemorySegment alias, boolean background,
-           boolean trusted, boolean remote) {
+           boolean trusted, boolean remote, boolean mayMove) {
         this.service = service;
         this.uffd = uffd;
         this.gate = gate;
@@ -78,6 +83,11 @@ public final class Region {
         this.pages = new PageTable((int) count, trusted && alias == null);
         this.readahead = new Readahead((int) count);
         this.remote = remote;
+        long unit = HugeUnits.unitBytes();
+        // UFFDIO_MOVE works on private anonymous memory of the process that opened the descriptor;
+        // memory of another kind is found out at the first move (EINVAL) and copied from then on
+        this.moveUnitPages = mayMove && !remote && alias == null && handler == null && pageSize == Memory.pageSize()
+                && unit > pageSize ? (int) (unit / pageSize) : 0;
     }
 
     // ---- public view -----------------------------------------------------------------------------
@@ -295,6 +305,26 @@ public final class Region {
         return writeHook;
     }
 
+    /** Pages per block a loader may UFFDIO_MOVE into place whole, or 0 when it must copy. */
+    int moveUnitPages() {
+        return moveUnitPages;
+    }
+
+    /**
+     * The first page from {@code p} on whose address is aligned to a block of {@code unit} pages
+     * ({@link #moveUnitPages}): where a block a loader may move into place can start.
+     */
+    int nextMoveUnit(int p, int unit) {
+        long unitBytes = (long) unit << pageShift;
+        long at = address + ((long) p << pageShift);
+        return (int) (p + ((((at + unitBytes - 1) & -unitBytes) - at) >>> pageShift));
+    }
+
+    /** The kernel refused to move pages here: copy from now on. */
+    void noMoves() {
+        moveUnitPages = 0;
+    }
+
     MemorySegment alias() {
         return alias;
     }
@@ -415,7 +445,7 @@ public final class Region {
                 q++;
             }
             long src = contents.address() + ((long) (p - first) << pageShift);
-            switch (alias == null ? installer.install(this, p, q, src, false, epoch, null) : supplyShared(p, q, src, epoch)) {
+            switch (alias == null ? installer.install(this, p, q, src, null, false, epoch, null) : supplyShared(p, q, src, epoch)) {
                 case DONE -> installed += q - p;
                 case STEPPED_BACK, ZAPPED -> {
                     // events pending that only a handler thread reads, or a hole punched meanwhile: the pages were given back
@@ -445,7 +475,7 @@ public final class Region {
         pageCacheLock.lock();
         try {
             Memory.writeThroughKernel(alias.address() + ((long) p << pageShift), Memory.segmentAt(src, len));
-            PageInstaller.Result result = installer.install(this, p, q, 0, false, epoch, null);
+            PageInstaller.Result result = installer.install(this, p, q, 0, null, false, epoch, null);
             if (result == PageInstaller.Result.ZAPPED) {
                 installer.release(this, p, q);
             }

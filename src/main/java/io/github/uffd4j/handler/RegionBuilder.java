@@ -17,6 +17,7 @@ public final class RegionBuilder {
     java.util.BitSet present;
     String name;
     Boolean background;
+    boolean hugePageBlocks;
 
     RegionBuilder(FaultService service, MemorySegment memory) {
         this.service = service;
@@ -92,6 +93,28 @@ public final class RegionBuilder {
      */
     public RegionBuilder presentPages(java.util.BitSet pages) {
         this.present = (java.util.BitSet) pages.clone();
+        return this;
+    }
+
+    /**
+     * Says the memory may hold transparent huge pages: private anonymous memory whose start is
+     * aligned to the huge page size and which is advised MADV_HUGEPAGE
+     * ({@link io.github.uffd4j.Memory#anonymousAligned}, {@link io.github.uffd4j.Mapping#hugePage}),
+     * or any private anonymous memory where /sys/kernel/mm/transparent_hugepage/enabled says
+     * {@code always}. Loaders then fill every whole aligned huge-page block of a run (readahead
+     * and background fill make such runs) by moving one huge page into it from their staging
+     * buffer (UFFDIO_MOVE) instead of copying its pages one by one: no page allocation and copy
+     * per page, and one page-table entry where there would be 512. {@link LazySegment} does this
+     * for its own memory. Without the advice a missing fault leaves a page table in the block,
+     * which makes the kernel split the huge page it moves: slower than a copy, hence off by
+     * default. Has no effect where the kernel lacks UFFDIO_MOVE (Linux 6.8+) or transparent huge
+     * pages, nor for a userfaultfd the service did not open itself; memory the kernel refuses to
+     * move pages into is copied into from the first refusal on.
+     *
+     * @return this builder
+     */
+    public RegionBuilder hugePageBlocks() {
+        this.hugePageBlocks = true;
         return this;
     }
 

@@ -191,7 +191,8 @@ final class PagerProtocol {
         }
         try {
             return new StatsReply(new io.github.uffd4j.handler.FaultStats(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
-                    c[9], c[10], c[11], c[12], io.github.uffd4j.handler.LatencySnapshot.ofBucketCounts(buckets)));
+                    c[9], c[10], c[11], c[12], 0 /* a pager serves another process's memory: it never moves pages */,
+                    io.github.uffd4j.handler.LatencySnapshot.ofBucketCounts(buckets)));
         } catch (IllegalArgumentException e) {
             throw new PagerException("bad STATS_REPLY: " + e.getMessage());
         }
