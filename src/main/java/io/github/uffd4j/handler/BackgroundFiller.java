@@ -9,7 +9,7 @@ import java.util.concurrent.locks.LockSupport;
  * region, the pages nobody asked for yet, in chunks, claiming them like the fault path so that no
  * page is loaded twice. It steps aside while any live handler thread serves faults (urgent faults
  * first). It cannot read events, so on EAGAIN it gives its pages back and lets the handler
- * threads read them.
+ * threads read them. It also steps aside while the readahead threads load ahead of a reader.
  */
 final class BackgroundFiller extends ServiceThread {
 
@@ -65,7 +65,7 @@ final class BackgroundFiller extends ServiceThread {
 
     /** Loads one chunk of {@code r}; false when the region has nothing left to load. */
     private boolean fillSome(Region r, PageLoader loader) {
-        while (roster.faultsInService() && !stop) {
+        while ((roster.faultsInService() || roster.readaheadInProgress()) && !stop) {
             LockSupport.parkNanos(50_000);
         }
         PageTable pages = r.pages();
@@ -81,7 +81,10 @@ final class BackgroundFiller extends ServiceThread {
         if (!pages.claim(p)) {
             return true;
         }
-        int limit = Math.min(pages.pageCount(), p + Math.max(1, CHUNK_BYTES >>> r.pageShift()));
+        int unit = r.moveUnitPages();
+        // up to where a block that moves into place whole starts, then such blocks whole
+        int limit = unit > 0 ? Math.min(pages.pageCount(), r.nextMoveUnit(p + 1, unit))
+                : Math.min(pages.pageCount(), p + Math.max(1, CHUNK_BYTES >>> r.pageShift()));
         int e = p + 1;
         while (e < limit && pages.claim(e)) {
             e++;

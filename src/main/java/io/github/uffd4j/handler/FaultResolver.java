@@ -94,6 +94,7 @@ final class FaultResolver {
                     while (e0 < end && !pages.loadAlone(e0) && pages.claim(e0)) {
                         e0++;
                     }
+                    askAhead(r, p); // the readahead threads load what comes next while this block loads
                     boolean current = loader.load(r, s0, e0, p, epoch);
                     ownPages += e0 - s0;
                     ownBytes += (long) (e0 - s0) << r.pageShift();
@@ -115,7 +116,9 @@ final class FaultResolver {
                     }
                 }
                 case PageTable.LOADING -> {
-                    // another thread is loading it; its ioctl wakes this fault
+                    // another thread is loading it; its ioctl wakes this fault. A reader that caught up
+                    // with the pages loaded ahead of it wants more of them ahead.
+                    askAhead(r, p);
                     ctx.counters().alreadyPresent.increment();
                     return true;
                 }
@@ -125,6 +128,40 @@ final class FaultResolver {
                     return true;
                 }
             }
+        }
+    }
+
+    /**
+     * For a fault continuing a sequential stream: asks the readahead threads for the stream's
+     * next windows (one more than there are threads, each window a run of its own, so that they
+     * load in parallel). Nothing for random faults, or when the service has no readahead threads.
+     */
+    private void askAhead(Region r, int p) {
+        ReadaheadQueue queue = ctx.readahead();
+        if (queue == null) {
+            return;
+        }
+        int unit = r.moveUnitPages();
+        int firstUnit = unit > 0 ? r.nextMoveUnit(0, unit) : 0;
+        long run = r.readahead().ahead(p, ctx.settings().readaheadThreads() + 1, firstUnit, unit);
+        if (run == 0) {
+            return;
+        }
+        int start = (int) (run >>> 32);
+        int end = (int) run;
+        int piece = Math.max(1, r.readahead().window(p));
+        for (int s = start; s < end; ) {
+            int e = Math.min(end, s + piece);
+            if (unit > 0 && piece >= unit) {
+                int aligned = e - Math.floorMod(e - firstUnit, unit); // whole blocks move into place
+                if (aligned > s) {
+                    e = aligned;
+                }
+            }
+            if (!queue.offer(r, s, e)) {
+                return; // full: the rest loads when touched
+            }
+            s = e;
         }
     }
 

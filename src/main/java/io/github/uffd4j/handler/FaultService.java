@@ -68,7 +68,7 @@ public final class FaultService implements AutoCloseable {
         }
         Set<Feature> wanted = given != null ? given.features() : usableFeatures();
         this.removeEvents = wanted.contains(Feature.EVENT_REMOVE);
-        ServiceContext.Settings settings = new ServiceContext.Settings(b.threads, b.batchSize, b.faultAround,
+        ServiceContext.Settings settings = new ServiceContext.Settings(b.threads, b.readaheadThreads, b.batchSize, b.faultAround,
                 Math.max(b.maxReadahead, b.faultAround), b.backgroundFill, b.policy, b.closeTimeout, b.poisonOnClose && poison);
         // its loads take faults inside the kernel: a user-mode-only descriptor cannot serve them (no use suggesting one)
         Userfaultfd uffd = given != null ? given
@@ -89,7 +89,7 @@ public final class FaultService implements AutoCloseable {
             PageInstaller installer = new PageInstaller(uffd, counters);
             FailureOutcomes failures = new FailureOutcomes(b.policy, poison, installer, reporter, counters);
             this.ctx = new ServiceContext(uffd, doorbell, new RegionTable(), counters, gate, installer, failures, reporter,
-                    settings);
+                    settings, settings.readaheadThreads() > 0 ? new ReadaheadQueue() : null);
         } catch (RuntimeException | Error e) {
             if (pagemap != null) {
                 pagemap.close();
@@ -105,6 +105,9 @@ public final class FaultService implements AutoCloseable {
         this.retirement = new Retirement(ctx);
         for (int i = 0; i < settings.threads(); i++) {
             roster.startHandler();
+        }
+        for (int i = 0; i < settings.readaheadThreads(); i++) {
+            roster.startReadahead();
         }
         watchdog.start();
     }
@@ -145,6 +148,7 @@ public final class FaultService implements AutoCloseable {
     /** Settings of a {@link FaultService}. Not thread safe. */
     public static final class Builder {
         private int threads = 2;
+        private int readaheadThreads;
         private int batchSize = 64;
         private long faultAround = 64 * 1024;
         private long maxReadahead = 2 * 1024 * 1024;
@@ -171,6 +175,28 @@ public final class FaultService implements AutoCloseable {
                 throw new IllegalArgumentException("threads must be 1..64, not " + n);
             }
             this.threads = n;
+            return this;
+        }
+
+        /**
+         * Readahead threads (0 to 64; default 0): when a thread reads a
+         * region sequentially, the handler threads ask them for the next blocks (one more block
+         * than there are readahead threads, each up to {@link #maxReadahead} long), which they load
+         * in parallel while the reader consumes what it has, so that it rarely waits. A slow page
+         * source (decompression, a remote store) gains most: a lazy 1 GiB zstd dataset scanned with
+         * two of them beside two handler threads runs at about the speed of decompressing it all
+         * first (BENCHMARKS.md). 0 loads only what faults ask for, with their fault-around and
+         * readahead blocks. A readahead load that fails gives its pages back silently: the fault
+         * that wants one of them loads it again and reports a failure then.
+         *
+         * @param n the thread count
+         * @return this builder
+         */
+        public Builder readaheadThreads(int n) {
+            if (n < 0 || n > 64) {
+                throw new IllegalArgumentException("readaheadThreads must be 0..64, not " + n);
+            }
+            this.readaheadThreads = n;
             return this;
         }
 

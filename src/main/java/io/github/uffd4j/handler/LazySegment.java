@@ -126,6 +126,18 @@ public final class LazySegment implements AutoCloseable {
         }
 
         /**
+         * Readahead threads, loading ahead of a sequential reader in parallel (default 0; see
+         * {@link FaultService.Builder#readaheadThreads}).
+         *
+         * @param n the thread count, 0 to 64
+         * @return this builder
+         */
+        public Builder readaheadThreads(int n) {
+            service.readaheadThreads(n);
+            return this;
+        }
+
+        /**
          * Bytes loaded around a random fault (default 64 KiB).
          *
          * @param bytes the block size in bytes

@@ -78,6 +78,16 @@ final class PageInstaller {
      * pages into (EINVAL, EBUSY, ...) is copied into from then on.
      */
     Result install(Region r, int s, int e, long src, Staging staging, boolean urgent, long epoch, EventPump events) {
+        return install(r, s, e, src, staging, urgent, urgent, epoch, events);
+    }
+
+    /**
+     * {@link #install(Region, int, int, long, Staging, boolean, long, EventPump)} with the pages
+     * counted as the fault path's ({@code faultPath}: urgent loads, and readahead of a reader) or
+     * as background pages.
+     */
+    Result install(Region r, int s, int e, long src, Staging staging, boolean urgent, boolean faultPath, long epoch,
+                   EventPump events) {
         long deadline = 0;
         int next = s;
         while (next < e) {
@@ -99,7 +109,7 @@ final class PageInstaller {
             long dst = r.pageAddress(next);
             long from = src + ((long) (next - s) << r.pageShift());
             long len = (long) (upTo - next) << r.pageShift();
-            counters.loaded(upTo - next, r.pageSize(), urgent);
+            counters.loaded(upTo - next, r.pageSize(), faultPath);
             try {
                 if (src == 0) {
                     uffd.continueRange(dst, len, 0);
@@ -115,7 +125,7 @@ final class PageInstaller {
             } catch (PageExistsException x) {
                 counters.eexist.increment();
                 int done = next + pagesOf(r, x.bytesDone());
-                uncount(r, upTo - done, urgent);
+                uncount(r, upTo - done, faultPath);
                 markPresent(r, next, done, epoch);
                 if (move) {
                     counters.moved.add(done - next);
@@ -129,7 +139,7 @@ final class PageInstaller {
             } catch (AddressSpaceChangedException x) {
                 counters.eagain.increment();
                 int done = next + pagesOf(r, x.bytesDone());
-                uncount(r, upTo - done, urgent);
+                uncount(r, upTo - done, faultPath);
                 markPresent(r, next, done, epoch);
                 if (move) {
                     counters.moved.add(done - next);
@@ -154,11 +164,11 @@ final class PageInstaller {
                     next++;
                 }
             } catch (RangeNotRegisteredException x) {
-                uncount(r, upTo - next, urgent);
+                uncount(r, upTo - next, faultPath);
                 r.pages().gone(next, e);
                 return Result.GONE;
             } catch (UffdException x) {
-                uncount(r, upTo - next, urgent);
+                uncount(r, upTo - next, faultPath);
                 if (isGone(x)) {
                     r.pages().gone(next, e);
                     return Result.GONE;
@@ -167,7 +177,7 @@ final class PageInstaller {
                     // not memory the kernel moves pages into (not private anonymous, a page shared after a
                     // fork, ...): what was moved stays, the rest is copied, now and from now on
                     int done = next + pagesOf(r, Math.max(0, x.bytesDone()));
-                    counters.loaded(done - next, r.pageSize(), urgent);
+                    counters.loaded(done - next, r.pageSize(), faultPath);
                     counters.moved.add(done - next);
                     markPresent(r, next, done, epoch);
                     next = done;
@@ -188,9 +198,9 @@ final class PageInstaller {
         return (int) (bytes >>> r.pageShift());
     }
 
-    private void uncount(Region r, int pages, boolean urgent) {
+    private void uncount(Region r, int pages, boolean faultPath) {
         if (pages > 0) {
-            counters.loaded(-pages, r.pageSize(), urgent);
+            counters.loaded(-pages, r.pageSize(), faultPath);
         }
     }
 

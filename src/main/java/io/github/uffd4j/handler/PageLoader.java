@@ -26,9 +26,21 @@ final class PageLoader {
     private final FailureOutcomes failures;
     private final Counters counters;
     private final PageInstaller.EventPump events;
+    /**
+     * A readahead thread's loader: its background loads are the fault path's (counted so), and
+     * speculative: a source that fails gives the pages back without a report (the fault that
+     * wants a page loads it again, and reports then).
+     */
+    private final boolean ahead;
 
     PageLoader(WorkSlot slot, Staging staging, PageInstaller installer, FailureOutcomes failures, Counters counters,
                PageInstaller.EventPump events) {
+        this(slot, staging, installer, failures, counters, events, false);
+    }
+
+    PageLoader(WorkSlot slot, Staging staging, PageInstaller installer, FailureOutcomes failures, Counters counters,
+               PageInstaller.EventPump events, boolean ahead) {
+        this.ahead = ahead;
         this.slot = slot;
         this.staging = staging;
         this.installer = installer;
@@ -62,7 +74,7 @@ final class PageLoader {
             if (error == null) {
                 PageInstaller.Result result;
                 if (r.alias() == null) {
-                    result = installer.install(r, s, e, dst.address(), staging, urgent, epoch, events);
+                    result = installer.install(r, s, e, dst.address(), staging, urgent, urgent || ahead, epoch, events);
                 } else {
                     // Into the page cache through the kernel, not a plain copy through the alias: a hole
                     // punched meanwhile (its REMOVE event can be read long before the punch happens) would
@@ -72,7 +84,7 @@ final class PageLoader {
                     r.pageCacheLock().lock();
                     try {
                         Memory.writeThroughKernel(r.alias().address() + offset, dst);
-                        result = installer.install(r, s, e, 0, null, urgent, epoch, events);
+                        result = installer.install(r, s, e, 0, null, urgent, urgent || ahead, epoch, events);
                     } catch (UffdException x) {
                         failures.kernelError(r, s, e, urgent, x);
                         return true;
@@ -116,7 +128,9 @@ final class PageLoader {
             }
             if (!urgent) {
                 installer.release(r, s, e);
-                failures.backgroundFailed(r, s, e, FaultFailure.Kind.SOURCE_FAILED, error);
+                if (!ahead) {
+                    failures.backgroundFailed(r, s, e, FaultFailure.Kind.SOURCE_FAILED, error);
+                }
                 return true;
             }
             // Retry with just the page a thread waits for; give the rest back.

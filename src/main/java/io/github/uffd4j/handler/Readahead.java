@@ -15,6 +15,8 @@ final class Readahead {
     private final int[] streamStart = new int[STREAMS];
     private final int[] streamNext = new int[STREAMS];
     private final int[] streamWindow = new int[STREAMS];
+    /** How many times the stream continued: asynchronous readahead starts at the first. */
+    private final int[] streamHits = new int[STREAMS];
     private int victim;
 
     Readahead(int pageCount) {
@@ -45,8 +47,9 @@ final class Readahead {
                     }
                 }
                 streamStart[i] = p;
-                streamNext[i] = end;
+                streamNext[i] = Math.max(next, end); // what was requested ahead stays requested
                 streamWindow[i] = w;
+                streamHits[i]++;
                 return ((long) p << 32) | end;
             }
         }
@@ -57,6 +60,44 @@ final class Readahead {
         streamStart[v] = start;
         streamNext[v] = end;
         streamWindow[v] = basePages;
+        streamHits[v] = 0;
         return ((long) start << 32) | end;
+    }
+
+    /**
+     * For a fault on page {@code p} of a stream that continued at least once (asked after
+     * {@link #block}, or for a fault on a page being loaded ahead): the run to load
+     * asynchronously so that {@code windows} of the stream's windows past {@code p} are asked
+     * for, packed as {@code start << 32 | end}, or 0 when they are already; the stream counts the
+     * run as asked for. With {@code unit} above 0 the run ends where a block a loader can move
+     * into place starts (see {@link #block}).
+     */
+    synchronized long ahead(int p, int windows, int firstUnit, int unit) {
+        for (int i = 0; i < STREAMS; i++) {
+            int next = streamNext[i];
+            if (next >= 0 && streamHits[i] > 0 && p >= streamStart[i] && (long) p < (long) next + streamWindow[i]) {
+                int w = streamWindow[i];
+                int target = (int) Math.min(pageCount, (long) p + (long) windows * w);
+                if (unit > 0 && w >= unit && target < pageCount) {
+                    target -= Math.floorMod(target - firstUnit, unit);
+                }
+                if (target <= next) {
+                    return 0;
+                }
+                streamNext[i] = target;
+                return ((long) next << 32) | target;
+            }
+        }
+        return 0;
+    }
+
+    /** The window of the stream page {@code p} belongs to (the size of the runs to ask for ahead), or 0. */
+    synchronized int window(int p) {
+        for (int i = 0; i < STREAMS; i++) {
+            if (streamNext[i] >= 0 && p >= streamStart[i] && p < streamNext[i]) {
+                return streamWindow[i];
+            }
+        }
+        return 0;
     }
 }

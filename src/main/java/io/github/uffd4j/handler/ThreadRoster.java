@@ -11,7 +11,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The service's threads: starts the handler threads and the background filler, replaces one the
+ * The service's threads: starts the handler threads, the readahead threads and the background filler, replaces one the
  * watchdog abandoned or that failed, knows their kernel thread ids (to catch self-faults) and
  * their {@link WorkSlot}s (for the watchdog, and so that the filler can step aside), and stops
  * them at close. Also answers the one kernel question the fault path asks of all threads:
@@ -49,6 +49,19 @@ final class ThreadRoster {
         h.start(t);
     }
 
+    /** Starts one readahead thread (the service has a readahead queue). */
+    synchronized void startReadahead() {
+        if (closing) {
+            return;
+        }
+        ReadaheadWorker w = new ReadaheadWorker(ctx, this, ctx.readahead());
+        addSlot(w.slot());
+        Thread t = Thread.ofPlatform().daemon()
+                .name("uffd4j-readahead-" + ctx.uffd().fd() + "-" + threadNumber.incrementAndGet()).unstarted(w);
+        threads.add(t);
+        w.start(t);
+    }
+
     synchronized void startFillerIfNeeded() {
         BackgroundFiller f = filler;
         if ((f == null || !f.thread().isAlive()) && !closing) {
@@ -74,6 +87,8 @@ final class ThreadRoster {
                 }
             }
             startFillerIfNeeded();
+        } else if (gone instanceof ReadaheadWorker) {
+            startReadahead();
         } else {
             startHandler();
         }
@@ -143,6 +158,16 @@ final class ThreadRoster {
         return false;
     }
 
+    /** Whether a readahead thread is loading now. Allocates nothing. */
+    boolean readaheadInProgress() {
+        for (WorkSlot s : slotArray) {
+            if (s.owner instanceof ReadaheadWorker && s.isBusy()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Whether any thread runs user code or serves faults now. */
     boolean busy() {
         for (WorkSlot s : slotArray) {
@@ -182,6 +207,9 @@ final class ThreadRoster {
 
     void closing() {
         closing = true;
+        if (ctx.readahead() != null) {
+            ctx.readahead().stop();
+        }
         BackgroundFiller f = filler;
         if (f != null) {
             f.stop();
