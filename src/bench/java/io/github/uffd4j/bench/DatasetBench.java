@@ -36,7 +36,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Lazy datasets against reading everything first (issue 13). One op starts cold (the dataset's
  * files dropped from the page cache, a new source, a new {@link LazySegment} with 2 handler
- * threads and the runtime's defaults) and does one of:
+ * threads, 2 readahead threads and the runtime's other defaults; a chunked source without its own
+ * prefetch, which the readahead threads replace) and does one of:
  * <ul>
  *   <li>{@code firstByte}: open, read one byte at a random offset: the time to first byte;</li>
  *   <li>{@code lookups}: open, read 8 bytes at each of {@link #lookupCount} random offsets (one
@@ -48,7 +49,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code eagerScan}: the same, then sum every word: the eager full scan.</li>
  * </ul>
  * Datasets ({@link #dataset}): the plain file ({@link FileSource}); the file packed with zstd or
- * lz4 in 256 KiB or 1 MiB chunks ({@link ChunkedSource}, default cache and prefetch); the zstd
+ * lz4 in 256 KiB or 1 MiB chunks ({@link ChunkedSource}, default cache); the zstd
  * ones in a local S3 server (S3Proxy in this JVM, one S3 client made at setup and reused). After
  * each op (untimed) it records the JVM's RSS, the region's resident bytes and the chunk cache in
  * {@code target/bench/dataset-memory.csv} for the report. {@link MmapBench} is the plain file
@@ -70,6 +71,10 @@ public class DatasetBench {
 
     static final Path MEMORY_LOG = Path.of("target/bench/dataset-memory.csv");
     static final long SLICE = 1L << 20;
+    /** Readahead threads of the lazy side (-Duffd4j.bench.readahead=N, default 2). */
+    static final int READAHEAD_THREADS = Integer.getInteger("uffd4j.bench.readahead", 2);
+    /** Prefetch threads of a chunked source (-Duffd4j.bench.prefetch=N, default 0: the runtime's readahead does it). */
+    static final int PREFETCH_THREADS = Integer.getInteger("uffd4j.bench.prefetch", 0);
 
     private String benchmark;
     private Datasets.LocalS3 s3;
@@ -117,15 +122,15 @@ public class DatasetBench {
             source = f;
             return f;
         }
-        ChunkedSource c = s3 != null ? ChunkedSource.builder().open(S3RangeReader.open(s3.client, Datasets.BUCKET, s3Key))
-                : ChunkedSource.open(file);
+        ChunkedSource.Builder b = ChunkedSource.builder().prefetchThreads(PREFETCH_THREADS);
+        ChunkedSource c = s3 != null ? b.open(S3RangeReader.open(s3.client, Datasets.BUCKET, s3Key)) : b.open(file);
         source = c;
         return c;
     }
 
     private LazySegment openLazy() throws IOException {
         PageSource src = openSource();
-        lazy = LazySegment.builder(size, src).threads(2).name("dataset-bench").open();
+        lazy = LazySegment.builder(size, src).threads(2).readaheadThreads(READAHEAD_THREADS).name("dataset-bench").open();
         return lazy;
     }
 

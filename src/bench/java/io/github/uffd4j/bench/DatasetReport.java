@@ -77,7 +77,7 @@ public final class DatasetReport {
         names.put("s3-zstd-1m", "zstd, 1 MiB chunks, in S3");
         names.put("s3-zstd-256k", "zstd, 256 KiB chunks, in S3");
         StringBuilder b = new StringBuilder();
-        b.append(f("Dataset: %s of the mix, cold page cache before every op; lazy = `LazySegment` (2 handler threads), "
+        b.append(f("Dataset: %s of the mix, cold page cache before every op; lazy = `LazySegment` (2 handler threads, 2 readahead threads; chunked sources without their own prefetch), "
                 + "eager = everything read and decompressed first on 2 threads. Time per op, mean of the measured ops; "
                 + "memory at the end of the op (JVM RSS / region resident / chunk cache).%n%n", mib(size)));
         b.append("| dataset | stored | first byte: lazy | eager | lookups (1%): lazy | eager / lazy | scan: lazy | eager | lazy vs eager | memory, lazy scan | memory, eager |\n");
