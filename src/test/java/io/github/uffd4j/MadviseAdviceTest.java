@@ -50,9 +50,11 @@ class MadviseAdviceTest {
         try (Mapping m = Memory.mapShared(fd, 4 * PAGE, PAGE)) {
             m.populateRead(0, 4 * PAGE);
             assertEquals(4, m.residentPages().cardinality(), "populated: " + m.residentPages());
-            m.pageOut(PAGE, 2 * PAGE);
-            assertEquals("{0, 3}", m.residentPages().toString(),
-                    "pages 1 and 2 leave the page cache (mincore of a file mapping is page cache residency)");
+            // the whole file: its pages may sit in one large folio (the page cache's readahead makes
+            // them), which reclaim drops only whole; paging out part of one keeps it (seen on 6.18)
+            m.pageOut(0, 4 * PAGE);
+            assertEquals("{}", m.residentPages().toString(),
+                    "the pages leave the page cache (mincore of a file mapping is page cache residency)");
             assertEquals((byte) 2, TestSupport.readByte(m.segment(), PAGE), "read back from the file");
             assertEquals((byte) 3, TestSupport.readByte(m.segment(), 2 * PAGE));
         } finally {

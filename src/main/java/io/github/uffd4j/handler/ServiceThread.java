@@ -1,8 +1,8 @@
 package io.github.uffd4j.handler;
 
 /**
- * What every loader thread of the service (a {@link HandlerThread} or the
- * {@link BackgroundFiller}) shares: its {@link WorkSlot}, through which the watchdog sees and
+ * What every loader thread of the service (a {@link HandlerThread}, a {@link ReadaheadWorker} or
+ * the {@link BackgroundFiller}) shares: its {@link WorkSlot}, through which the watchdog sees and
  * takes over what it runs, and its platform thread.
  */
 abstract class ServiceThread implements Runnable, WorkSlot.Owner {
