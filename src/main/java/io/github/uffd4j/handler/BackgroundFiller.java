@@ -36,11 +36,6 @@ final class BackgroundFiller extends ServiceThread {
     }
 
     @Override
-    public void wakeUnserved() {
-        // the filler serves no faults
-    }
-
-    @Override
     public void run() {
         int tid = Userfaultfd.currentThreadId();
         roster.addOwnThread(tid);

@@ -42,11 +42,6 @@ final class HandlerThread extends ServiceThread implements PageInstaller.EventPu
     }
 
     @Override
-    public boolean isFiller() {
-        return false;
-    }
-
-    @Override
     public void run() {
         int tid = Userfaultfd.currentThreadId();
         roster.addOwnThread(tid);

@@ -25,16 +25,6 @@ final class ReadaheadWorker extends ServiceThread {
     }
 
     @Override
-    public boolean isFiller() {
-        return false;
-    }
-
-    @Override
-    public void wakeUnserved() {
-        // it serves no faults
-    }
-
-    @Override
     public void run() {
         int tid = Userfaultfd.currentThreadId();
         roster.addOwnThread(tid);

@@ -23,4 +23,15 @@ abstract class ServiceThread implements Runnable, WorkSlot.Owner {
     public Thread thread() {
         return thread;
     }
+
+    /** Only the background filler says yes. */
+    @Override
+    public boolean isFiller() {
+        return false;
+    }
+
+    /** A thread that reads no faults has none to wake; a handler thread wakes those of its batch. */
+    @Override
+    public void wakeUnserved() {
+    }
 }
