@@ -22,7 +22,8 @@ final class ReadaheadQueue {
     private final int[] ends = new int[CAPACITY];
     private int head;
     private int count;
-    private boolean stopped;
+    /** Set under the lock; read without it (a worker asks once per page it looks at). */
+    private volatile boolean stopped;
 
     /** Asks for pages [s, e) of {@code r}; false when the ring is full or stopped (the request is dropped). */
     boolean offer(Region r, int s, int e) {
@@ -86,11 +87,6 @@ final class ReadaheadQueue {
     }
 
     boolean isStopped() {
-        lock.lock();
-        try {
-            return stopped;
-        } finally {
-            lock.unlock();
-        }
+        return stopped;
     }
 }
