@@ -83,7 +83,7 @@ final class FaultResolver {
                     // block that failed: one page whose source hangs must not fail or stall its neighbours
                     int unit = r.moveUnitPages();
                     long block = pages.loadAlone(p) ? ((long) p << 32) | (p + 1)
-                            : r.readahead().block(p, base, max, unit > 0 ? r.nextMoveUnit(0, unit) : 0, unit);
+                            : r.readahead().block(p, base, max, r.firstMoveUnit(), unit);
                     int start = (int) (block >>> 32);
                     int end = (int) block;
                     int s0 = p;
@@ -142,7 +142,7 @@ final class FaultResolver {
             return;
         }
         int unit = r.moveUnitPages();
-        int firstUnit = unit > 0 ? r.nextMoveUnit(0, unit) : 0;
+        int firstUnit = r.firstMoveUnit();
         long run = r.readahead().ahead(p, ctx.settings().readaheadThreads() + 1, firstUnit, unit);
         if (run == 0) {
             return;
@@ -153,7 +153,7 @@ final class FaultResolver {
         for (int s = start; s < end; ) {
             int e = Math.min(end, s + piece);
             if (unit > 0 && piece >= unit) {
-                int aligned = e - Math.floorMod(e - firstUnit, unit); // whole blocks move into place
+                int aligned = Readahead.unitStartAtOrBefore(e, firstUnit, unit); // whole blocks move into place
                 if (aligned > s) {
                     e = aligned;
                 }

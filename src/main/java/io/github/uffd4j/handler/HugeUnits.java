@@ -1,5 +1,7 @@
 package io.github.uffd4j.handler;
 
+import io.github.uffd4j.Mapping;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +25,19 @@ final class HugeUnits {
     /** The transparent huge page size, or 0 when they are disabled or unknown here. */
     static long unitBytes() {
         return UNIT;
+    }
+
+    /**
+     * Advises all of {@code m} MADV_HUGEPAGE; false when the kernel refuses (then it keeps base
+     * pages, and whole blocks are copied rather than moved).
+     */
+    static boolean advise(Mapping m) {
+        try {
+            m.hugePage(0, m.byteSize());
+            return true;
+        } catch (RuntimeException noThp) {
+            return false;
+        }
     }
 
     private static long probe() {

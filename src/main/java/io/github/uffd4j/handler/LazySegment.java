@@ -287,7 +287,9 @@ public final class LazySegment implements AutoCloseable {
                     m = hugePages != null ? Memory.hugetlb(mapped, hugePages)
                             : blocks ? Memory.anonymousAligned(mapped, unit) : Memory.anonymous(mapped);
                     RegionBuilder rb = s.region(m.segment()).pageSize(page).source(source).name(name);
-                    if (blocks && adviseHugePages(m)) {
+                    // advised, a missing fault leaves no page table in a block (the kernel asks for the
+                    // whole block first), so a loader can move a whole huge page into each
+                    if (blocks && HugeUnits.advise(m)) {
                         rb.hugePageBlocks();
                     }
                     r = rb.register();
@@ -303,19 +305,6 @@ public final class LazySegment implements AutoCloseable {
                 }
                 throw e;
             }
-        }
-    }
-
-    /**
-     * Advises {@code m} MADV_HUGEPAGE: a missing fault there leaves no page table behind (the kernel
-     * asks for the whole block first), so a loader can move a whole huge page into each block.
-     */
-    private static boolean adviseHugePages(Mapping m) {
-        try {
-            m.hugePage(0, m.byteSize());
-            return true;
-        } catch (RuntimeException noThp) {
-            return false; // base pages then: blocks are copied
         }
     }
 

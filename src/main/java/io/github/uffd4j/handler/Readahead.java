@@ -41,7 +41,7 @@ final class Readahead {
                 int w = Math.min(maxPages, streamWindow[i] * 2);
                 int end = (int) Math.min(pageCount, (long) p + w);
                 if (unit > 0 && w >= unit && end < pageCount) {
-                    int aligned = end - Math.floorMod(end - firstUnit, unit);
+                    int aligned = unitStartAtOrBefore(end, firstUnit, unit);
                     if (aligned > p) {
                         end = aligned;
                     }
@@ -79,7 +79,7 @@ final class Readahead {
                 int w = streamWindow[i];
                 int target = (int) Math.min(pageCount, (long) p + (long) windows * w);
                 if (unit > 0 && w >= unit && target < pageCount) {
-                    target -= Math.floorMod(target - firstUnit, unit);
+                    target = unitStartAtOrBefore(target, firstUnit, unit);
                 }
                 if (target <= next) {
                     return 0;
@@ -99,5 +99,10 @@ final class Readahead {
             }
         }
         return 0;
+    }
+
+    /** The last page at or before {@code page} that starts a block of {@code unit} pages (pages {@code firstUnit + k * unit}). */
+    static int unitStartAtOrBefore(int page, int firstUnit, int unit) {
+        return page - Math.floorMod(page - firstUnit, unit);
     }
 }

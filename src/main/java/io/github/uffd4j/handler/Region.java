@@ -320,6 +320,12 @@ public final class Region {
         return (int) (p + ((((at + unitBytes - 1) & -unitBytes) - at) >>> pageShift));
     }
 
+    /** The first page that starts a block a loader may move into place whole, or 0 when it must copy. */
+    int firstMoveUnit() {
+        int unit = moveUnitPages;
+        return unit > 0 ? nextMoveUnit(0, unit) : 0;
+    }
+
     /** The kernel refused to move pages here: copy from now on. */
     void noMoves() {
         moveUnitPages = 0;

@@ -33,19 +33,9 @@ final class Staging implements AutoCloseable {
         if (unit == 0) {
             return Memory.anonymous(bytes);
         }
-        long len = (bytes + unit - 1) & -unit;
-        Mapping m = Memory.anonymousAligned(len, unit);
-        try {
-            m.hugePage(0, len);
-        } catch (RuntimeException noThp) {
-            // base pages then: still a working buffer
-        }
+        Mapping m = Memory.anonymousAligned(Memory.roundUp(bytes, unit), unit);
+        HugeUnits.advise(m); // refused: base pages, still a working buffer
         return m;
-    }
-
-    /** The buffer's first byte: where page s of a run being installed lies. */
-    long address() {
-        return mapping.address();
     }
 
     /** The first {@code pages} pages of {@code pageSize} bytes, zeroed. */
