@@ -22,27 +22,44 @@ final class KernelCopy {
     }
 
     static void read(long address, MemorySegment dst) {
-        long done = throughKernel(false, address, dst);
+        long done = throughKernel(PID, false, address, dst);
         if (done < dst.byteSize()) {
             SelfMemory.read(address, dst, done);
         }
     }
 
     static void write(long address, MemorySegment src) {
-        long done = throughKernel(true, address, src);
+        long done = throughKernel(PID, true, address, src);
         if (done < src.byteSize()) {
             SelfMemory.write(address, src, done);
         }
     }
 
     /**
-     * process_vm_writev ({@code write}) or process_vm_readv between {@code local} and
-     * {@code [address, address + local.byteSize())}, after the checks both make; retried on EINTR.
-     * Returns the bytes copied: all of them, or fewer when the call is forbidden or missing here
-     * (EPERM, ENOSYS: the /proc/self/mem fallback is then preferred and does the rest). Any other
-     * error throws.
+     * process_vm_readv from another process ({@code pid}): every byte of {@code dst}, or an
+     * exception saying why not (EPERM and ESRCH included: there is no fallback for another process).
      */
-    private static long throughKernel(boolean write, long address, MemorySegment local) {
+    static void readProcess(int pid, long address, MemorySegment dst) {
+        if (pid == PID) {
+            read(address, dst);
+            return;
+        }
+        long done = throughKernel(pid, false, address, dst);
+        if (done < dst.byteSize()) {
+            throw Failures.withHint("process_vm_readv", Errno.EPERM, address, dst.byteSize(), done, "this process may not read"
+                    + " the memory of pid " + pid + " (it needs the right to ptrace it: the same uid and no Yama"
+                    + " ptrace_scope restriction, or CAP_SYS_PTRACE; or use shared memory, which needs no such right)");
+        }
+    }
+
+    /**
+     * process_vm_writev ({@code write}) or process_vm_readv between {@code local} and
+     * {@code [address, address + local.byteSize())} of process {@code pid}, after the checks both
+     * make; retried on EINTR. Returns the bytes copied: all of them, or fewer when the call is
+     * forbidden or missing here (EPERM, ENOSYS: for this process the /proc/self/mem fallback is then
+     * preferred and does the rest). Any other error throws.
+     */
+    private static long throughKernel(int pid, boolean write, long address, MemorySegment local) {
         String call = write ? "process_vm_writev" : "process_vm_readv";
         Native.ensureAvailable();
         Objects.requireNonNull(local, write ? "src" : "dst");
@@ -56,12 +73,12 @@ final class KernelCopy {
                     + ") is outside the user address space");
         }
         long done = 0;
-        while (done < length && !SelfMemory.preferred(write)) {
+        while (done < length && (pid != PID || !SelfMemory.preferred(write))) {
             MemorySegment iovecs = Native.thread().scratch();
             Native.iovec(iovecs, 0, local.address() + done, length - done);
             Native.iovec(iovecs, Abi.IOVEC_SIZE, address + done, length - done);
-            long n = write ? Native.processVmWritev(PID, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE)
-                    : Native.processVmReadv(PID, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE);
+            long n = write ? Native.processVmWritev(pid, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE)
+                    : Native.processVmReadv(pid, iovecs.address(), iovecs.address() + Abi.IOVEC_SIZE);
             if (n > 0) {
                 done += n;
                 continue;
@@ -71,7 +88,9 @@ final class KernelCopy {
                 continue;
             }
             if (e == Errno.EPERM || e == Errno.ENOSYS) {
-                SelfMemory.prefer(write);
+                if (pid == PID) {
+                    SelfMemory.prefer(write);
+                }
                 break;
             }
             String page = "the page at 0x" + Long.toHexString(address + done);

@@ -5,6 +5,7 @@ import io.github.uffd4j.internal.linux.Errno;
 import io.github.uffd4j.internal.linux.Native;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -166,6 +167,31 @@ public final class Pidfd implements AutoCloseable {
                 throw Failures.withHint("pidfd_getfd", e, hint);
             }
             return (int) rc;
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /**
+     * {@code process_vm_readv}: copies {@code [address, address + dst.byteSize())} of the
+     * process's memory into {@code dst}. A page of it that is missing or poisoned there is faulted
+     * in the process as its own access would be (a userfaultfd registered there is asked for it,
+     * and this thread waits in the kernel meanwhile). Needs ptrace rights over the process, as
+     * {@link #takeDescriptor} does. Checks afterwards that the process still runs, so the bytes
+     * come from this process, never from another that reused its pid.
+     *
+     * @param address the first byte in the process's address space
+     * @param dst where the bytes go: live off-heap memory of this process
+     * @throws UffdException naming process_vm_readv and the errno (EPERM: no ptrace rights;
+     *                       EFAULT: the range is not mapped there; ESRCH: the process exited)
+     */
+    public void readMemory(long address, MemorySegment dst) {
+        enter();
+        try {
+            KernelCopy.readProcess((int) pid, address, dst);
+            if (readable()) {
+                throw Failures.withHint("process_vm_readv", Errno.ESRCH, "pid " + pid + " exited: its memory is gone");
+            }
         } finally {
             gate.exit();
         }

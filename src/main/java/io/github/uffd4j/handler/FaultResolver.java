@@ -5,6 +5,8 @@ import io.github.uffd4j.RangeNotRegisteredException;
 import io.github.uffd4j.UffdEvent;
 import io.github.uffd4j.UffdException;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * Decides what one fault needs and gets it done, on its handler thread: a missing page is claimed
  * with the block around it and loaded ({@link PageLoader}); a fault on a page recorded present is
@@ -173,7 +175,8 @@ final class FaultResolver {
             slot.begin("the write-protect hook", r, -1, p, p);
             Throwable error = null;
             try {
-                hook.beforeWrite(r, offset, r.memory().asSlice(offset, r.pageSize()));
+                hook.beforeWrite(r, offset, r.isRemote() ? (r.alias() != null ? r.alias().asSlice(offset, r.pageSize()) : MemorySegment.NULL)
+                        : r.memory().asSlice(offset, r.pageSize()));
             } catch (Throwable t) {
                 error = t;
             }

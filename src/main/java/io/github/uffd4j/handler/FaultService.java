@@ -440,10 +440,6 @@ public final class FaultService implements AutoCloseable {
         }
         MemorySegment m = b.memory;
         checkLive("register: the memory", m);
-        if (remote && b.writeHook != null) {
-            throw new IllegalArgumentException("register: a WriteFaultHook reads the page in this process; the memory of a "
-                    + "served (adopted) userfaultfd is another process's");
-        }
         if (m.byteSize() == 0 || m.address() % b.pageSize != 0 || m.byteSize() % b.pageSize != 0) {
             throw new IllegalArgumentException("register: memory at 0x" + Long.toHexString(m.address()) + " of " + m.byteSize()
                     + " bytes must be non-empty and aligned to the page size " + b.pageSize);

@@ -84,6 +84,17 @@ final class PageTable {
         return present.get();
     }
 
+    /** The pages present now, as a bit set (each page read once: a moment's view while faults go on). */
+    java.util.BitSet presentSet() {
+        java.util.BitSet set = new java.util.BitSet(pageCount);
+        for (int p = 0; p < pageCount; p++) {
+            if (isPresent(p)) {
+                set.set(p);
+            }
+        }
+        return set;
+    }
+
     boolean cas(int p, byte expected, byte next) {
         boolean ok = STATE.compareAndSet(state, p, expected, next);
         if (ok) {

@@ -158,6 +158,18 @@ public final class Region {
     }
 
     /**
+     * The pages present now, by index (page {@code i} holds bytes from {@code i * pageSize()}): a
+     * moment's view, pages may come and go while faults are served. Taken while nothing loads
+     * (writers held still), it tells which pages hold data of their own and which would come from
+     * the source.
+     *
+     * @return a new bit set of the present pages
+     */
+    public java.util.BitSet presentPageSet() {
+        return pages.presentSet();
+    }
+
+    /**
      * Whether every page is present.
      *
      * @return true when every page is present
@@ -263,7 +275,8 @@ public final class Region {
     /**
      * Write-protects the present pages of {@code [offset, offset + length)} (the region must have
      * been registered with a {@link WriteFaultHook}); the next write to each page runs the hook
-     * first. Pages not present are skipped by the kernel.
+     * first. Pages not present are skipped by the kernel. Works on another process's memory too
+     * (a served descriptor's region): the protection is that process's.
      *
      * @param offset the first byte, page aligned
      * @param length the length in bytes, whole pages
@@ -273,8 +286,24 @@ public final class Region {
             throw new IllegalStateException("writeProtect: " + this + " was registered without a WriteFaultHook");
         }
         checkRange(offset, length);
-        checkServed("writeProtect");
+        checkRegistered("writeProtect");
         uffd.writeProtect(address + offset, length, true, 0);
+    }
+
+    /**
+     * Lifts the write protection of {@code [offset, offset + length)} (the region must have been
+     * registered with a {@link WriteFaultHook}) and wakes the writers waiting there.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     */
+    public void writeUnprotect(long offset, long length) {
+        if (writeHook == null) {
+            throw new IllegalStateException("writeUnprotect: " + this + " was registered without a WriteFaultHook");
+        }
+        checkRange(offset, length);
+        checkRegistered("writeUnprotect");
+        uffd.writeProtect(address + offset, length, false, 0);
     }
 
     @Override
@@ -579,6 +608,11 @@ public final class Region {
 
     private void checkServed(String call) {
         checkLocal(call);
+        checkRegistered(call);
+    }
+
+    /** Refuses calls on a region unregistered or of a closed service (write protection works on another process's memory too). */
+    private void checkRegistered(String call) {
         if (retired) {
             throw new IllegalStateException(call + ": " + this + " was unregistered");
         }

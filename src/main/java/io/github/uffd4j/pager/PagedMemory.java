@@ -384,10 +384,17 @@ public final class PagedMemory implements AutoCloseable {
             case SHMEM -> (shared = Memory.shared(length)).view();
             case SHARED_HUGETLB -> (shared = Memory.sharedHugetlb(length, huge)).view();
         };
-        Region r = new Region(this, name, mapping, shared);
+        // write protection too where the kernel has it for this kind of memory: the pager can then snapshot it
+        boolean wp = uffd.hasFeature(Feature.PAGEFAULT_FLAG_WP)
+                && (backing == RegionSpec.Backing.ANONYMOUS || uffd.hasFeature(Feature.WP_HUGETLBFS_SHMEM));
+        Region r = new Region(this, name, mapping, shared, wp);
         try {
-            uffd.register(mapping.segment(), shared != null ? EnumSet.of(RegisterMode.MISSING, RegisterMode.MINOR)
-                    : EnumSet.of(RegisterMode.MISSING));
+            EnumSet<RegisterMode> modes = shared != null ? EnumSet.of(RegisterMode.MISSING, RegisterMode.MINOR)
+                    : EnumSet.of(RegisterMode.MISSING);
+            if (wp) {
+                modes.add(RegisterMode.WP);
+            }
+            uffd.register(mapping.segment(), modes);
             RegionSpec spec = new RegionSpec(name, mapping.address(), mapping.byteSize(), mapping.pageSize(), source, backing);
             int memfd = shared != null ? shared.fd() : -1;
             request(new PagerProtocol.Add(spec, memfd), shared != null ? new int[] {memfd} : new int[0]);
@@ -427,7 +434,7 @@ public final class PagedMemory implements AutoCloseable {
     }
 
     /** Sends one request and waits for its reply; throws {@link PagerException} when refused or the pager is gone. */
-    private PagerProtocol.Message request(PagerProtocol.Message m, int... fds) {
+    PagerProtocol.Message request(PagerProtocol.Message m, int... fds) {
         awaitServed();
         return exchange(socket, m, fds);
     }
@@ -451,7 +458,9 @@ public final class PagedMemory implements AutoCloseable {
                 }
                 PagerProtocol.Message answered = PagerProtocol.decode(reply.data());
                 if (!(answered instanceof PagerProtocol.Reply r)) {
-                    if (m instanceof PagerProtocol.Stats && answered instanceof PagerProtocol.StatsReply) {
+                    if (m instanceof PagerProtocol.Stats && answered instanceof PagerProtocol.StatsReply
+                            || (m instanceof PagerProtocol.Snapshot || m instanceof PagerProtocol.SnapshotStatus)
+                            && answered instanceof PagerProtocol.SnapshotReply) {
                         return answered;
                     }
                     throw new PagerException("the pager sent a " + answered.getClass().getSimpleName() + " where a reply was due");
@@ -804,12 +813,73 @@ public final class PagedMemory implements AutoCloseable {
         private final String name;
         private final Mapping mapping;
         private final SharedMemory shared;
+        private final boolean writeProtectable;
+        private volatile PagedSnapshot latest;
 
-        private Region(PagedMemory owner, String name, Mapping mapping, SharedMemory shared) {
+        private Region(PagedMemory owner, String name, Mapping mapping, SharedMemory shared, boolean writeProtectable) {
             this.owner = owner;
             this.name = name;
             this.mapping = mapping;
             this.shared = shared;
+            this.writeProtectable = writeProtectable;
+        }
+
+        /**
+         * Takes a point-in-time snapshot of this region into {@code file}, saved by the pager
+         * while this JVM's threads go on writing it, with plain Java stores too: calls {@code
+         * writers.pause()}, has the pager note the pages present and write-protect them, calls
+         * {@code writers.resume()} and returns (a few milliseconds per GiB). The pager then writes
+         * every page to the file in the background; a write to a page it has not saved yet waits
+         * while the pager copies the page's old contents (microseconds). Pages never loaded are
+         * saved as the source gives them. The file holds the region exactly as it was at the
+         * instant; {@link io.github.uffd4j.snapshot.SnapshotFile} restores it, and the URI
+         * {@code snapshot:/path} serves it lazily through a pager.
+         *
+         * <p>The pager process writes the file (a file already there is replaced once the new one
+         * is whole): it must be allowed to create it. Do not {@link #discard} pages while a
+         * snapshot runs (refused here; an {@code madvise} of your own would make the snapshot
+         * hold the source's bytes for those pages). One snapshot of a region at a time. Needs
+         * write protection for this kind of memory (Linux 5.7 for anonymous, 5.19 for shared
+         * memory and hugetlb).
+         *
+         * @param file    where the snapshot is written; relative paths are resolved here
+         * @param writers holds the writers still while the region is write-protected
+         * @return the snapshot, being written by the pager
+         * @throws PagerException        if the pager refuses (it cannot create the file, a snapshot of
+         *                               this region still runs) or no pager serves this memory now
+         * @throws IllegalStateException if this region cannot be write-protected on this kernel
+         */
+        public PagedSnapshot snapshot(Path file, io.github.uffd4j.snapshot.Quiesce writers) {
+            Objects.requireNonNull(file, "file");
+            Objects.requireNonNull(writers, "writers");
+            owner.ensureOpen();
+            if (!writeProtectable) {
+                throw new IllegalStateException("snapshot: " + this + " could not be registered for write protection (this kernel's"
+                        + " userfaultfd lacks " + (shared != null || mapping.pageSize() != Memory.pageSize() ? "WP_HUGETLBFS_SHMEM, Linux 5.19+"
+                        : "PAGEFAULT_FLAG_WP, Linux 5.7+") + ")");
+            }
+            String path = file.toAbsolutePath().toString();
+            writers.pause();
+            PagerProtocol.Message answer;
+            try {
+                answer = owner.request(new PagerProtocol.Snapshot(mapping.address(), path));
+            } finally {
+                writers.resume();
+            }
+            if (!(answer instanceof PagerProtocol.SnapshotReply reply)) {
+                throw new PagerException("the pager answered SNAPSHOT with something else (a pager of an older uffd4j?)");
+            }
+            PagedSnapshot s = new PagedSnapshot(this, Path.of(path), reply);
+            latest = s;
+            return s;
+        }
+
+        /** SNAPSHOT_STATUS for this region's latest snapshot. */
+        PagerProtocol.SnapshotReply snapshotStatus() {
+            if (owner.request(new PagerProtocol.SnapshotStatus(mapping.address())) instanceof PagerProtocol.SnapshotReply r) {
+                return r;
+            }
+            throw new PagerException("the pager answered SNAPSHOT_STATUS with something else (a pager of an older uffd4j?)");
         }
 
         /**
@@ -840,6 +910,11 @@ public final class PagedMemory implements AutoCloseable {
          * @param length the length in bytes, whole pages
          */
         public void discard(long offset, long length) {
+            PagedSnapshot s = latest;
+            if (s != null && !s.isDone()) {
+                throw new IllegalStateException("discard: a snapshot of " + this + " into " + s.file() + " is being written; its"
+                        + " pages must stay until it is done (PagedSnapshot.await)");
+            }
             mapping.dontNeed(offset, length);
         }
 

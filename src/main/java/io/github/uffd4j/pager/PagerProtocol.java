@@ -28,6 +28,12 @@ import java.net.URISyntaxException;
  *   REPLY  ok (u8), text
  *   STATS                                (the app asks for the counters of its service)
  *   STATS_REPLY 13 counters (u64: FaultStats in its order), latency buckets (u16 count + u64 each)
+ *   SNAPSHOT region address, file path (string)   (the app holds its writers still meanwhile: the
+ *                                         pager notes the pages present, write-protects the region and
+ *                                         answers; it saves the pages in the background)
+ *   SNAPSHOT_STATUS region address        (how far the region's latest snapshot got)
+ *   SNAPSHOT_REPLY pause ns, pages, saved in background, saved before a write, zero pages left out,
+ *          bytes written (u64 each), done (u8), failure (string, empty if none): the answer to both
  * </pre>
  *
  * Decoding checks every length and value and throws {@link PagerException} for anything else:
@@ -41,13 +47,25 @@ final class PagerProtocol {
     static final int MAX_URI = 4096;
     static final int MAX_TEXT = 4096;
 
-    enum Type { HELLO, ADD, REMOVE, BYE, REPLY, RESUME, STATS, STATS_REPLY }
+    enum Type { HELLO, ADD, REMOVE, BYE, REPLY, RESUME, STATS, STATS_REPLY, SNAPSHOT, SNAPSHOT_STATUS, SNAPSHOT_REPLY }
     static final int MAX_BUCKETS = 4096;
 
     private PagerProtocol() {
     }
 
-    sealed interface Message permits Hello, Add, Remove, Bye, Reply, Resume, Stats, StatsReply {
+    sealed interface Message permits Hello, Add, Remove, Bye, Reply, Resume, Stats, StatsReply, Snapshot, SnapshotStatus,
+            SnapshotReply {
+    }
+
+    /** @param file an absolute path, written by the pager */
+    record Snapshot(long address, String file) implements Message {
+    }
+
+    record SnapshotStatus(long address) implements Message {
+    }
+
+    record SnapshotReply(long pauseNanos, long pages, long savedInBackground, long savedBeforeWrite, long zeroPagesLeftOut,
+                         long bytesWritten, boolean done, String failure) implements Message {
     }
 
     record Stats() implements Message {
@@ -119,6 +137,24 @@ final class PagerProtocol {
                         out.writeLong(c);
                     }
                 }
+                case Snapshot r -> {
+                    out.writeByte(Type.SNAPSHOT.ordinal());
+                    out.writeLong(r.address());
+                    writeString(out, r.file(), MAX_TEXT);
+                }
+                case SnapshotStatus r -> {
+                    out.writeByte(Type.SNAPSHOT_STATUS.ordinal());
+                    out.writeLong(r.address());
+                }
+                case SnapshotReply r -> {
+                    out.writeByte(Type.SNAPSHOT_REPLY.ordinal());
+                    for (long v : new long[] {r.pauseNanos(), r.pages(), r.savedInBackground(), r.savedBeforeWrite(),
+                            r.zeroPagesLeftOut(), r.bytesWritten()}) {
+                        out.writeLong(v);
+                    }
+                    out.writeBoolean(r.done());
+                    writeString(out, r.failure().length() > MAX_TEXT ? r.failure().substring(0, MAX_TEXT) : r.failure(), MAX_TEXT);
+                }
                 case Reply r -> {
                     out.writeByte(Type.REPLY.ordinal());
                     out.writeBoolean(r.ok());
@@ -157,6 +193,10 @@ final class PagerProtocol {
                 case REPLY -> new Reply(in.readBoolean(), readString(in, MAX_TEXT));
                 case STATS -> new Stats();
                 case STATS_REPLY -> statsReply(in);
+                case SNAPSHOT -> new Snapshot(in.readLong(), readString(in, MAX_TEXT));
+                case SNAPSHOT_STATUS -> new SnapshotStatus(in.readLong());
+                case SNAPSHOT_REPLY -> new SnapshotReply(in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readLong(),
+                        in.readLong(), in.readBoolean(), readString(in, MAX_TEXT));
             };
             if (in.available() > 0) {
                 throw new PagerException("a " + Type.values()[type] + " message has " + in.available() + " bytes too many");

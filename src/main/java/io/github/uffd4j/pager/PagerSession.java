@@ -11,8 +11,10 @@ import io.github.uffd4j.UnixSocket;
 import io.github.uffd4j.handler.FaultService;
 import io.github.uffd4j.handler.PageSource;
 import io.github.uffd4j.handler.Region;
+import io.github.uffd4j.snapshot.RegionSnapshots;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,8 +57,11 @@ final class PagerSession implements Runnable {
     private volatile boolean closing;
     private PagerJournal.Entry entry;
 
-    /** A region served: what the app asked for, the runtime's region, its source, and (shared memory) the pager's own mapping. */
-    private record Served(PagerProtocol.Add add, Region region, PageSource source, Mapping alias) {
+    /**
+     * A region served: what the app asked for, the runtime's region, its source, (shared memory)
+     * the pager's own mapping, and its snapshots (copy before write in the region's write hook).
+     */
+    private record Served(PagerProtocol.Add add, Region region, PageSource source, Mapping alias, RegionSnapshots snapshots) {
     }
 
     private PagerSession(Pager.Settings settings, Consumer<PagerSession> onEnd, Pidfd app, FaultService service, PagerJournal.Entry entry,
@@ -272,6 +277,8 @@ final class PagerSession implements Runnable {
                     case PagerProtocol.Add a -> add(a, shared ? m.takeFd(0) : -1);
                     case PagerProtocol.Remove r -> remove(r.address());
                     case PagerProtocol.Stats st -> socket.send(PagerProtocol.encode(new PagerProtocol.StatsReply(service.stats())));
+                    case PagerProtocol.Snapshot sn -> snapshot(sn);
+                    case PagerProtocol.SnapshotStatus st -> snapshotStatus(st.address());
                     case PagerProtocol.Bye b -> {
                         reply(true, "bye");
                         return;
@@ -328,15 +335,19 @@ final class PagerSession implements Runnable {
                     UnixSocket.closeDescriptor(memfd);
                 }
             }
+            Mapping shared = alias;
+            RegionSnapshots snapshots = new RegionSnapshots(source, shared != null
+                    ? (offset, dst) -> MemorySegment.copy(shared.segment(), offset, dst, 0, dst.byteSize())
+                    : (offset, dst) -> app.readMemory(spec.address() + offset, dst));
             var b = service.region(Memory.segmentAt(spec.address(), spec.length())).pageSize(spec.pageSize())
-                    .source(source).name(spec.name());
+                    .source(source).name(spec.name()).writeProtect(snapshots);
             if (alias != null) {
                 b.alias(alias.segment());
                 if (takingOver) {
                     b.presentPages(alias.residentPages());
                 }
             }
-            regions.put(spec.address(), new Served(a, b.register(), source, alias));
+            regions.put(spec.address(), new Served(a, b.register(), source, alias, snapshots));
         } catch (RuntimeException | Error e) {
             closeSource(source);
             if (alias != null) {
@@ -358,12 +369,69 @@ final class PagerSession implements Runnable {
             reply(false, "no region at 0x" + Long.toHexString(address));
             return;
         }
+        s.snapshots().close();
         service.unregister(s.region());
         closeSource(s.source());
         if (s.alias() != null) {
             s.alias().close();
         }
         reply(true, "removed");
+    }
+
+    /**
+     * SNAPSHOT: the app holds the region's writers still until this answers. Notes the pages
+     * present, write-protects the region and answers; the pages are saved in the background into
+     * the file the app named (written by this process: it must be able to create it).
+     */
+    private void snapshot(PagerProtocol.Snapshot request) {
+        Served s;
+        synchronized (this) {
+            s = regions.get(request.address());
+        }
+        String refusal;
+        if (s == null) {
+            refusal = "no region at 0x" + Long.toHexString(request.address());
+        } else if (request.file().isEmpty() || !Path.of(request.file()).isAbsolute()) {
+            refusal = "a snapshot file must be an absolute path, not '" + request.file() + "'";
+        } else {
+            try {
+                s.snapshots().snapshot(s.region(), Path.of(request.file()));
+                snapshotStatus(request.address());
+                return;
+            } catch (IOException e) {
+                refusal = "cannot create the snapshot file " + request.file() + " (the pager, pid " + ProcessHandle.current().pid()
+                        + ", writes it): " + e;
+            } catch (RuntimeException e) {
+                refusal = "snapshot of " + s.region() + " refused: " + e.getMessage();
+            }
+        }
+        reply(false, refusal);
+    }
+
+    /** SNAPSHOT_STATUS: how far the region's latest snapshot got. */
+    private void snapshotStatus(long address) {
+        Served s;
+        synchronized (this) {
+            s = regions.get(address);
+        }
+        io.github.uffd4j.snapshot.Snapshot snap = s == null ? null : s.snapshots().latest();
+        if (snap == null) {
+            reply(false, s == null ? "no region at 0x" + Long.toHexString(address) : "no snapshot of " + s.region() + " was taken");
+            return;
+        }
+        io.github.uffd4j.snapshot.Snapshot.Progress p = snap.progress();
+        String failure = "";
+        if (p.done()) {
+            try {
+                snap.await(Duration.ZERO);
+            } catch (io.github.uffd4j.snapshot.SnapshotException e) {
+                failure = e.getMessage();
+            } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+                failure = ""; // done: neither can happen
+            }
+        }
+        socket.send(PagerProtocol.encode(new PagerProtocol.SnapshotReply(snap.pause().toNanos(), p.pages(), p.savedInBackground(),
+                p.savedBeforeWrite(), p.zeroPagesLeftOut(), p.bytesWritten(), p.done(), failure)));
     }
 
     /** Records the app and its regions for a replacement pager (if the pager keeps a journal). */
@@ -399,6 +467,7 @@ final class PagerSession implements Runnable {
         service.close();
         synchronized (this) {
             for (Served r : regions.values()) {
+                r.snapshots().close();
                 closeSource(r.source());
                 if (r.alias() != null) {
                     r.alias().close();

@@ -98,9 +98,18 @@ public final class LiveSnapshots implements AutoCloseable {
         return new LiveSnapshots(memory, (int) pageSize);
     }
 
-    MemorySegment memory() {
-        return memory;
-    }
+    /** What a snapshot saves: this memory, read directly (a read never faults on write protection). */
+    private final Snapshot.Target target = new Snapshot.Target() {
+        @Override
+        public void read(long offset, MemorySegment dst) {
+            MemorySegment.copy(memory, offset, dst, 0, dst.byteSize());
+        }
+
+        @Override
+        public void unprotect(long offset, long length) {
+            LiveSnapshots.this.unprotect(offset, length);
+        }
+    };
 
     /**
      * Takes a snapshot into {@code file}: calls {@code writers.pause()}, write-protects the whole
@@ -124,7 +133,7 @@ public final class LiveSnapshots implements AutoCloseable {
         }
         long pages = memory.byteSize() / pageSize;
         SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, pageSize, memory.byteSize(), 0);
-        Snapshot s = new Snapshot(this, file, w, pageSize, pages, copyPool);
+        Snapshot s = new Snapshot(target, file, w, pageSize, pages, copyPool);
         current = s; // before the protection: a fault right after it finds the snapshot to save into
         try {
             writers.pause();

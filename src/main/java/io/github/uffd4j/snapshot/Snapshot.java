@@ -25,6 +25,8 @@ public final class Snapshot {
     private static final int UNSAVED = 0;
     private static final int CLAIMED = 1;
     private static final int SAVED = 2;
+    /** Copied into memory, not written to the file yet: a write may go ahead. */
+    private static final int COPIED = 3;
     /** Bytes a background save claims, copies and writes at once (at least one page). */
     private static final int RUN_BYTES = 256 << 10;
 
@@ -42,7 +44,16 @@ public final class Snapshot {
                            boolean done) {
     }
 
-    private final LiveSnapshots owner;
+    /** The memory being saved: where its pages' contents come from, and how a page's protection is lifted. */
+    interface Target {
+        /** Copies the contents of the pages at {@code [offset, offset + dst.byteSize())} into {@code dst}. */
+        void read(long offset, MemorySegment dst) throws Exception;
+
+        /** Lifts the write protection of those pages and wakes writers waiting there. */
+        void unprotect(long offset, long length);
+    }
+
+    private final Target owner;
     private final Path file;
     private final SnapshotWriter writer;
     private final int pageSize;
@@ -67,7 +78,7 @@ public final class Snapshot {
     private volatile long pauseNanos;
     private volatile boolean failed;
 
-    Snapshot(LiveSnapshots owner, Path file, SnapshotWriter writer, int pageSize, long pages, MemorySegment copyPool) {
+    Snapshot(Target owner, Path file, SnapshotWriter writer, int pageSize, long pages, MemorySegment copyPool) {
         this.owner = owner;
         this.file = file;
         this.writer = writer;
@@ -190,7 +201,7 @@ public final class Snapshot {
     }
 
     /** A page the handler copied aside before a write, for the background thread to write to the file. */
-    private record Copy(long page, MemorySegment contents) {
+    private record Copy(long page, MemorySegment contents, boolean pooled) {
     }
 
     private void writeCopies() throws Exception {
@@ -201,7 +212,7 @@ public final class Snapshot {
 
     private void writeCopy(Copy c) throws Exception {
         zeros.addAndGet(writer.writeLeavingOutZeros(c.page(), c.contents()));
-        if (c.contents() != faultCopy) {
+        if (c.pooled()) {
             free.add(c.contents());
         }
         state.set((int) c.page(), SAVED);
@@ -219,23 +230,83 @@ public final class Snapshot {
             return true;
         }
         if (!state.compareAndSet((int) page, UNSAVED, CLAIMED)) {
-            return state.get((int) page) == SAVED; // CLAIMED: the background unprotects it and wakes the writer
+            return state.get((int) page) != CLAIMED; // CLAIMED: the background unprotects it and wakes the writer
         }
         try {
             MemorySegment buffer = free.poll();
             MemorySegment copy = buffer != null ? buffer : faultCopy;
-            MemorySegment.copy(owner.memory(), page * pageSize, copy, 0, pageSize);
+            owner.read(page * pageSize, copy);
+            state.set((int) page, COPIED);
             owner.unprotect(page * pageSize, pageSize);
             beforeWrite.incrementAndGet();
             if (buffer != null) {
-                copies.add(new Copy(page, buffer));
+                copies.add(new Copy(page, buffer, true));
             } else {
-                writeCopy(new Copy(page, copy)); // every buffer is waiting to be written: this thread writes
+                writeCopy(new Copy(page, copy, false)); // every buffer is waiting to be written: this thread writes
             }
         } catch (Throwable t) {
             fail(t);
         }
         return false; // unprotected and woken here
+    }
+
+    /**
+     * A write fault on {@code page} in a service that lifts the protection itself once this
+     * returns (a {@link io.github.uffd4j.handler.WriteFaultHook}, possibly on several handler
+     * threads): the page's old contents are copied aside, or, when another thread is copying them,
+     * this one waits until they are (microseconds: a copy in memory, never the disk).
+     */
+    void saveBeforeWrite(long page) {
+        if (failed || done.isDone()) {
+            return;
+        }
+        if (!state.compareAndSet((int) page, UNSAVED, CLAIMED)) {
+            awaitCopied(page);
+            return;
+        }
+        try {
+            MemorySegment buffer = free.poll();
+            if (buffer == null) {
+                // every buffer is waiting to be written: this thread writes its copy itself
+                MemorySegment copy = Arena.ofAuto().allocate(pageSize, 4096);
+                owner.read(page * pageSize, copy);
+                state.set((int) page, COPIED);
+                beforeWrite.incrementAndGet();
+                writeCopy(new Copy(page, copy, false));
+                return;
+            }
+            owner.read(page * pageSize, buffer);
+            state.set((int) page, COPIED);
+            beforeWrite.incrementAndGet();
+            copies.add(new Copy(page, buffer, true));
+        } catch (Throwable t) {
+            fail(t);
+        }
+    }
+
+    /** How long a write fault waits for another thread's copy of its page before the snapshot is given up. */
+    private static final long COPY_WAIT_NANOS = 2_000_000_000L;
+
+    /**
+     * Waits while another thread copies {@code page} (spinning briefly, then parking). A copy that
+     * does not come within {@link #COPY_WAIT_NANOS} fails the snapshot, and the write goes ahead:
+     * the copying thread may itself be waiting for a fault that this thread's service must serve
+     * (a read of another process's page that went missing), and a hook must never hang.
+     */
+    private void awaitCopied(long page) {
+        long start = System.nanoTime();
+        for (int spins = 0; state.get((int) page) == CLAIMED && !failed; spins++) {
+            if (spins < 1000) {
+                Thread.onSpinWait();
+                continue;
+            }
+            if (System.nanoTime() - start > COPY_WAIT_NANOS) {
+                fail(new SnapshotException("snapshot " + file + " given up: page " + page + " was not copied within "
+                        + COPY_WAIT_NANOS / 1_000_000 + " ms of a write to it (the copying thread is stuck reading it)"));
+                return;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000);
+        }
     }
 
     /**
@@ -245,7 +316,10 @@ public final class Snapshot {
      */
     private void save(long first, int n) throws Exception {
         MemorySegment copy = runCopy.asSlice(0, (long) n * pageSize);
-        MemorySegment.copy(owner.memory(), first * pageSize, copy, 0, copy.byteSize());
+        owner.read(first * pageSize, copy);
+        for (long p = first; p < first + n; p++) {
+            state.set((int) p, COPIED);
+        }
         owner.unprotect(first * pageSize, copy.byteSize());
         zeros.addAndGet(writer.writeLeavingOutZeros(first, copy));
         for (long p = first; p < first + n; p++) {

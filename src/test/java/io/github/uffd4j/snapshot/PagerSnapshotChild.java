@@ -1,0 +1,109 @@
+package io.github.uffd4j.snapshot;
+
+import io.github.uffd4j.pager.PagedMemory;
+import io.github.uffd4j.pager.PagedSnapshot;
+import io.github.uffd4j.pager.RegionSpec;
+import io.github.uffd4j.pager.Sources;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The app of {@link PagerSnapshotTest}, in a child JVM (a plain Java store that faults waits for
+ * the pager, and a safepoint with it: a bug here freezes this JVM, never the test's). Maps SIZE
+ * bytes of BACKING memory that a pager it launches fills from {@code pattern:SEED}; a reader reads
+ * the first quarter (pages present and unwritten), two {@link StampingWriters} stamp random whole
+ * pages with plain Java stores while another thread calls System.gc() in a loop; a snapshot is
+ * taken by the pager while they write, and the file is checked page by page against what every
+ * page held at the instant: its last stamp, or the pattern for a page never written (present or
+ * not). Prints RESULT.
+ *
+ * <p>Arguments: SIZE SEED BACKING FILE.
+ */
+public final class PagerSnapshotChild {
+
+    private static final int PAGE = 4096;
+
+    private PagerSnapshotChild() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        long size = Long.parseLong(args[0]);
+        long seed = Long.parseLong(args[1]);
+        RegionSpec.Backing backing = RegionSpec.Backing.valueOf(args[2]);
+        Path file = Path.of(args[3]);
+        int pages = (int) (size / PAGE);
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong gcs = new AtomicLong();
+        Thread gc = Thread.ofPlatform().daemon().start(() -> {
+            while (!done.get()) {
+                System.gc();
+                gcs.incrementAndGet();
+                try {
+                    Thread.sleep(2); // a GC every few milliseconds: the writers run between them
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        try (PagedMemory pager = PagedMemory.builder().connect()) {
+            PagedMemory.Region region = pager.map("stamped", size, URI.create("pattern:" + seed), backing, null);
+            MemorySegment m = region.segment();
+            long sum = 0;
+            for (long o = 0; o < size / 4; o += 8) {
+                sum += m.get(ValueLayout.JAVA_LONG, o); // present, never written: the pattern
+            }
+            StampingWriters writers = new StampingWriters(pages, 400_000, (w, page, stamp) -> {
+                long base = page * PAGE;
+                for (long o = 0; o < PAGE; o += 8) {
+                    m.set(ValueLayout.JAVA_LONG, base + o, stamp); // plain Java stores, JIT-compiled soon
+                }
+            });
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (writers.writes() < 5000 && System.nanoTime() < deadline) {
+                Thread.sleep(5); // pages written before the instant, and the writers' loop compiled
+            }
+            long before = writers.writes();
+            PagedSnapshot s = region.snapshot(file, writers);
+            long instant = writers.atPause();
+            s.await(Duration.ofMinutes(2));
+            long during = writers.writes() - before;
+            Snapshot.Progress p = s.progress();
+            writers.close();
+            done.set(true);
+            gc.join();
+            for (Throwable t : writers.errors) {
+                t.printStackTrace();
+            }
+            long[] expected = writers.stateAt(instant);
+            long bad = 0;
+            long firstBad = -1;
+            try (SnapshotFile f = SnapshotFile.open(file); Arena arena = Arena.ofConfined()) {
+                f.verify();
+                MemorySegment page = arena.allocate(PAGE);
+                for (int i = 0; i < pages; i++) {
+                    f.fill((long) i * PAGE, page);
+                    for (long o = 0; o < PAGE; o += 8) {
+                        long want = expected[i] != 0 ? expected[i] : Sources.patternWord(seed, (long) i * PAGE + o);
+                        if (page.get(ValueLayout.JAVA_LONG, o) != want) {
+                            bad++;
+                            if (firstBad < 0) {
+                                firstBad = (long) i * PAGE + o;
+                            }
+                        }
+                    }
+                }
+            }
+            System.out.printf("RESULT pages=%d bad=%d firstBad=%d instant=%d writesDuringSnapshot=%d savedBeforeWrite=%d "
+                            + "savedInBackground=%d gcs=%d errors=%d pauseMicros=%d sum=%d%n", pages, bad, firstBad, instant, during,
+                    p.savedBeforeWrite(), p.savedInBackground(), gcs.get(), writers.errors.size(), s.pause().toNanos() / 1000,
+                    sum & 1);
+        }
+    }
+}
