@@ -8,6 +8,7 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.UffdClosedException;
 import io.github.uffd4j.Userfaultfd;
 import io.github.uffd4j.internal.WriteProtection;
+import io.github.uffd4j.source.Compression;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -122,9 +123,27 @@ public final class LiveSnapshots implements AutoCloseable {
      * @throws IllegalStateException if a snapshot is still being written, or this is closed
      * @throws IOException           if the file cannot be created
      */
-    public synchronized Snapshot snapshot(Path file, Quiesce writers) throws IOException {
+    public Snapshot snapshot(Path file, Quiesce writers) throws IOException {
+        return snapshot(file, writers, Compression.NONE);
+    }
+
+    /**
+     * Takes a snapshot as {@link #snapshot(Path, Quiesce)} does, each stored page compressed with
+     * {@code compression} by the background thread (the writers' side is unchanged: a write to a
+     * page not saved yet waits for a copy in memory, never for the compressor). ZSTD and LZ4 need
+     * the optional aircompressor library; without it this fails before anything is protected.
+     *
+     * @param file        where the snapshot is written
+     * @param writers     holds the application's writers still while the memory is write-protected
+     * @param compression how each stored page is compressed
+     * @return the snapshot, being written in the background
+     * @throws IllegalStateException if a snapshot is still being written, or this is closed
+     * @throws IOException           if the file cannot be created
+     */
+    public synchronized Snapshot snapshot(Path file, Quiesce writers, Compression compression) throws IOException {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(writers, "writers");
+        Objects.requireNonNull(compression, "compression");
         if (closed) {
             throw new IllegalStateException("snapshot: closed");
         }
@@ -132,7 +151,7 @@ public final class LiveSnapshots implements AutoCloseable {
             throw new IllegalStateException("snapshot: " + current.file() + " is still being written; one at a time");
         }
         long pages = memory.byteSize() / pageSize;
-        SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, pageSize, memory.byteSize(), 0);
+        SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, pageSize, memory.byteSize(), 0, false, compression);
         Snapshot s = new Snapshot(target, file, w, pageSize, pages, copyPool);
         current = s; // before the protection: a fault right after it finds the snapshot to save into
         try {

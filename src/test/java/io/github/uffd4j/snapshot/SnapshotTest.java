@@ -7,6 +7,7 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.TestSupport;
 import io.github.uffd4j.handler.LazySegment;
 import io.github.uffd4j.handler.PageLoadException;
+import io.github.uffd4j.source.Compression;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -72,6 +73,20 @@ class SnapshotTest {
     @ParameterizedTest
     @EnumSource(Kind.class)
     void theSnapshotHoldsEveryPageExactlyAsItWasAtTheInstantWhileWritersGoOn(Kind kind) throws Exception {
+        pointInTime(kind, Compression.NONE);
+    }
+
+    @Test
+    void aSnapshotCompressedWhileWritersGoOnHoldsThemExactlyToo() throws Exception {
+        Path file = pointInTime(Kind.ANONYMOUS, Compression.ZSTD);
+        SnapshotFile.Info info = SnapshotFile.describe(file);
+        System.out.println("compressed snapshot: " + info);
+        assertTrue(Files.size(file) < info.pagesStored() * info.pageSize() / 4,
+                "pages of repeated words compress: " + Files.size(file) + " bytes for " + info.pagesStored() + " pages");
+    }
+
+    /** Stamping writers go on while a snapshot is taken; every page of the file must hold its state at the instant. */
+    private Path pointInTime(Kind kind, Compression compression) throws Exception {
         TestSupport.assumeFeature(Feature.WP_UNPOPULATED);
         if (kind != Kind.ANONYMOUS) {
             TestSupport.assumeFeature(Feature.WP_HUGETLBFS_SHMEM);
@@ -86,7 +101,7 @@ class SnapshotTest {
                     m.segment().set(ValueLayout.JAVA_LONG, p * ps + o, initial(p));
                 }
             }
-            Path file = dir.resolve("snap-" + kind + ".u4s");
+            Path file = dir.resolve("snap-" + kind + "-" + compression + ".u4s");
             Snapshot snap;
             StampingWriters writers;
             try (LiveSnapshots snaps = LiveSnapshots.of(m.segment(), ps); Arena arena = Arena.ofShared()) {
@@ -100,7 +115,7 @@ class SnapshotTest {
                 });
                 try (writers) {
                     Thread.sleep(50); // writers under way
-                    snap = snaps.snapshot(file, writers);
+                    snap = snaps.snapshot(file, writers, compression);
                     assertEquals(file, snap.await(Duration.ofMinutes(2)));
                     Thread.sleep(20);
                 }
@@ -137,6 +152,7 @@ class SnapshotTest {
                     }
                 }
             }
+            return file;
         }
     }
 
