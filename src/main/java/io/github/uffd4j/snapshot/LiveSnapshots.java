@@ -32,7 +32,9 @@ import java.util.Objects;
  * freeze. Write from native code, or from Java through {@link Memory#writeThroughKernel} (the
  * fault is then taken inside a system call, where the thread does not hold up safepoints). Plain
  * Java stores are safe only while no snapshot runs ({@link Snapshot#isDone}). Reads are always
- * safe: write protection never stops a read.
+ * safe: write protection never stops a read. For plain Java writers, map the memory with
+ * {@link io.github.uffd4j.pager.PagedMemory} and let the pager take the snapshot
+ * ({@link io.github.uffd4j.pager.PagedMemory.Region#snapshot}), or use {@link TrackedSnapshots}.
  *
  * <p>One snapshot at a time. Needs Linux 6.4+ (UFFD_FEATURE_WP_UNPOPULATED, so that pages never
  * touched are protected too); shared memory and hugetlb also need WP_HUGETLBFS_SHMEM (5.19).
