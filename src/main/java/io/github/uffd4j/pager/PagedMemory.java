@@ -836,7 +836,9 @@ public final class PagedMemory implements AutoCloseable {
          * {@code snapshot:/path} serves it lazily through a pager.
          *
          * <p>The pager process writes the file (a file already there is replaced once the new one
-         * is whole): it must be allowed to create it. Do not {@link #discard} pages while a
+         * is whole): it must be allowed to create it, and it does so only for an app of its own
+         * uid (a pager serving several users refuses: it would write with rights they may lack;
+         * {@link PagedMemory#launch()} starts one as this user). Do not {@link #discard} pages while a
          * snapshot runs (refused here; an {@code madvise} of your own would make the snapshot
          * hold the source's bytes for those pages). One snapshot of a region at a time. Needs
          * write protection for this kind of memory (Linux 5.7 for anonymous, 5.19 for shared

@@ -42,6 +42,7 @@ final class PagerSession implements Runnable {
 
     private static final System.Logger LOG = System.getLogger(Pager.class.getName());
     private static final Duration POLL = Duration.ofMillis(200);
+    private static final int OWN_UID = uidOf(ProcessHandle.current().pid());
     /** The source of a region no pager can serve any more: every page it is asked for is poisoned. */
     private static final PageSource ABANDONED = (offset, destination) -> {
         throw new PagerException("the pager died and its restarts are used up: this page was never loaded");
@@ -393,6 +394,10 @@ final class PagerSession implements Runnable {
             refusal = "no region at 0x" + Long.toHexString(request.address());
         } else if (request.file().isEmpty() || !Path.of(request.file()).isAbsolute()) {
             refusal = "a snapshot file must be an absolute path, not '" + request.file() + "'";
+        } else if (entry.uid() != OWN_UID) {
+            // the file is created (and a file of that name replaced) with this process's rights, not the app's
+            refusal = "this pager runs as uid " + OWN_UID + " and writes snapshot files only for apps of its own uid (the app"
+                    + " runs as uid " + entry.uid() + "): start a pager as that user, or PagedMemory.launch() one";
         } else {
             try {
                 s.snapshots().snapshot(s.region(), Path.of(request.file()));
