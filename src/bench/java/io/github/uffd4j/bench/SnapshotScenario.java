@@ -2,6 +2,8 @@ package io.github.uffd4j.bench;
 
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
+import io.github.uffd4j.pager.PagedMemory;
+import io.github.uffd4j.pager.PagedSnapshot;
 import io.github.uffd4j.snapshot.LiveSnapshots;
 import io.github.uffd4j.snapshot.Quiesce;
 import io.github.uffd4j.snapshot.Snapshot;
@@ -32,7 +34,8 @@ import java.util.SplittableRandom;
  * way the application would live it.
  *
  * <p>{@link LiveSnapshots}' writer writes from native code (a libc memset through a downcall), as
- * its API requires; {@link TrackedSnapshots}' writer uses plain Java stores.
+ * its API requires; {@link TrackedSnapshots}' writer and the writer of memory a pager snapshots
+ * ({@link PagedMemory.Region#snapshot}) use plain Java stores.
  *
  * <p>Arguments: memory size in bytes, folder for the files, CSV file to append rows
  * {@code size,case,metric,value} to, and optionally how long each load runs without a snapshot
@@ -77,14 +80,61 @@ public final class SnapshotScenario {
         System.out.printf("  %-14s %-28s %,.3f%n", kase, metric, value);
     }
 
+    /** The cases to run ({@code -Duffd4j.bench.snapshotCases=live,tracked,paged}; default all). */
+    private static final java.util.Set<String> CASES = java.util.Set.of(
+            System.getProperty("uffd4j.bench.snapshotCases", "baselines,live,tracked,paged").split(","));
+
     private void run() throws Exception {
         System.out.printf("== snapshots of %d MiB, page %d, one writer of %d-byte records%n", size >> 20, PS, RECORD);
         try (Mapping m = Memory.anonymous(size)) {
             fill(m.segment());
-            disk(m.segment());
-            pauseAndCopy(m.segment());
-            live(m.segment());
-            tracked(m.segment());
+            if (CASES.contains("baselines")) {
+                disk(m.segment());
+                pauseAndCopy(m.segment());
+            }
+            if (CASES.contains("live")) {
+                live(m.segment());
+            }
+            if (CASES.contains("tracked")) {
+                tracked(m.segment());
+            }
+        }
+        if (CASES.contains("paged")) {
+            paged();
+        }
+    }
+
+    /**
+     * Snapshots taken by a pager of this JVM's own ({@link PagedMemory#launch()}) while a writer
+     * writes the memory with plain Java stores: the copy before a write is the pager's, across
+     * processes (a write fault goes to the pager, which reads the page with process_vm_readv).
+     */
+    private void paged() throws Exception {
+        Path file = dir.resolve("paged.u4s");
+        try (PagedMemory pager = PagedMemory.launch()) {
+            PagedMemory.Region r = pager.map("state", size, io.github.uffd4j.pager.Sources.ZERO);
+            fill(r.segment()); // every page present, served by the pager
+            for (long rate : RATES) {
+                String kase = "paged-" + load(rate);
+                try (Writer w = new Writer(r.segment(), false, rate)) {
+                    w.phase(0, baselineNanos);
+                    long start = w.begin(1);
+                    PagedSnapshot s = r.snapshot(file, w);
+                    long returned = System.nanoTime();
+                    s.await(Duration.ofMinutes(30));
+                    long end = w.end();
+                    Snapshot.Progress p = s.progress();
+                    row(kase, "snapshot() returns ms", (returned - start) / 1e6);
+                    row(kase, "pager's part of the pause ms", s.pause().toNanos() / 1e6);
+                    row(kase, "total s", (end - start) / 1e9);
+                    row(kase, "MB/s", size / ((end - start) / 1e9) / 1e6);
+                    row(kase, "pages saved before a write", p.savedBeforeWrite());
+                    row(kase, "pages saved in background", p.savedInBackground());
+                    row(kase, "file MiB", Files.size(file) / (double) (1 << 20));
+                    w.report(kase);
+                }
+                Files.delete(file);
+            }
         }
     }
 

@@ -16,7 +16,7 @@ import java.util.ServiceLoader;
 /**
  * The page sources a pager opens by URI:
  * <ul>
- *   <li>{@code zero:} pages of zeros;</li>
+ *   <li>{@code zero:/} (any URI of the scheme {@code zero}; {@link #ZERO}): pages of zeros;</li>
  *   <li>{@code pattern:SEED} (SEED a decimal long): the 8-byte word at offset {@code o} is
  *       {@link #patternWord patternWord(SEED, o)}, native byte order; for tests and demos that
  *       check every word;</li>
@@ -37,6 +37,9 @@ import java.util.ServiceLoader;
  * Thread safe.
  */
 public final class Sources {
+
+    /** Pages of zeros: {@code zero:/} (a URI needs something after the scheme; {@code zero:} alone does not parse). */
+    public static final URI ZERO = URI.create("zero:/");
 
     private Sources() {
     }
@@ -65,7 +68,7 @@ public final class Sources {
     public static PageSource open(URI uri, long length) {
         String scheme = uri.getScheme();
         if (scheme == null) {
-            throw new PagerException("source URI " + uri + " has no scheme (zero:, pattern:SEED, file:/path, chunked+file:/path, s3://bucket/key, chunked+s3://bucket/key, http(s)://..., chunked+http(s)://..., snapshot:/path[,/path...], or a provider's)");
+            throw new PagerException("source URI " + uri + " has no scheme (zero:/, pattern:SEED, file:/path, chunked+file:/path, s3://bucket/key, chunked+s3://bucket/key, http(s)://..., chunked+http(s)://..., snapshot:/path[,/path...], or a provider's)");
         }
         try {
             return switch (scheme) {
