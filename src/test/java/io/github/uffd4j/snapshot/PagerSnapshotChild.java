@@ -24,11 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * page held at the instant: its last stamp, or the pattern for a page never written (present or
  * not). Prints RESULT.
  *
- * <p>Arguments: SIZE SEED BACKING FILE.
+ * <p>Arguments: SIZE SEED BACKING FILE. Pages are 4 KiB, 2 MiB for HUGETLB.
  */
 public final class PagerSnapshotChild {
-
-    private static final int PAGE = 4096;
 
     private PagerSnapshotChild() {
     }
@@ -38,7 +36,8 @@ public final class PagerSnapshotChild {
         long seed = Long.parseLong(args[1]);
         RegionSpec.Backing backing = RegionSpec.Backing.valueOf(args[2]);
         Path file = Path.of(args[3]);
-        int pages = (int) (size / PAGE);
+        int unit = backing == RegionSpec.Backing.HUGETLB ? 2 << 20 : 4096; // the unit of writes and of the snapshot
+        int pages = (int) (size / unit);
         AtomicBoolean done = new AtomicBoolean();
         AtomicLong gcs = new AtomicLong();
         Thread gc = Thread.ofPlatform().daemon().start(() -> {
@@ -59,14 +58,14 @@ public final class PagerSnapshotChild {
             for (long o = 0; o < size / 4; o += 8) {
                 sum += m.get(ValueLayout.JAVA_LONG, o); // present, never written: the pattern
             }
-            StampingWriters writers = new StampingWriters(pages, 400_000, (w, page, stamp) -> {
-                long base = page * PAGE;
-                for (long o = 0; o < PAGE; o += 8) {
+            StampingWriters writers = new StampingWriters(pages, unit == 4096 ? 400_000 : 4_000, (w, page, stamp) -> {
+                long base = page * unit;
+                for (long o = 0; o < unit; o += 8) {
                     m.set(ValueLayout.JAVA_LONG, base + o, stamp); // plain Java stores, JIT-compiled soon
                 }
             });
             long deadline = System.nanoTime() + 20_000_000_000L;
-            while (writers.writes() < 5000 && System.nanoTime() < deadline) {
+            while (writers.writes() < (unit == 4096 ? 5000 : 20) && System.nanoTime() < deadline) {
                 Thread.sleep(5); // pages written before the instant, and the writers' loop compiled
             }
             long before = writers.writes();
@@ -86,15 +85,15 @@ public final class PagerSnapshotChild {
             long firstBad = -1;
             try (SnapshotFile f = SnapshotFile.open(file); Arena arena = Arena.ofConfined()) {
                 f.verify();
-                MemorySegment page = arena.allocate(PAGE);
+                MemorySegment page = arena.allocate(unit);
                 for (int i = 0; i < pages; i++) {
-                    f.fill((long) i * PAGE, page);
-                    for (long o = 0; o < PAGE; o += 8) {
-                        long want = expected[i] != 0 ? expected[i] : Sources.patternWord(seed, (long) i * PAGE + o);
+                    f.fill((long) i * unit, page);
+                    for (long o = 0; o < unit; o += 8) {
+                        long want = expected[i] != 0 ? expected[i] : Sources.patternWord(seed, (long) i * unit + o);
                         if (page.get(ValueLayout.JAVA_LONG, o) != want) {
                             bad++;
                             if (firstBad < 0) {
-                                firstBad = (long) i * PAGE + o;
+                                firstBad = (long) i * unit + o;
                             }
                         }
                     }

@@ -2,6 +2,7 @@ package io.github.uffd4j.snapshot;
 
 import io.github.uffd4j.ChildJvm;
 import io.github.uffd4j.Feature;
+import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.TestSupport;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -19,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Snapshots taken by a pager while plain JIT-compiled Java code in the app writes the memory
  * under a GC loop ({@link io.github.uffd4j.pager.PagedMemory.Region#snapshot}): every page of the
  * file holds exactly what it held at the instant, for pages written before and after it, pages
- * present but never written, and pages never loaded. In a child JVM watched with a timeout.
+ * present but never written, and pages never loaded; on anonymous, shared and hugetlb memory. In a
+ * child JVM watched with a timeout.
  */
 class PagerSnapshotTest {
 
@@ -31,11 +33,14 @@ class PagerSnapshotTest {
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(strings = {"ANONYMOUS", "SHMEM"})
+    @ValueSource(strings = {"ANONYMOUS", "SHMEM", "HUGETLB"})
     void plainJavaWritersGetAPointInTimeSnapshot(String backing) throws Exception {
         TestSupport.assumeFeature(Feature.PAGEFAULT_FLAG_WP);
         if (!backing.equals("ANONYMOUS")) {
             TestSupport.assumeFeature(Feature.WP_HUGETLBFS_SHMEM);
+        }
+        if (backing.equals("HUGETLB")) {
+            TestSupport.assumeHugePages(HugePageSize.SIZE_2MB, (int) (SIZE / HugePageSize.SIZE_2MB.bytes()) + 4);
         }
         Path file = dir.resolve("snap-" + backing + ".u4s");
         ChildJvm.Result r = ChildJvm.run(PagerSnapshotChild.class, LIMIT, Long.toString(SIZE), "77", backing,
