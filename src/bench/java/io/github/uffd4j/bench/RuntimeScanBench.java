@@ -23,8 +23,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Case g: a lazy sequential scan through the runtime. One op opens a {@link LazySegment} of
- * {@link #size} bytes over an in-memory source (defaults: 2 handler threads, 64 KiB fault-around
- * growing to 2 MiB readahead, background fill on) and reads one long from every page with its
+ * {@link #size} bytes over an in-memory source (defaults: 2 handler threads, 2 readahead threads,
+ * 64 KiB fault-around growing to 2 MiB readahead, background fill on) and reads one long from every page with its
  * accessors; closing it is untimed. Reported as time per scan; the report turns it into GB/s.
  * With {@code pages=2m} the lazy memory is hugetlb (scripts/bench reserves the huge pages).
  */
@@ -42,6 +42,10 @@ public class RuntimeScanBench {
     /** Page size of the lazy memory: "4k" (anonymous) or "2m" (hugetlb; needs that many free huge pages). */
     @Param({"4k"})
     public String pages;
+
+    /** Readahead threads of the LazySegment; -1 keeps its default. */
+    @Param({"-1"})
+    public int readaheadThreads;
 
     private final long page = Memory.pageSize();
     private Mapping source;
@@ -84,6 +88,9 @@ public class RuntimeScanBench {
     @Benchmark
     public long scan() {
         LazySegment.Builder b = LazySegment.builder(size, this::fill).backgroundFill(true).name("scan");
+        if (readaheadThreads >= 0) {
+            b.readaheadThreads(readaheadThreads);
+        }
         if (pages.equals("2m")) {
             b.hugePages(HugePageSize.SIZE_2MB);
         }
