@@ -122,16 +122,7 @@ public final class SnapshotScenario {
                     PagedSnapshot s = r.snapshot(file, w);
                     long returned = System.nanoTime();
                     s.await(Duration.ofMinutes(30));
-                    long end = w.end();
-                    Snapshot.Progress p = s.progress();
-                    row(kase, "snapshot() returns ms", (returned - start) / 1e6);
-                    row(kase, "pager's part of the pause ms", s.pause().toNanos() / 1e6);
-                    row(kase, "total s", (end - start) / 1e9);
-                    row(kase, "MB/s", size / ((end - start) / 1e9) / 1e6);
-                    row(kase, "pages saved before a write", p.savedBeforeWrite());
-                    row(kase, "pages saved in background", p.savedInBackground());
-                    row(kase, "file MiB", Files.size(file) / (double) (1 << 20));
-                    w.report(kase);
+                    reportSnapshot(kase, w, start, returned, "pager's part of the pause ms", s.pause(), s.progress(), file);
                 }
                 Files.delete(file);
             }
@@ -204,20 +195,25 @@ public final class SnapshotScenario {
                     Snapshot s = snaps.snapshot(file, w);
                     long returned = System.nanoTime();
                     s.await(Duration.ofMinutes(30));
-                    long end = w.end();
-                    Snapshot.Progress p = s.progress();
-                    row(kase, "snapshot() returns ms", (returned - start) / 1e6);
-                    row(kase, "writers paused ms", s.pause().toNanos() / 1e6);
-                    row(kase, "total s", (end - start) / 1e9);
-                    row(kase, "MB/s", size / ((end - start) / 1e9) / 1e6);
-                    row(kase, "pages saved before a write", p.savedBeforeWrite());
-                    row(kase, "pages saved in background", p.savedInBackground());
-                    row(kase, "file MiB", Files.size(file) / (double) (1 << 20));
-                    w.report(kase);
+                    reportSnapshot(kase, w, start, returned, "writers paused ms", s.pause(), s.progress(), file);
                 }
                 Files.delete(file);
             }
         }
+    }
+
+    /** The rows of one snapshot taken under writer {@code w} from {@code start}, whose call returned at {@code returned}. */
+    private void reportSnapshot(String kase, Writer w, long start, long returned, String pauseMetric, Duration pause,
+                                Snapshot.Progress p, Path file) throws IOException, InterruptedException {
+        long end = w.end();
+        row(kase, "snapshot() returns ms", (returned - start) / 1e6);
+        row(kase, pauseMetric, pause.toNanos() / 1e6);
+        row(kase, "total s", (end - start) / 1e9);
+        row(kase, "MB/s", size / ((end - start) / 1e9) / 1e6);
+        row(kase, "pages saved before a write", p.savedBeforeWrite());
+        row(kase, "pages saved in background", p.savedInBackground());
+        row(kase, "file MiB", Files.size(file) / (double) (1 << 20));
+        w.report(kase);
     }
 
     /** A snapshot of a little memory first: the first one in a JVM loads and compiles the classes (reported). */
