@@ -42,6 +42,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code firstByte}: open, read one byte at a random offset: the time to first byte;</li>
  *   <li>{@code lookups}: open, read 8 bytes at each of {@link #lookupCount} random offsets (one
  *       per 6.4 MiB: what 1% of the dataset in 64 KiB records is);</li>
+ *   <li>{@code lookupsParallel}: the same lookups from 4 threads at once;</li>
  *   <li>{@code scan}: open, sum every 8-byte word, in order, through 1 MiB slices;</li>
  *   <li>{@code eager}: the baseline: read (or download) and decompress everything into anonymous
  *       memory on 2 threads ({@link FileSource} fills, {@link ChunkedSource#decodeAll}), then
@@ -49,7 +50,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code eagerScan}: the same, then sum every word: the eager full scan.</li>
  * </ul>
  * Datasets ({@link #dataset}): the plain file ({@link FileSource}); the file packed with zstd or
- * lz4 in 256 KiB or 1 MiB chunks ({@link ChunkedSource}, default cache); the zstd
+ * lz4 in 256 KiB or 1 MiB chunks, zstd in 64 KiB chunks too ({@link ChunkedSource}, default cache); the zstd
  * ones in a local S3 server (S3Proxy in this JVM, one S3 client made at setup and reused). After
  * each op (untimed) it records the JVM's RSS, the region's resident bytes and the chunk cache in
  * {@code target/bench/dataset-memory.csv} for the report. {@link MmapBench} is the plain file
@@ -66,7 +67,7 @@ public class DatasetBench {
     @Param({"1073741824"})
     public long size;
 
-    @Param({"file", "zstd-1m", "zstd-256k", "lz4-1m", "lz4-256k", "s3-zstd-1m", "s3-zstd-256k"})
+    @Param({"file", "zstd-1m", "zstd-256k", "zstd-64k", "lz4-1m", "lz4-256k", "s3-zstd-1m", "s3-zstd-256k"})
     public String dataset;
 
     static final Path MEMORY_LOG = Path.of("target/bench/dataset-memory.csv");
@@ -186,6 +187,35 @@ public class DatasetBench {
             sum += l.getLong(offsets[i]);
         }
         return sum;
+    }
+
+    /** Threads of {@link #lookupsParallel}. */
+    static final int LOOKUP_THREADS = 4;
+
+    /**
+     * The same lookups from {@link #LOOKUP_THREADS} threads, each taking every fourth one: a
+     * server answering requests at once, where each request waits for its own page and the storage
+     * serves several at a time.
+     */
+    @Benchmark
+    public long lookupsParallel() throws Exception {
+        LazySegment l = openLazy();
+        java.util.concurrent.atomic.AtomicLong sum = new java.util.concurrent.atomic.AtomicLong();
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < LOOKUP_THREADS; t++) {
+            int first = 1 + t;
+            threads.add(Thread.ofPlatform().start(() -> {
+                long s = 0;
+                for (int i = first; i < offsets.length; i += LOOKUP_THREADS) {
+                    s += l.getLong(offsets[i]);
+                }
+                sum.addAndGet(s);
+            }));
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        return sum.get();
     }
 
     @Benchmark

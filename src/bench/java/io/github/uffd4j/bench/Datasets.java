@@ -92,7 +92,17 @@ final class Datasets {
             return DIR.resolve("mix-" + size + ".bin");
         }
         String[] p = name.replace("s3-", "").split("-");
-        return DIR.resolve("mix-" + size + "-" + p[0] + "-" + (p[1].equals("1m") ? 1024 : 256) + "k.u4c");
+        return DIR.resolve("mix-" + size + "-" + p[0] + "-" + chunkSize(p[1]) / 1024 + "k.u4c");
+    }
+
+    /** The chunk size a dataset name gives: "1m", "256k", "64k". */
+    static int chunkSize(String s) {
+        int n = Integer.parseInt(s.substring(0, s.length() - 1));
+        return switch (s.charAt(s.length() - 1)) {
+            case 'm' -> n << 20;
+            case 'k' -> n << 10;
+            default -> throw new IllegalArgumentException("a chunk size such as 1m or 64k, not " + s);
+        };
     }
 
     /** The file of dataset {@code name} ({@link #path}), written if missing: the plain data, or it packed as the name says. */
@@ -104,7 +114,7 @@ final class Datasets {
         if (!Files.exists(f)) {
             String[] p = name.replace("s3-", "").split("-");
             ChunkedWriter.builder().compression(Compression.valueOf(p[0].toUpperCase(java.util.Locale.ROOT)))
-                    .chunkSize(p[1].equals("1m") ? 1 << 20 : 256 << 10).write(plain(size), f);
+                    .chunkSize(chunkSize(p[1])).write(plain(size), f);
         }
         return f;
     }
