@@ -7,6 +7,7 @@ import io.github.uffd4j.handler.FaultService;
 import io.github.uffd4j.handler.FaultStats;
 import io.github.uffd4j.handler.PageSource;
 import io.github.uffd4j.handler.Region;
+import io.github.uffd4j.internal.ThreadNice;
 
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -300,6 +301,7 @@ public final class MigratedMemory implements AutoCloseable {
     // ---- receiving ---------------------------------------------------------------------------
 
     private void readPush() {
+        ThreadNice.lowerCurrentThread(10); // the faults' pages (the urgent connection) are installed first
         byte[] buf = new byte[pageSize];
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment page = arena.allocate(pageSize, pageSize);

@@ -5,6 +5,7 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.PageRegion;
 import io.github.uffd4j.PagemapScanner;
 import io.github.uffd4j.Userfaultfd;
+import io.github.uffd4j.internal.ThreadNice;
 import io.github.uffd4j.internal.WriteProtection;
 
 import java.io.BufferedInputStream;
@@ -330,7 +331,7 @@ public final class MigrationSource {
                 Duration downtime = Duration.ofNanos(System.nanoTime() - stopAt);
                 report(Step.SWITCHED, 0, left.cardinality());
 
-                long pushed = push(left);
+                long pushed = pushAtLowPriority(left);
                 bulkOut.writeByte(END);
                 bulkOut.flush();
                 awaitTarget(done, "confirm every page arrived");
@@ -426,6 +427,43 @@ public final class MigrationSource {
         for (int i = 0; i < n; i++) {
             writePage(bulkOut, memory, batch[i], pageSize, bulkPage);
         }
+    }
+
+    /** Nice value of the push: the urgent thread and the target's faults come first on a shared CPU. */
+    private static final int PUSH_NICE = 10;
+
+    /**
+     * {@link #push} on a thread of its own at low CPU priority ({@link #PUSH_NICE}): where the
+     * source's push shares CPUs with the urgent path (on either side), the urgent page is sent and
+     * installed first. The caller waits for it.
+     */
+    private long pushAtLowPriority(BitSet left) throws IOException {
+        long[] pushed = new long[1];
+        Throwable[] failure = new Throwable[1];
+        Thread t = Thread.ofPlatform().name("uffd4j-migrate-push").start(() -> {
+            ThreadNice.lowerCurrentThread(PUSH_NICE);
+            try {
+                pushed[0] = push(left);
+            } catch (Throwable e) {
+                failure[0] = e;
+            }
+        });
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException("interrupted while pushing the postcopy pages", e);
+        }
+        if (failure[0] instanceof IOException io) {
+            throw io;
+        }
+        if (failure[0] instanceof RuntimeException r) {
+            throw r;
+        }
+        if (failure[0] instanceof Error e) {
+            throw e;
+        }
+        return pushed[0];
     }
 
     /** Pushes the pages left that no request took first; returns how many. */

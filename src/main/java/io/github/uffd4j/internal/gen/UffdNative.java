@@ -3074,6 +3074,134 @@ public class UffdNative {
             }
         }
     }
+    private static final int PRIO_PROCESS = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum __priority_which.PRIO_PROCESS = 0
+     * }
+     */
+    public static int PRIO_PROCESS() {
+        return PRIO_PROCESS;
+    }
+
+    private static class getpriority {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("getpriority");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int getpriority(__priority_which_t __which, id_t __who)
+     * }
+     */
+    public static FunctionDescriptor getpriority$descriptor() {
+        return getpriority.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int getpriority(__priority_which_t __which, id_t __who)
+     * }
+     */
+    public static MethodHandle getpriority$handle() {
+        return getpriority.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int getpriority(__priority_which_t __which, id_t __who)
+     * }
+     */
+    public static MemorySegment getpriority$address() {
+        return getpriority.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int getpriority(__priority_which_t __which, id_t __who)
+     * }
+     */
+    public static int getpriority(int __which, int __who) {
+        var mh$ = getpriority.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getpriority", __which, __who);
+            }
+            return (int)mh$.invokeExact(__which, __who);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class setpriority {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT,
+            UffdNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = UffdNative.findOrThrow("setpriority");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int setpriority(__priority_which_t __which, id_t __who, int __prio)
+     * }
+     */
+    public static FunctionDescriptor setpriority$descriptor() {
+        return setpriority.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int setpriority(__priority_which_t __which, id_t __who, int __prio)
+     * }
+     */
+    public static MethodHandle setpriority$handle() {
+        return setpriority.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int setpriority(__priority_which_t __which, id_t __who, int __prio)
+     * }
+     */
+    public static MemorySegment setpriority$address() {
+        return setpriority.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int setpriority(__priority_which_t __which, id_t __who, int __prio)
+     * }
+     */
+    public static int setpriority(int __which, int __who, int __prio) {
+        var mh$ = setpriority.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("setpriority", __which, __who, __prio);
+            }
+            return (int)mh$.invokeExact(__which, __who, __prio);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 
     private static class process_vm_readv {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(

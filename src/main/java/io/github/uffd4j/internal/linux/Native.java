@@ -214,6 +214,8 @@ public final class Native {
         static final FunctionDescriptor FTRUNCATE = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG);
         static final FunctionDescriptor SYSCONF = FunctionDescriptor.of(JAVA_LONG, JAVA_INT);
         static final FunctionDescriptor GETTID = FunctionDescriptor.of(JAVA_INT);
+        static final FunctionDescriptor SETPRIORITY = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+        static final FunctionDescriptor GETPRIORITY = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor STRERROR = FunctionDescriptor.of(ADDRESS, JAVA_INT);
         static final FunctionDescriptor PROCESS_VM_READV = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG);
@@ -335,6 +337,14 @@ public final class Native {
 
     private static final class Gettid {
         static final MethodHandle H = link("gettid", Signatures.GETTID, -1);
+    }
+
+    private static final class Setpriority {
+        static final MethodHandle H = link("setpriority", Signatures.SETPRIORITY, -1);
+    }
+
+    private static final class Getpriority {
+        static final MethodHandle H = link("getpriority", Signatures.GETPRIORITY, -1);
     }
 
     private static final class ProcessVmReadv {
@@ -574,6 +584,24 @@ public final class Native {
     public static int gettid() {
         try {
             return (int) Gettid.H.invokeExact(capture());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** setpriority(which, who, prio): 0, or -1 with errno set. */
+    public static int setpriority(int which, int who, int prio) {
+        try {
+            return (int) Setpriority.H.invokeExact(capture(), which, who, prio);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** getpriority(which, who): the nice value (-1 is also a valid one: clear errno first and look). */
+    public static int getpriority(int which, int who) {
+        try {
+            return (int) Getpriority.H.invokeExact(capture(), which, who);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -69,6 +69,8 @@ class NativeSignaturesTest {
         same(Native.Signatures.FTRUNCATE, UffdNative.ftruncate$descriptor());
         same(Native.Signatures.SYSCONF, UffdNative.sysconf$descriptor());
         same(Native.Signatures.GETTID, UffdNative.gettid$descriptor());
+        same(Native.Signatures.SETPRIORITY, UffdNative.setpriority$descriptor());
+        same(Native.Signatures.GETPRIORITY, UffdNative.getpriority$descriptor());
         same(Native.Signatures.STRERROR, UffdNative.strerror$descriptor());
         same(Native.Signatures.IOCTL_PTR, UffdNative.ioctl.makeInvoker(UffdNative.C_POINTER).descriptor());
         same(Native.Signatures.IOCTL_INT, UffdNative.ioctl.makeInvoker(UffdNative.C_INT).descriptor());
