@@ -290,6 +290,53 @@ public final class Region {
         uffd.writeProtect(address + offset, length, true, 0);
     }
 
+    /** Work on a region's pages that must not overlap a zap of them ({@link #unzappedSince}). */
+    @FunctionalInterface
+    public interface Unzapped {
+        /**
+         * Does the work.
+         *
+         * @throws Exception any failure, passed on to the caller of {@link #unzappedSince}
+         */
+        void run() throws Exception;
+    }
+
+    /**
+     * How many times pages of this region have been zapped so far: REMOVE events
+     * (madvise(MADV_DONTNEED / MADV_REMOVE), hole punches) and {@link #reset}s. Taken at an instant,
+     * it lets {@link #unzappedSince} tell whether any page may have lost its contents since.
+     *
+     * @return the region's zap count
+     */
+    public long zapEpoch() {
+        return pages.zapEpoch();
+    }
+
+    /**
+     * Runs {@code work} only if no page of the region has been zapped since {@link #zapEpoch}
+     * returned {@code epoch}, and so that none can be zapped while it runs: the service's handler
+     * threads wait to read events until it is done (so keep it short: a copy of some pages). How a
+     * reader of another process's memory (a pager's snapshot) knows the pages it copies still hold
+     * what they held at that instant.
+     *
+     * @param epoch a value {@link #zapEpoch} returned
+     * @param work  the work, typically a copy of some of the region's pages
+     * @return true if {@code work} ran, false if pages were zapped since {@code epoch}
+     * @throws Exception what {@code work} threw
+     */
+    public boolean unzappedSince(long epoch, Unzapped work) throws Exception {
+        int stripe = gate.enterWaiting();
+        try {
+            if (pages.zapEpoch() != epoch) {
+                return false;
+            }
+            work.run();
+            return true;
+        } finally {
+            gate.leave(stripe);
+        }
+    }
+
     /**
      * Lifts the write protection of {@code [offset, offset + length)} (the region must have been
      * registered with a {@link WriteFaultHook}) and wakes the writers waiting there.

@@ -839,8 +839,9 @@ public final class PagedMemory implements AutoCloseable {
          * is whole): it must be allowed to create it, and it does so only for an app of its own
          * uid (a pager serving several users refuses: it would write with rights they may lack;
          * {@link PagedMemory#launch()} starts one as this user). Do not {@link #discard} pages while a
-         * snapshot runs (refused here; an {@code madvise} of your own would make the snapshot
-         * hold the source's bytes for those pages). One snapshot of a region at a time. Needs
+         * snapshot runs (refused here; pages zapped by an {@code madvise} of your own make the
+         * snapshot fail with a {@link io.github.uffd4j.snapshot.SnapshotException} saying so,
+         * never hold other bytes). One snapshot of a region at a time. Needs
          * write protection for this kind of memory (Linux 5.7 for anonymous, 5.19 for shared
          * memory and hugetlb).
          *

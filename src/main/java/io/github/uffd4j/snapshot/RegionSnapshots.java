@@ -36,6 +36,11 @@ import java.util.Objects;
  * s.await(Duration.ofMinutes(1));
  * }</pre>
  *
+ * <p>A page discarded while the snapshot runs (madvise(MADV_DONTNEED), a hole punch, a
+ * {@link Region#reset}) loses what it held at the instant: the snapshot then fails with a
+ * {@link SnapshotException} saying so (it never holds other bytes), which is why every copy of
+ * present pages runs under {@link Region#unzappedSince}.
+ *
  * <p>In a service of this process's own userfaultfd the same rule as {@link LiveSnapshots} holds:
  * writers must not be plain Java code of this JVM. One snapshot at a time. Thread safe.
  */
@@ -103,9 +108,10 @@ public final class RegionSnapshots implements WriteFaultHook, AutoCloseable {
         long pages = region.pageCount();
         long t0 = System.nanoTime();
         SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, pageSize, region.byteSize(), 0);
+        long epoch = region.zapEpoch(); // a page zapped after this loses what it held at the instant
         BitSet present = region.presentPageSet();
         MemorySegment pool = Arena.ofAuto().allocate(Math.max(pageSize, COPY_POOL_BYTES / pageSize * pageSize), 4096);
-        Snapshot s = new Snapshot(new Target(region, present), file, w, pageSize, pages, pool);
+        Snapshot s = new Snapshot(new Target(region, present, epoch), file, w, pageSize, pages, pool);
         current = new Taken(region, s, present); // before the protection: a fault right after it finds the snapshot
         try {
             region.writeProtect(0, region.byteSize());
@@ -156,11 +162,13 @@ public final class RegionSnapshots implements WriteFaultHook, AutoCloseable {
     private final class Target implements Snapshot.Target {
         private final Region region;
         private final BitSet present;
+        private final long epoch;
         private final int pageShift;
 
-        Target(Region region, BitSet present) {
+        Target(Region region, BitSet present, long epoch) {
             this.region = region;
             this.present = present;
+            this.epoch = epoch;
             this.pageShift = Long.numberOfTrailingZeros(region.pageSize());
         }
 
@@ -174,7 +182,12 @@ public final class RegionSnapshots implements WriteFaultHook, AutoCloseable {
                 q = q < 0 || q > end ? end : q;
                 MemorySegment part = dst.asSlice((long) (p - first) << pageShift, (long) (q - p) << pageShift);
                 if (held) {
-                    reader.read((long) p << pageShift, part);
+                    long at = (long) p << pageShift;
+                    if (!region.unzappedSince(epoch, () -> reader.read(at, part))) {
+                        throw new SnapshotException("pages of " + region + " were discarded (madvise, a hole punch) while the"
+                                + " snapshot was being taken: what they held at the instant is gone; take it again, and"
+                                + " discard nothing while a snapshot runs");
+                    }
                 } else {
                     if (!source.writesEveryByte()) {
                         part.fill((byte) 0);

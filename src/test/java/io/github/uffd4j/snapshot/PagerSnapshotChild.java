@@ -24,7 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * page held at the instant: its last stamp, or the pattern for a page never written (present or
  * not). Prints RESULT.
  *
- * <p>Arguments: SIZE SEED BACKING FILE. Pages are 4 KiB, 2 MiB for HUGETLB.
+ * <p>Arguments: SIZE SEED BACKING FILE [discard]. Pages are 4 KiB, 2 MiB for HUGETLB. With
+ * {@code discard}, pages present at the instant are zapped with madvise right after the snapshot
+ * is taken, and RESULT says how the snapshot ended (it must refuse, never hold other bytes).
  */
 public final class PagerSnapshotChild {
 
@@ -36,6 +38,7 @@ public final class PagerSnapshotChild {
         long seed = Long.parseLong(args[1]);
         RegionSpec.Backing backing = RegionSpec.Backing.valueOf(args[2]);
         Path file = Path.of(args[3]);
+        boolean discard = args.length > 4 && args[4].equals("discard");
         int unit = backing == RegionSpec.Backing.HUGETLB ? 2 << 20 : 4096; // the unit of writes and of the snapshot
         int pages = (int) (size / unit);
         AtomicBoolean done = new AtomicBoolean();
@@ -71,6 +74,21 @@ public final class PagerSnapshotChild {
             long before = writers.writes();
             PagedSnapshot s = region.snapshot(file, writers);
             long instant = writers.atPause();
+            if (discard) {
+                // pages present at the instant, zapped behind the pager's back before it saved them
+                io.github.uffd4j.Memory.dontNeed(m.address() + size / 4 - (64 << 10), 64 << 10);
+                String outcome;
+                try {
+                    s.await(Duration.ofMinutes(2));
+                    outcome = "completed";
+                } catch (SnapshotException e) {
+                    outcome = e.getMessage().contains("discarded") ? "refused" : "failed: " + e.getMessage();
+                }
+                writers.close();
+                done.set(true);
+                System.out.printf("RESULT discard outcome=%s fileExists=%b%n", outcome, java.nio.file.Files.exists(file));
+                return;
+            }
             s.await(Duration.ofMinutes(2));
             long during = writers.writes() - before;
             Snapshot.Progress p = s.progress();

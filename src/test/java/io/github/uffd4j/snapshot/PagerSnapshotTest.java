@@ -4,6 +4,7 @@ import io.github.uffd4j.ChildJvm;
 import io.github.uffd4j.Feature;
 import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.TestSupport;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -54,6 +55,18 @@ class PagerSnapshotTest {
         assertTrue(number(line, "writesDuringSnapshot") > 0, "the writers wrote while it was taken: " + line);
         assertTrue(number(line, "savedBeforeWrite") > 0, "some pages were saved before a write: " + line);
         assertTrue(number(line, "gcs") > 0, line);
+    }
+
+    @Test
+    void pagesDiscardedBehindThePagersBackFailTheSnapshotNeverChangeIt() throws Exception {
+        TestSupport.assumeFeature(Feature.PAGEFAULT_FLAG_WP);
+        Path file = dir.resolve("snap-discarded.u4s");
+        ChildJvm.Result r = ChildJvm.run(PagerSnapshotChild.class, LIMIT, Long.toString(SIZE), "78", "ANONYMOUS", file.toString(),
+                "discard");
+        String line = r.output().lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse("");
+        System.out.println("pager snapshot, pages discarded meanwhile: " + line);
+        assertTrue(r.ok(), r::describe);
+        assertTrue(line.contains("outcome=refused fileExists=false"), r::describe);
     }
 
     private static long number(String line, String key) {
