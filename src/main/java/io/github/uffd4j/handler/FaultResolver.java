@@ -140,9 +140,7 @@ final class FaultResolver {
      */
     private void askAhead(Region r, int p) {
         ReadaheadQueue queue = ctx.readahead();
-        if (queue == null || r.alias() != null) {
-            // shared memory (MINOR faults) is loaded by the fault path only: a reader stuck for good was
-            // seen once with readahead threads loading it while holes were punched (AccessorSafetyTest)
+        if (queue == null) {
             return;
         }
         int unit = r.moveUnitPages();

@@ -187,9 +187,7 @@ public final class FaultService implements AutoCloseable {
          * two of them beside two handler threads runs at about the speed of decompressing it all
          * first (BENCHMARKS.md). 0 loads only what faults ask for, with their fault-around and
          * readahead blocks. A readahead load that fails gives its pages back silently: the fault
-         * that wants one of them loads it again and reports a failure then. Regions of shared
-         * memory (an alias, MINOR faults) are loaded by the fault path only. {@link LazySegment}
-         * has 2 by default.
+         * that wants one of them loads it again and reports a failure then.
          *
          * @param n the thread count
          * @return this builder
