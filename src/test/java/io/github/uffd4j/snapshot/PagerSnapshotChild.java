@@ -25,8 +25,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * not). Prints RESULT.
  *
  * <p>Arguments: SIZE SEED BACKING FILE [discard]. Pages are 4 KiB, 2 MiB for HUGETLB. With
- * {@code discard}, pages present at the instant are zapped with madvise right after the snapshot
- * is taken, and RESULT says how the snapshot ended (it must refuse, never hold other bytes).
+ * {@code discard}, the last pages (read before the instant, so present) are zapped with madvise
+ * right after the snapshot is taken, and RESULT says how the snapshot ended (it must refuse, never
+ * hold other bytes), with the pages saved before the zap and the pager's event count around it.
  */
 public final class PagerSnapshotChild {
 
@@ -61,6 +62,11 @@ public final class PagerSnapshotChild {
             for (long o = 0; o < size / 4; o += 8) {
                 sum += m.get(ValueLayout.JAVA_LONG, o); // present, never written: the pattern
             }
+            if (discard) {
+                for (long o = size - (1 << 20); o < size; o += unit) {
+                    sum += m.get(ValueLayout.JAVA_LONG, o); // present at the instant: the pages to discard
+                }
+            }
             StampingWriters writers = new StampingWriters(pages, unit == 4096 ? 400_000 : 4_000, (w, page, stamp) -> {
                 long base = page * unit;
                 for (long o = 0; o < unit; o += 8) {
@@ -75,8 +81,11 @@ public final class PagerSnapshotChild {
             PagedSnapshot s = region.snapshot(file, writers);
             long instant = writers.atPause();
             if (discard) {
-                // pages present at the instant, zapped behind the pager's back before it saved them
-                io.github.uffd4j.Memory.dontNeed(m.address() + size / 4 - (64 << 10), 64 << 10);
+                // pages present at the instant (read before it), zapped behind the pager's back: the last
+                // ones of the region, which the background save reaches last
+                Snapshot.Progress atDiscard = s.progress();
+                long events = pager.stats().events();
+                io.github.uffd4j.Memory.dontNeed(m.address() + size - (64 << 10), 64 << 10);
                 String outcome;
                 try {
                     s.await(Duration.ofMinutes(2));
@@ -86,7 +95,9 @@ public final class PagerSnapshotChild {
                 }
                 writers.close();
                 done.set(true);
-                System.out.printf("RESULT discard outcome=%s fileExists=%b%n", outcome, java.nio.file.Files.exists(file));
+                System.out.printf("RESULT discard outcome=%s fileExists=%b savedBeforeDiscard=%d pagerEvents=%d->%d%n", outcome,
+                        java.nio.file.Files.exists(file), atDiscard.savedInBackground() + atDiscard.savedBeforeWrite(), events,
+                        pager.stats().events());
                 return;
             }
             s.await(Duration.ofMinutes(2));

@@ -66,7 +66,7 @@ class PagerSnapshotTest {
         String line = r.output().lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse("");
         System.out.println("pager snapshot, pages discarded meanwhile: " + line);
         assertTrue(r.ok(), r::describe);
-        assertTrue(line.contains("outcome=refused fileExists=false"), r::describe);
+        assertTrue(line.contains("outcome=refused fileExists=false "), r::describe);
     }
 
     private static long number(String line, String key) {
