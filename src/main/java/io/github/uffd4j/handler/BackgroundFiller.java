@@ -84,7 +84,15 @@ final class BackgroundFiller extends ServiceThread {
         while (e < limit && pages.claim(e)) {
             e++;
         }
-        if (!loader.load(r, p, e, -1, epoch)) {
+        boolean current;
+        try {
+            current = loader.load(r, p, e, -1, epoch);
+        } catch (RuntimeException | Error x) {
+            // this thread ends; its claims must not stay LOADING, where a fault waits for its install
+            ctx.installer().release(r, p, e);
+            throw x;
+        }
+        if (!current) {
             stop = true;
             return false;
         }

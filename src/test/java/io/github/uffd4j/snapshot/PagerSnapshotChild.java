@@ -25,9 +25,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * not). Prints RESULT.
  *
  * <p>Arguments: SIZE SEED BACKING FILE [discard]. Pages are 4 KiB, 2 MiB for HUGETLB. With
- * {@code discard}, the last pages (read before the instant, so present) are zapped with madvise
- * right after the snapshot is taken, and RESULT says how the snapshot ended (it must refuse, never
- * hold other bytes), with the pages saved before the zap and the pager's event count around it.
+ * {@code discard}, the last MiB holds contents of its own (written before the instant) and its
+ * last pages are zapped with madvise right after the snapshot is taken; DISCARD says how the
+ * snapshot ended: refused (no file), or completed, which is right only if the pager had copied
+ * those pages before the zap, so the file is then checked like any other (RESULT).
  */
 public final class PagerSnapshotChild {
 
@@ -62,10 +63,9 @@ public final class PagerSnapshotChild {
             for (long o = 0; o < size / 4; o += 8) {
                 sum += m.get(ValueLayout.JAVA_LONG, o); // present, never written: the pattern
             }
-            if (discard) {
-                for (long o = size - (1 << 20); o < size; o += unit) {
-                    sum += m.get(ValueLayout.JAVA_LONG, o); // present at the instant: the pages to discard
-                }
+            long marked = discard ? size - (1 << 20) : size; // from here on: contents of their own, not the source's
+            for (long o = marked; o < size; o += 8) {
+                m.set(ValueLayout.JAVA_LONG, o, ~Sources.patternWord(seed, o)); // present at the instant, the pages to discard
             }
             StampingWriters writers = new StampingWriters(pages, unit == 4096 ? 400_000 : 4_000, (w, page, stamp) -> {
                 long base = page * unit;
@@ -89,18 +89,21 @@ public final class PagerSnapshotChild {
                 String outcome;
                 try {
                     s.await(Duration.ofMinutes(2));
-                    outcome = "completed";
+                    outcome = "completed"; // allowed only if the pager had copied every page before the zap: checked below
                 } catch (SnapshotException e) {
                     outcome = e.getMessage().contains("discarded") ? "refused" : "failed: " + e.getMessage();
                 }
-                writers.close();
-                done.set(true);
-                System.out.printf("RESULT discard outcome=%s fileExists=%b savedBeforeDiscard=%d pagerEvents=%d->%d%n", outcome,
+                System.out.printf("DISCARD outcome=%s fileExists=%b savedBeforeDiscard=%d pagerEvents=%d->%d%n", outcome,
                         java.nio.file.Files.exists(file), atDiscard.savedInBackground() + atDiscard.savedBeforeWrite(), events,
                         pager.stats().events());
-                return;
+                if (!outcome.equals("completed")) {
+                    writers.close();
+                    done.set(true);
+                    return;
+                }
+            } else {
+                s.await(Duration.ofMinutes(2));
             }
-            s.await(Duration.ofMinutes(2));
             long during = writers.writes() - before;
             Snapshot.Progress p = s.progress();
             writers.close();
@@ -118,7 +121,9 @@ public final class PagerSnapshotChild {
                 for (int i = 0; i < pages; i++) {
                     f.fill((long) i * unit, page);
                     for (long o = 0; o < unit; o += 8) {
-                        long want = expected[i] != 0 ? expected[i] : Sources.patternWord(seed, (long) i * unit + o);
+                        long at = (long) i * unit + o;
+                        long want = expected[i] != 0 ? expected[i]
+                                : at >= marked ? ~Sources.patternWord(seed, at) : Sources.patternWord(seed, at);
                         if (page.get(ValueLayout.JAVA_LONG, o) != want) {
                             bad++;
                             if (firstBad < 0) {

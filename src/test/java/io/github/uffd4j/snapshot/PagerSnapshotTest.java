@@ -58,15 +58,21 @@ class PagerSnapshotTest {
     }
 
     @Test
-    void pagesDiscardedBehindThePagersBackFailTheSnapshotNeverChangeIt() throws Exception {
+    void pagesDiscardedBehindThePagersBackFailTheSnapshotOrWereSavedFirst() throws Exception {
         TestSupport.assumeFeature(Feature.PAGEFAULT_FLAG_WP);
         Path file = dir.resolve("snap-discarded.u4s");
         ChildJvm.Result r = ChildJvm.run(PagerSnapshotChild.class, LIMIT, Long.toString(SIZE), "78", "ANONYMOUS", file.toString(),
                 "discard");
-        String line = r.output().lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse("");
-        System.out.println("pager snapshot, pages discarded meanwhile: " + line);
+        String discard = r.output().lines().filter(l -> l.startsWith("DISCARD")).findFirst().orElse("");
+        String result = r.output().lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse("");
+        System.out.println("pager snapshot, pages discarded meanwhile: " + discard + " " + result);
         assertTrue(r.ok(), r::describe);
-        assertTrue(line.contains("outcome=refused fileExists=false "), r::describe);
+        if (discard.contains("outcome=completed")) {
+            // the pager had copied the pages before the zap reached them: then the file must be exact
+            assertEquals(0, number(result, "bad"), r::describe);
+        } else {
+            assertTrue(discard.contains("outcome=refused fileExists=false "), r::describe);
+        }
     }
 
     private static long number(String line, String key) {
