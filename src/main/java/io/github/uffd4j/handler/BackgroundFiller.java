@@ -84,15 +84,7 @@ final class BackgroundFiller extends ServiceThread {
         while (e < limit && pages.claim(e)) {
             e++;
         }
-        boolean current;
-        try {
-            current = loader.load(r, p, e, -1, epoch);
-        } catch (RuntimeException | Error x) {
-            // this thread ends; its claims must not stay LOADING, where a fault waits for its install
-            ctx.installer().release(r, p, e);
-            throw x;
-        }
-        if (!current) {
+        if (!loader.load(r, p, e, -1, epoch)) {
             stop = true;
             return false;
         }

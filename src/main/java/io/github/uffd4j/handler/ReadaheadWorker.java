@@ -72,16 +72,7 @@ final class ReadaheadWorker extends ServiceThread {
             while (q < e && !pages.loadAlone(q) && pages.claim(q)) {
                 q++;
             }
-            boolean current;
-            try {
-                current = loader.load(r, p, q, -1, epoch);
-            } catch (RuntimeException | Error x) {
-                // the thread is replaced; the pages it claimed must not stay LOADING: a fault there
-                // waits for this loader's install, which will not come
-                ctx.installer().release(r, p, q);
-                throw x;
-            }
-            if (!current) {
+            if (!loader.load(r, p, q, -1, epoch)) {
                 return false;
             }
             p = q;
