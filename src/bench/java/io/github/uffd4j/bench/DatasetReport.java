@@ -86,15 +86,7 @@ public final class DatasetReport {
 
     /** The chart of the lazy side's gain per dataset; returns why it could not be drawn, or null. */
     private static String drawChartQuietly(Map<String, Score> s, Path file) {
-        if (System.getProperty("java.awt.headless") == null) {
-            System.setProperty("java.awt.headless", "true");
-        }
-        try {
-            chart(s, file);
-            return null;
-        } catch (IOException | RuntimeException | LinkageError | InternalError e) {
-            return e.toString();
-        }
+        return Report.drawQuietly(() -> chart(s, file));
     }
 
     /**

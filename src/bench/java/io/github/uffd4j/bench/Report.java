@@ -320,11 +320,21 @@ public final class Report implements Callable<Integer> {
      * container), or null. The table, CSV and JSON do not depend on it.
      */
     static String drawChart(List<Row> rows, Path file) {
+        return drawQuietly(() -> chart(rows, file));
+    }
+
+    /** Drawing a chart into a file. */
+    interface Drawing {
+        void draw() throws IOException;
+    }
+
+    /** Draws headless; returns why it could not (AWT without fonts, no display), or null. */
+    static String drawQuietly(Drawing drawing) {
         if (System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }
         try {
-            chart(rows, file);
+            drawing.draw();
             return null;
         } catch (IOException | RuntimeException | LinkageError | InternalError e) {
             return e.toString();

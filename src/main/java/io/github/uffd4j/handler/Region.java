@@ -282,12 +282,7 @@ public final class Region {
      * @param length the length in bytes, whole pages
      */
     public void writeProtect(long offset, long length) {
-        if (writeHook == null) {
-            throw new IllegalStateException("writeProtect: " + this + " was registered without a WriteFaultHook");
-        }
-        checkRange(offset, length);
-        checkRegistered("writeProtect");
-        uffd.writeProtect(address + offset, length, true, 0);
+        protection("writeProtect", offset, length, true);
     }
 
     /** Work on a region's pages that must not overlap a zap of them ({@link #unzappedSince}). */
@@ -345,12 +340,17 @@ public final class Region {
      * @param length the length in bytes, whole pages
      */
     public void writeUnprotect(long offset, long length) {
+        protection("writeUnprotect", offset, length, false);
+    }
+
+    /** UFFDIO_WRITEPROTECT on the region's pages, after the checks both directions make. */
+    private void protection(String call, long offset, long length, boolean protect) {
         if (writeHook == null) {
-            throw new IllegalStateException("writeUnprotect: " + this + " was registered without a WriteFaultHook");
+            throw new IllegalStateException(call + ": " + this + " was registered without a WriteFaultHook");
         }
         checkRange(offset, length);
-        checkRegistered("writeUnprotect");
-        uffd.writeProtect(address + offset, length, false, 0);
+        checkRegistered(call);
+        uffd.writeProtect(address + offset, length, protect, 0);
     }
 
     @Override
