@@ -52,9 +52,20 @@ class MadviseAdviceTest {
             assertEquals(4, m.residentPages().cardinality(), "populated: " + m.residentPages());
             // the whole file: its pages may sit in one large folio (the page cache's readahead makes
             // them), which reclaim drops only whole; paging out part of one keeps it (seen on 6.18)
-            m.pageOut(0, 4 * PAGE);
+            // Reclaim is best effort: a folio still locked or referenced for a moment (the read that
+            // populated it, the filesystem's writeback of its metadata) is skipped. Ask again, a few times.
+            int asks = 0;
+            do {
+                if (asks > 0) {
+                    Thread.sleep(50);
+                }
+                m.pageOut(0, 4 * PAGE);
+                asks++;
+            } while (!m.residentPages().isEmpty() && asks < 20);
+            int tries = asks;
             assertEquals("{}", m.residentPages().toString(),
-                    "the pages leave the page cache (mincore of a file mapping is page cache residency)");
+                    () -> "the pages leave the page cache (mincore of a file mapping is page cache residency), "
+                            + tries + " MADV_PAGEOUT calls");
             assertEquals((byte) 2, TestSupport.readByte(m.segment(), PAGE), "read back from the file");
             assertEquals((byte) 3, TestSupport.readByte(m.segment(), 2 * PAGE));
         } finally {

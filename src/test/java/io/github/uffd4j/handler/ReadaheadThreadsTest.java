@@ -65,7 +65,13 @@ class ReadaheadThreadsTest {
             }
             LazySegmentTest.settle(data);
             Thread.sleep(100); // readahead threads ran into the bad range meanwhile
-            assertTrue(failures.isEmpty(), () -> "nobody asked for those pages yet: " + failures);
+            // A reader's own fault may load a block that reaches into the bad range: the page it wanted is
+            // then retried alone and served (reported RETRIED). Nothing else may be reported yet.
+            List<FaultFailure> unasked = failures.stream()
+                    .filter(f -> f.offset() >= bad || f.outcome() != FaultFailure.Outcome.RETRIED).toList();
+            assertTrue(unasked.isEmpty(), () -> "nobody asked for those pages yet: " + unasked);
+            failures.clear();
+            assertEquals(-1, Data.firstMismatch(SEED, data.segment(), 0, bad), "every page a reader loaded is right");
             assertFalse(data.isLoaded(bad, PAGE));
             assertThrows(RuntimeException.class, () -> data.getLong(bad + 8));
             assertFalse(failures.isEmpty(), "the page a reader wanted fails, and is reported");
