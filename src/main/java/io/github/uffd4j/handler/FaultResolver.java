@@ -118,8 +118,12 @@ final class FaultResolver {
                     }
                 }
                 case PageTable.LOADING -> {
-                    // another thread is loading it; its ioctl wakes this fault. A reader that caught up
-                    // with the pages loaded ahead of it wants more of them ahead.
+                    // another thread is loading it; its ioctl, or its wake once it has recorded the page
+                    // (PageTable.awaitLoad), wakes this fault. A reader that caught up with the pages
+                    // loaded ahead of it wants more of them ahead.
+                    if (!pages.awaitLoad(p)) {
+                        continue; // the load ended meanwhile
+                    }
                     askAhead(r, p);
                     ctx.counters().alreadyPresent.increment();
                     return true;

@@ -235,6 +235,7 @@ final class PageInstaller {
         for (int p = s; p < e; p++) {
             r.pages().release(p);
         }
+        r.pages().takeWaiters(s, e); // the wake below is theirs
         wake(r.pageAddress(s), (long) (e - s) << r.pageShift());
     }
 

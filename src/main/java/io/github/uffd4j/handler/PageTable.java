@@ -18,6 +18,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * present. The <b>trust</b> counters say whether the state can be relied on by the accessors'
  * fast path (see {@link ZapGate}): not while a reset is running, and never again after a zap the
  * service did not make itself.
+ *
+ * <p>The <b>waiter notes</b> close a window the zap epoch cannot: a fault read while its page is
+ * LOADING is left to the loader, whose install wakes it. But the kernel carries out a hole punch
+ * only after its REMOVE event was read, so a page can be mapped by the install and punched out
+ * again before the loader records it: a thread faulting on it then would wait for a wake that
+ * already happened. So the handler that leaves such a fault to the loader notes it
+ * ({@link #awaitLoad}), and the loader, once it has recorded the pages, wakes the noted ones
+ * ({@link #takeWaiters}).
  */
 final class PageTable {
 
@@ -31,10 +39,13 @@ final class PageTable {
 
     private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
     private static final VarHandle ATTEMPTS = MethodHandles.arrayElementVarHandle(byte[].class);
+    private static final VarHandle WAITERS = MethodHandles.arrayElementVarHandle(long[].class);
 
     private final int pageCount;
     private final byte[] state;
     private final byte[] attempts;
+    /** One bit per page: a fault on it was left to its loader (see {@link #awaitLoad}). */
+    private final long[] waiters;
     private final AtomicInteger present = new AtomicInteger();
     private final Map<Integer, FaultFailure> failures = new ConcurrentHashMap<>();
     private final AtomicLong zapEpoch = new AtomicLong();
@@ -51,6 +62,7 @@ final class PageTable {
         this.pageCount = pageCount;
         this.state = new byte[pageCount];
         this.attempts = new byte[pageCount];
+        this.waiters = new long[(pageCount + 63) >>> 6];
         this.distrusted = !trusted;
     }
 
@@ -220,6 +232,37 @@ final class PageTable {
 
     void clearAttempts(int p) {
         ATTEMPTS.setVolatile(attempts, p, (byte) 0);
+    }
+
+    // ---- faults left to a loader ------------------------------------------------------------
+
+    /**
+     * A fault on page {@code p} was read while the page was LOADING: notes that a thread waits
+     * there for the loader. Returns whether the page is still LOADING; when it is not, the load
+     * ended before the note and the caller must look at the page again. (The note, then the
+     * state; the loader records the state, then takes the notes: one of the two sees the other.)
+     */
+    boolean awaitLoad(int p) {
+        WAITERS.getAndBitwiseOr(waiters, p >>> 6, 1L << p);
+        return (byte) STATE.getVolatile(state, p) == LOADING;
+    }
+
+    /** Takes the notes of faults left to the loader of pages [from, to); true if there was one. */
+    boolean takeWaiters(int from, int to) {
+        boolean any = false;
+        for (int w = from >>> 6, last = (to - 1) >>> 6; w <= last && from < to; w++) {
+            long mask = -1L;
+            if (w == from >>> 6) {
+                mask &= -1L << from;
+            }
+            if (w == last) {
+                mask &= -1L >>> (63 - ((to - 1) & 63));
+            }
+            if (((long) WAITERS.getVolatile(waiters, w) & mask) != 0) {
+                any |= ((long) WAITERS.getAndBitwiseAnd(waiters, w, ~mask) & mask) != 0;
+            }
+        }
+        return any;
     }
 
     // ---- failures ----------------------------------------------------------------------------
