@@ -187,7 +187,8 @@ public final class FaultService implements AutoCloseable {
          * two of them beside two handler threads runs at about the speed of decompressing it all
          * first (BENCHMARKS.md). 0 loads only what faults ask for, with their fault-around and
          * readahead blocks. A readahead load that fails gives its pages back silently: the fault
-         * that wants one of them loads it again and reports a failure then.
+         * that wants one of them loads it again and reports a failure then. {@link LazySegment} has
+         * 2 by default.
          *
          * @param n the thread count
          * @return this builder

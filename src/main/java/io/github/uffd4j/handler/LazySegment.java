@@ -101,7 +101,10 @@ public final class LazySegment implements AutoCloseable {
     public static final class Builder {
         private final long size;
         private final PageSource source;
-        private final FaultService.Builder service = FaultService.builder();
+        /** Readahead threads of a LazySegment unless told otherwise: a sequential reader rarely waits. */
+        static final int DEFAULT_READAHEAD_THREADS = 2;
+
+        private final FaultService.Builder service = FaultService.builder().readaheadThreads(DEFAULT_READAHEAD_THREADS);
         private HugePageSize hugePages;
         private boolean shared;
         private String name = "lazy-segment";
@@ -126,9 +129,9 @@ public final class LazySegment implements AutoCloseable {
         }
 
         /**
-         * Readahead threads, loading ahead of a sequential reader in parallel (default 0; see
-         * {@link FaultService.Builder#readaheadThreads}). They only work while a thread reads
-         * sequentially; 2 lets a decompressing or remote source keep up with a scan.
+         * Readahead threads, loading ahead of a sequential reader in parallel (default 2, where a
+         * FaultService has none; see {@link FaultService.Builder#readaheadThreads}). They only
+         * work while a thread reads sequentially; 0 turns them off.
          *
          * @param n the thread count, 0 to 64
          * @return this builder
