@@ -44,20 +44,15 @@ final class KernelCopy {
             read(address, dst);
             return;
         }
-        long done = throughKernel(pid, false, address, dst);
-        if (done < dst.byteSize()) {
-            throw Failures.withHint("process_vm_readv", Errno.EPERM, address, dst.byteSize(), done, "this process may not read"
-                    + " the memory of pid " + pid + " (it needs the right to ptrace it: the same uid and no Yama"
-                    + " ptrace_scope restriction, or CAP_SYS_PTRACE; or use shared memory, which needs no such right)");
-        }
+        throughKernel(pid, false, address, dst); // another process: all of it, or an exception
     }
 
     /**
      * process_vm_writev ({@code write}) or process_vm_readv between {@code local} and
      * {@code [address, address + local.byteSize())} of process {@code pid}, after the checks both
-     * make; retried on EINTR. Returns the bytes copied: all of them, or fewer when the call is
-     * forbidden or missing here (EPERM, ENOSYS: for this process the /proc/self/mem fallback is then
-     * preferred and does the rest). Any other error throws.
+     * make; retried on EINTR. Returns the bytes copied: all of them, or, for this process, fewer
+     * when the call is forbidden or missing here (EPERM, ENOSYS: the /proc/self/mem fallback is then
+     * preferred and does the rest). Any other error, and any error for another process, throws.
      */
     private static long throughKernel(int pid, boolean write, long address, MemorySegment local) {
         String call = write ? "process_vm_writev" : "process_vm_readv";
@@ -87,11 +82,17 @@ final class KernelCopy {
             if (e == Errno.EINTR) {
                 continue;
             }
-            if (e == Errno.EPERM || e == Errno.ENOSYS) {
-                if (pid == PID) {
-                    SelfMemory.prefer(write);
-                }
+            if ((e == Errno.EPERM || e == Errno.ENOSYS) && pid == PID) {
+                SelfMemory.prefer(write);
                 break;
+            }
+            if (e == Errno.EPERM || e == Errno.ENOSYS) {
+                throw Failures.withHint(call, e, address, length, done, (e == Errno.EPERM
+                        ? "this process may not " + (write ? "write" : "read") + " the memory of pid " + pid + " (it needs the"
+                        + " right to ptrace it: the same uid and no Yama ptrace_scope restriction, or CAP_SYS_PTRACE), or a"
+                        + " seccomp filter forbids " + call
+                        : call + " is missing from this kernel (CONFIG_CROSS_MEMORY_ATTACH) or a seccomp filter refuses it")
+                        + "; shared memory needs no such call");
             }
             String page = "the page at 0x" + Long.toHexString(address + done);
             String hint = e == Errno.EFAULT ? page + (write ? " is poisoned, read-only or not mapped" : " is poisoned (a load that failed) or not mapped")

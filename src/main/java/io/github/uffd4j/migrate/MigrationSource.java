@@ -24,6 +24,8 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -438,32 +440,24 @@ public final class MigrationSource {
      * installed first. The caller waits for it.
      */
     private long pushAtLowPriority(BitSet left) throws IOException {
-        long[] pushed = new long[1];
-        Throwable[] failure = new Throwable[1];
-        Thread t = Thread.ofPlatform().name("uffd4j-migrate-push").start(() -> {
+        FutureTask<Long> task = new FutureTask<>(() -> {
             ThreadNice.lowerCurrentThread(PUSH_NICE);
-            try {
-                pushed[0] = push(left);
-            } catch (Throwable e) {
-                failure[0] = e;
-            }
+            return push(left);
         });
+        Thread.ofPlatform().name("uffd4j-migrate-push").start(task);
         try {
-            t.join();
+            return task.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MigrationException("interrupted while pushing the postcopy pages", e);
+        } catch (ExecutionException e) {
+            switch (e.getCause()) {
+                case IOException io -> throw io;
+                case RuntimeException r -> throw r;
+                case Error err -> throw err;
+                default -> throw new MigrationException("the push failed: " + e.getCause(), e.getCause());
+            }
         }
-        if (failure[0] instanceof IOException io) {
-            throw io;
-        }
-        if (failure[0] instanceof RuntimeException r) {
-            throw r;
-        }
-        if (failure[0] instanceof Error e) {
-            throw e;
-        }
-        return pushed[0];
     }
 
     /** Pushes the pages left that no request took first; returns how many. */

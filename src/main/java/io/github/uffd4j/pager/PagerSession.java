@@ -426,14 +426,8 @@ final class PagerSession implements Runnable {
         }
         io.github.uffd4j.snapshot.Snapshot.Progress p = snap.progress();
         String failure = "";
-        if (p.done()) {
-            try {
-                snap.await(Duration.ZERO);
-            } catch (io.github.uffd4j.snapshot.SnapshotException e) {
-                failure = e.getMessage();
-            } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
-                failure = ""; // done: neither can happen
-            }
+        if (p.done() && snap.completion().isCompletedExceptionally()) {
+            failure = String.valueOf(snap.completion().exceptionNow().getMessage());
         }
         socket.send(PagerProtocol.encode(new PagerProtocol.SnapshotReply(snap.pause().toNanos(), p.pages(), p.savedInBackground(),
                 p.savedBeforeWrite(), p.zeroPagesLeftOut(), p.bytesWritten(), p.done(), failure)));

@@ -11,7 +11,6 @@ import io.github.uffd4j.internal.WriteProtection;
 import io.github.uffd4j.source.Compression;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,8 +54,6 @@ public final class LiveSnapshots implements AutoCloseable {
     private final Doorbell stop;
     private final Thread handler;
     /** Buffers for pages copied aside before writes (the handler copies, the background thread writes them). */
-    private static final long COPY_POOL_BYTES = 16L << 20;
-
     private final MemorySegment copyPool;
     private volatile Snapshot current;
     private Thread saver;
@@ -65,7 +62,7 @@ public final class LiveSnapshots implements AutoCloseable {
     private LiveSnapshots(MemorySegment memory, int pageSize) {
         this.memory = memory;
         this.pageSize = pageSize;
-        this.copyPool = Arena.ofAuto().allocate(Math.max(pageSize, COPY_POOL_BYTES / pageSize * pageSize), 4096);
+        this.copyPool = Snapshot.newCopyPool(pageSize);
         // WP_UNPOPULATED: pages never touched are protected too
         this.uffd = WriteProtection.register("live snapshots", memory, List.of(Feature.WP_UNPOPULATED));
         Doorbell bell;

@@ -5,7 +5,6 @@ import io.github.uffd4j.handler.Region;
 import io.github.uffd4j.handler.WriteFaultHook;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.BitSet;
@@ -60,8 +59,6 @@ public final class RegionSnapshots implements WriteFaultHook, AutoCloseable {
         void read(long offset, MemorySegment dst) throws Exception;
     }
 
-    private static final long COPY_POOL_BYTES = 16L << 20;
-
     private final PageSource source;
     private final Reader reader;
     private volatile Taken current;
@@ -110,8 +107,8 @@ public final class RegionSnapshots implements WriteFaultHook, AutoCloseable {
         SnapshotWriter w = new SnapshotWriter(file, SnapshotFormat.FULL, pageSize, region.byteSize(), 0);
         long epoch = region.zapEpoch(); // a page zapped after this loses what it held at the instant
         BitSet present = region.presentPageSet();
-        MemorySegment pool = Arena.ofAuto().allocate(Math.max(pageSize, COPY_POOL_BYTES / pageSize * pageSize), 4096);
-        Snapshot s = new Snapshot(new Target(region, present, epoch), file, w, pageSize, pages, pool);
+        // a pool of its own: a hook of a failed snapshot may still be copying into the last one's buffers
+        Snapshot s = new Snapshot(new Target(region, present, epoch), file, w, pageSize, pages, Snapshot.newCopyPool(pageSize));
         current = new Taken(region, s, present); // before the protection: a fault right after it finds the snapshot
         try {
             region.writeProtect(0, region.byteSize());

@@ -78,6 +78,14 @@ public final class Snapshot {
     private volatile long pauseNanos;
     private volatile boolean failed;
 
+    /** The bytes of a copy pool: pages copied aside before writes wait there for the background thread. */
+    private static final long COPY_POOL_BYTES = 16L << 20;
+
+    /** A pool for the pages copied aside before writes (the fault side copies, the background thread writes them). */
+    static MemorySegment newCopyPool(int pageSize) {
+        return Arena.ofAuto().allocate(Math.max(pageSize, COPY_POOL_BYTES / pageSize * pageSize), 4096);
+    }
+
     Snapshot(Target owner, Path file, SnapshotWriter writer, int pageSize, long pages, MemorySegment copyPool) {
         this.owner = owner;
         this.file = file;
