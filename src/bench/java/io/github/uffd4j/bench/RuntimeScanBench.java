@@ -23,9 +23,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Case g: a lazy sequential scan through the runtime. One op opens a {@link LazySegment} of
- * {@link #size} bytes over an in-memory source (defaults: 2 handler threads, no readahead threads
- * unless {@link #readaheadThreads} says, 64 KiB fault-around growing to 2 MiB readahead, background
- * fill on) and reads one long from every page with its
+ * {@link #size} bytes over an in-memory source (defaults: 2 handler threads, 2 readahead threads
+ * unless {@link #readaheadThreads} says otherwise, 64 KiB fault-around growing to 2 MiB readahead,
+ * background fill on) and reads one long from every page with its
  * accessors; closing it is untimed. Reported as time per scan; the report turns it into GB/s.
  * With {@code pages=2m} the lazy memory is hugetlb (scripts/bench reserves the huge pages).
  */
