@@ -298,6 +298,48 @@ public final class Mapping implements AutoCloseable {
     }
 
     /**
+     * madvise(MADV_RANDOM): the range will be read in random order (VM_RAND_READ, the "rr" flag
+     * in /proc/self/smaps): a fault on a file or shared mapping reads just its page from the file,
+     * with no read-around. What a {@link io.github.uffd4j.handler.LazySegment} does with a
+     * fault-around of one page. Undone by {@link #normalAccess}.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_RANDOM)": ENOMEM when part of the range
+     *                       is not mapped
+     */
+    public void randomAccess(long offset, long length) {
+        advise("madvise(MADV_RANDOM)", offset, length, Abi.MADV_RANDOM);
+    }
+
+    /**
+     * madvise(MADV_SEQUENTIAL): the range will be read once, in order (VM_SEQ_READ, the "sr" flag
+     * in /proc/self/smaps): faults read ahead aggressively and pages behind the reader are
+     * reclaimed early. Undone by {@link #normalAccess}.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_SEQUENTIAL)": ENOMEM when part of the
+     *                       range is not mapped
+     */
+    public void sequentialAccess(long offset, long length) {
+        advise("madvise(MADV_SEQUENTIAL)", offset, length, Abi.MADV_SEQUENTIAL);
+    }
+
+    /**
+     * madvise(MADV_NORMAL): the default read-around again, undoing {@link #randomAccess} and
+     * {@link #sequentialAccess}.
+     *
+     * @param offset the first byte, page aligned
+     * @param length the length in bytes, whole pages
+     * @throws UffdException {@code call()} "madvise(MADV_NORMAL)": ENOMEM when part of the range
+     *                       is not mapped
+     */
+    public void normalAccess(long offset, long length) {
+        advise("madvise(MADV_NORMAL)", offset, length, Abi.MADV_NORMAL);
+    }
+
+    /**
      * madvise(MADV_COLLAPSE) (Linux 6.1+): synchronously replaces the base pages of each
      * huge-page-aligned block lying wholly inside the range with one transparent huge page,
      * allocating it in the calling thread and filling the block's holes with zeros, whatever the

@@ -130,8 +130,17 @@ public class DatasetBench {
     }
 
     private LazySegment openLazy() throws IOException {
+        return openLazy(false);
+    }
+
+    /** {@code random}: configured for random access (a fault-around of one page; a stream still grows its blocks). */
+    private LazySegment openLazy(boolean random) throws IOException {
         PageSource src = openSource();
-        lazy = LazySegment.builder(size, src).threads(2).readaheadThreads(READAHEAD_THREADS).name("dataset-bench").open();
+        LazySegment.Builder b = LazySegment.builder(size, src).threads(2).readaheadThreads(READAHEAD_THREADS).name("dataset-bench");
+        if (random) {
+            b.faultAround(Memory.pageSize());
+        }
+        lazy = b.open();
         return lazy;
     }
 
@@ -181,7 +190,19 @@ public class DatasetBench {
 
     @Benchmark
     public long lookups() throws IOException {
-        LazySegment l = openLazy();
+        return lookups(openLazy());
+    }
+
+    /**
+     * The same lookups with the lazy side configured for random access (a fault-around of one
+     * page): each lookup loads its own page, not the 64 KiB around it.
+     */
+    @Benchmark
+    public long lookupsRandomAccess() throws IOException {
+        return lookups(openLazy(true));
+    }
+
+    private long lookups(LazySegment l) {
         long sum = 0;
         for (int i = 1; i < offsets.length; i++) {
             sum += l.getLong(offsets[i]);

@@ -644,6 +644,33 @@ public class UffdNative {
     public static int MAP_ANONYMOUS() {
         return MAP_ANONYMOUS;
     }
+    private static final int MADV_NORMAL = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define MADV_NORMAL 0
+     * }
+     */
+    public static int MADV_NORMAL() {
+        return MADV_NORMAL;
+    }
+    private static final int MADV_RANDOM = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define MADV_RANDOM 1
+     * }
+     */
+    public static int MADV_RANDOM() {
+        return MADV_RANDOM;
+    }
+    private static final int MADV_SEQUENTIAL = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define MADV_SEQUENTIAL 2
+     * }
+     */
+    public static int MADV_SEQUENTIAL() {
+        return MADV_SEQUENTIAL;
+    }
     private static final int MADV_DONTNEED = (int)4L;
     /**
      * {@snippet lang=c :

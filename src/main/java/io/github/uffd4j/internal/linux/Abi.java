@@ -70,6 +70,9 @@ public final class Abi {
     public static final int MFD_HUGE_1GB = ON ? UffdNative.MFD_HUGE_1GB() : 0;
     public static final int MREMAP_MAYMOVE = ON ? UffdNative.MREMAP_MAYMOVE() : 0;
     public static final int MREMAP_FIXED = ON ? UffdNative.MREMAP_FIXED() : 0;
+    public static final int MADV_NORMAL = ON ? UffdNative.MADV_NORMAL() : 0;
+    public static final int MADV_RANDOM = ON ? UffdNative.MADV_RANDOM() : 0;
+    public static final int MADV_SEQUENTIAL = ON ? UffdNative.MADV_SEQUENTIAL() : 0;
     public static final int MADV_DONTNEED = ON ? UffdNative.MADV_DONTNEED() : 0;
     public static final int MADV_REMOVE = ON ? UffdNative.MADV_REMOVE() : 0;
     public static final int MADV_PAGEOUT = ON ? UffdNative.MADV_PAGEOUT() : 0;
