@@ -115,7 +115,8 @@ public final class DatasetReport {
         chart.getStyler().setOverlapped(false);
         List<String> labels = datasets.stream().map(NAMES::get).toList();
         String[][] series = {{"first byte", "firstByte", "eager"}, {"lookups (1 %)", "lookups", "eager"},
-                {"lookups from 4 threads", "lookupsParallel", "eager"}, {"scan", "scan", "eagerScan"}};
+                {"lookups from 4 threads", "lookupsParallel", "eager"}, {"lookups, random-access setting", "lookupsRandomAccess", "eager"},
+                {"scan", "scan", "eagerScan"}};
         for (String[] x : series) {
             List<Double> ys = new ArrayList<>();
             for (String d : datasets) {
@@ -149,34 +150,39 @@ public final class DatasetReport {
         b.append(f("Dataset: %s of the mix, cold page cache before every op; lazy = `LazySegment` (2 handler threads, 2 readahead threads; chunked sources without their own prefetch), "
                 + "eager = everything read and decompressed first on 2 threads. Time per op, mean of the measured ops; "
                 + "memory at the end of the op (JVM RSS / region resident / chunk cache).%n%n", mib(size)));
-        b.append("| dataset | stored | first byte: lazy | eager | lookups (1%): lazy | eager / lazy | the same from 4 threads | eager / lazy | scan: lazy | eager | lazy vs eager | memory, lazy scan | memory, eager |\n");
-        b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        b.append("| dataset | stored | first byte: lazy | eager | lookups (1%): lazy | eager / lazy | the same from 4 threads | eager / lazy "
+                + "| random-access setting | eager / lazy | scan: lazy | eager | lazy vs eager | memory, lazy scan | memory, eager |\n");
+        b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (var e : names.entrySet()) {
             String d = e.getKey();
             Score first = s.get("DatasetBench.firstByte/" + d);
             Score eager = s.get("DatasetBench.eager/" + d);
             Score lookups = s.get("DatasetBench.lookups/" + d);
             Score parallel = s.get("DatasetBench.lookupsParallel/" + d);
+            Score random = s.get("DatasetBench.lookupsRandomAccess/" + d);
             Score scan = s.get("DatasetBench.scan/" + d);
             Score eagerScan = s.get("DatasetBench.eagerScan/" + d);
             if (first == null || eager == null || lookups == null || scan == null || eagerScan == null) {
                 continue;
             }
-            b.append(f("| %s | %s | %s | %s | %s | %.1f× | %s | %s | %s (%s) | %s (%s) | %.2f× | %s | %s |\n", e.getValue(), stored(size, d),
-                    ms(first), ms(eager), ms(lookups), eager.ms() / lookups.ms(), parallel == null ? "" : ms(parallel),
-                    parallel == null ? "" : f("%.1f×", eager.ms() / parallel.ms()), ms(scan), gbps(size, scan), ms(eagerScan),
+            b.append(f("| %s | %s | %s | %s | %s | %.1f× | %s | %s | %s | %s | %s (%s) | %s (%s) | %.2f× | %s | %s |\n", e.getValue(),
+                    stored(size, d), ms(first), ms(eager), ms(lookups), eager.ms() / lookups.ms(), parallel == null ? "" : ms(parallel),
+                    parallel == null ? "" : f("%.1f×", eager.ms() / parallel.ms()), random == null ? "" : ms(random),
+                    random == null ? "" : f("%.1f×", eager.ms() / random.ms()), ms(scan), gbps(size, scan), ms(eagerScan),
                     gbps(size, eagerScan), eagerScan.ms() / scan.ms(), mem(memory.get("DatasetBench.scan/" + d)),
                     mem(memory.get("DatasetBench.eagerScan/" + d))));
         }
         Score mf = s.get("MmapBench.firstByte/mmap");
         Score ml = s.get("MmapBench.lookups/mmap");
         Score ms = s.get("MmapBench.scan/mmap");
+        Score mr = s.get("MmapBench.lookupsRandomAccess/mmap");
         Score fileEager = s.get("DatasetBench.eager/file");
         Score fileEagerScan = s.get("DatasetBench.eagerScan/file");
         if (mf != null && ml != null && ms != null && fileEager != null && fileEagerScan != null) {
             Mem m = memory.get("MmapBench.scan/mmap");
-            b.append(f("| plain file, mmap | %s | %s | %s | %s | %.1f× | | | %s (%s) | %s (%s) | %.2f× | %s | |\n", mib(size), ms(mf),
-                    ms(fileEager), ms(ml), fileEager.ms() / ml.ms(), ms(ms), gbps(size, ms), ms(fileEagerScan), gbps(size, fileEagerScan),
+            b.append(f("| plain file, mmap | %s | %s | %s | %s | %.1f× | | | %s | %s | %s (%s) | %s (%s) | %.2f× | %s | |\n", mib(size),
+                    ms(mf), ms(fileEager), ms(ml), fileEager.ms() / ml.ms(), mr == null ? "" : ms(mr) + " (MADV_RANDOM)",
+                    mr == null ? "" : f("%.1f×", fileEager.ms() / mr.ms()), ms(ms), gbps(size, ms), ms(fileEagerScan), gbps(size, fileEagerScan),
                     fileEagerScan.ms() / ms.ms(), m == null ? "" : mib(m.rss()) + " RSS"));
         }
         return b.toString();

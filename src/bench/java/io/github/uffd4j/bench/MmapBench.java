@@ -1,5 +1,10 @@
 package io.github.uffd4j.bench;
 
+import io.github.uffd4j.Mapping;
+import io.github.uffd4j.Memory;
+import io.github.uffd4j.internal.linux.Abi;
+import io.github.uffd4j.internal.linux.Native;
+
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -26,7 +31,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The plain file of {@link DatasetBench} through {@code mmap} (FileChannel.map, the kernel's own
  * readahead) with the same cold page cache: {@code firstByte}, {@code lookups} and {@code scan}
- * as there, the baseline a lazy plain file has to be honest about.
+ * as there, the baseline a lazy plain file has to be honest about; {@code lookupsRandomAccess}
+ * with the mapping advised MADV_RANDOM, against the lazy side's random-access setting.
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -44,6 +50,7 @@ public class MmapBench {
     private long[] offsets;
     private Arena arena;
     private FileChannel channel;
+    private Mapping advised;
 
     @Setup(Level.Trial)
     public void prepare(BenchmarkParams params) throws IOException {
@@ -70,7 +77,23 @@ public class MmapBench {
 
     @Benchmark
     public long lookups() throws IOException {
-        MemorySegment m = map();
+        return lookups(map());
+    }
+
+    /** The lookups with the mapping advised MADV_RANDOM: a fault reads just its page, no read-around. */
+    @Benchmark
+    public long lookupsRandomAccess() {
+        int fd = Native.open(file.toString(), Abi.O_RDWR | Abi.O_CLOEXEC);
+        if (fd < 0) {
+            throw new IllegalStateException("open " + file + ": errno " + Native.errno());
+        }
+        advised = Memory.mapShared(fd, size, Memory.pageSize());
+        Native.close(fd); // the mapping keeps the file
+        advised.randomAccess(0, size);
+        return lookups(advised.segment());
+    }
+
+    private long lookups(MemorySegment m) {
         long sum = 0;
         for (int i = 1; i < offsets.length; i++) {
             sum += m.get(ValueLayout.JAVA_LONG_UNALIGNED, offsets[i]);
@@ -86,7 +109,12 @@ public class MmapBench {
     @TearDown(Level.Invocation)
     public void close() throws IOException {
         DatasetBench.record("MmapBench", benchmark, "mmap", -1, 0);
-        arena.close();
-        channel.close();
+        if (advised != null) {
+            advised.close();
+            advised = null;
+        } else {
+            arena.close();
+            channel.close();
+        }
     }
 }
