@@ -298,6 +298,26 @@ public final class Mapping implements AutoCloseable {
     }
 
     /**
+     * A batch of {@link #dontNeed} calls on runs of this mapping, made with few system calls
+     * ({@link MadviseBatch}): for dropping many scattered pages at once.
+     *
+     * @return the batch; {@link MadviseBatch#close} makes the calls still pending
+     */
+    public MadviseBatch dontNeedBatch() {
+        return new MadviseBatch(this, "madvise(MADV_DONTNEED)", Abi.MADV_DONTNEED);
+    }
+
+    /**
+     * A batch of {@link #remove} calls (hole punches of shared memory) on runs of this mapping,
+     * made with few system calls ({@link MadviseBatch}).
+     *
+     * @return the batch; {@link MadviseBatch#close} makes the calls still pending
+     */
+    public MadviseBatch removeBatch() {
+        return new MadviseBatch(this, "madvise(MADV_REMOVE)", Abi.MADV_REMOVE);
+    }
+
+    /**
      * madvise(MADV_RANDOM): the range will be read in random order (VM_RAND_READ, the "rr" flag
      * in /proc/self/smaps): a fault on a file or shared mapping reads just its page from the file,
      * with no read-around. What a {@link io.github.uffd4j.handler.LazySegment} does with a
@@ -367,7 +387,7 @@ public final class Mapping implements AutoCloseable {
         Memory.madvise(call, address + offset, length, advice);
     }
 
-    private void checkSubrange(String call, long offset, long length) {
+    void checkSubrange(String call, long offset, long length) {
         if (!isOpen()) {
             throw new IllegalStateException(call + ": the mapping is closed");
         }

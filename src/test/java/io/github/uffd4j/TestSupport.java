@@ -207,6 +207,17 @@ public final class TestSupport {
         return s.get(ValueLayout.JAVA_BYTE, offset);
     }
 
+    /** Whether the running kernel's version (os.version, "6.18.0-...") is at least major.minor. */
+    public static boolean kernelAtLeast(int major, int minor) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(System.getProperty("os.version"));
+        if (!m.find()) {
+            return false;
+        }
+        int a = Integer.parseInt(m.group(1));
+        int b = Integer.parseInt(m.group(2));
+        return a > major || (a == major && b >= minor);
+    }
+
     /** Faults the long at {@code offset} in from native code, then reads it. */
     public static long readLong(MemorySegment s, long offset) {
         touchRead(s.address() + offset, 8);

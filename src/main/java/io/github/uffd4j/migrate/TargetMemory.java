@@ -1,5 +1,6 @@
 package io.github.uffd4j.migrate;
 
+import io.github.uffd4j.MadviseBatch;
 import io.github.uffd4j.Mapping;
 import io.github.uffd4j.Memory;
 import io.github.uffd4j.SharedMemory;
@@ -73,6 +74,11 @@ final class TargetMemory implements AutoCloseable {
         } else {
             mapping.dontNeed(offset, length);
         }
+    }
+
+    /** {@link #drop} for many runs at once, in few system calls (see {@link MadviseBatch}). */
+    MadviseBatch dropBatch() {
+        return shared != null ? shared.view().removeBatch() : mapping.dontNeedBatch();
     }
 
     /** A region over the memory for {@code service}: the view in MINOR mode through the alias for shared memory. */

@@ -4138,6 +4138,15 @@ public class UffdNative {
     public static int SYS_pidfd_open() {
         return SYS_pidfd_open;
     }
+    private static final int SYS_process_madvise = (int)440L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_process_madvise 440
+     * }
+     */
+    public static int SYS_process_madvise() {
+        return SYS_process_madvise;
+    }
     private static final int SYS_userfaultfd = (int)323L;
     /**
      * {@snippet lang=c :

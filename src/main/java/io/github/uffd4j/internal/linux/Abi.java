@@ -103,6 +103,7 @@ public final class Abi {
     public static final int SYS_userfaultfd = ON ? UffdNative.SYS_userfaultfd() : 0;
     public static final int SYS_pidfd_open = ON ? UffdNative.SYS_pidfd_open() : 0;
     public static final int SYS_pidfd_getfd = ON ? UffdNative.SYS_pidfd_getfd() : 0;
+    public static final int SYS_process_madvise = ON ? UffdNative.SYS_process_madvise() : 0;
     public static final int USERFAULTFD_IOC_NEW = ON ? UffdNative.USERFAULTFD_IOC_NEW() : 0;
     public static final long UFFD_API = ON ? UffdNative.UFFD_API() : 0;
     public static final long UFFDIO_API = ON ? UffdNative.UFFDIO_API() : 0;

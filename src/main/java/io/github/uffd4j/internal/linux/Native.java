@@ -199,6 +199,9 @@ public final class Native {
         static final FunctionDescriptor IOCTL_INT = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT);
         static final FunctionDescriptor SYSCALL_INT = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT);
         static final FunctionDescriptor SYSCALL_INT3 = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT);
+        /** syscall(SYS_process_madvise, int pidfd, const struct iovec *, size_t vlen, int advice, unsigned flags). */
+        static final FunctionDescriptor SYSCALL_PROCESS_MADVISE = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG,
+                JAVA_LONG, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor OPEN = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor CLOSE = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
         static final FunctionDescriptor READ = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
@@ -349,6 +352,10 @@ public final class Native {
 
     private static final class ProcessVmReadv {
         static final MethodHandle H = link("process_vm_readv", Signatures.PROCESS_VM_READV, -1);
+    }
+
+    private static final class SyscallProcessMadvise {
+        static final MethodHandle H = link("syscall", Signatures.SYSCALL_PROCESS_MADVISE, 1);
     }
 
     private static final class ProcessVmWritev {
@@ -543,6 +550,19 @@ public final class Native {
     public static int mincore(long address, long length, MemorySegment vec) {
         try {
             return (int) Mincore.H.invokeExact(capture(), address, length, vec);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code process_madvise(pidfd, iovecs, count, advice, 0)} through syscall(2) (glibc 2.36+
+     * has a wrapper; older ones do not): the bytes advised, or -1 with errno set.
+     */
+    public static long processMadvise(int pidfd, long iovecs, long count, int advice) {
+        try {
+            return (long) SyscallProcessMadvise.H.invokeExact(capture(), (long) Abi.SYS_process_madvise, pidfd, iovecs, count,
+                    advice, 0);
         } catch (Throwable t) {
             throw rethrow(t);
         }
