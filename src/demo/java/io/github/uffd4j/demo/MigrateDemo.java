@@ -6,6 +6,7 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.migrate.MigratedMemory;
 import io.github.uffd4j.migrate.MigrationSource;
 import io.github.uffd4j.migrate.MigrationTarget;
+import io.github.uffd4j.source.Compression;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -77,7 +78,38 @@ public final class MigrateDemo implements Callable<Integer> {
         }
     }
 
-    @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE.")
+    @Option(names = "--compress", paramLabel = "CODEC", description = {"Compress the precopy's and the push's pages: "
+            + "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}; zstd and lz4 need aircompressor-v3, which scripts/migrate "
+            + "puts on the class path)."}, defaultValue = "none", converter = CodecName.class)
+    Compression compress;
+
+    /** {@code --compress} in any case. */
+    static final class CodecName implements CommandLine.ITypeConverter<Compression> {
+        @Override
+        public Compression convert(String value) {
+            return Compression.valueOf(value.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+
+    /** What the source's pages hold before the writers start. */
+    enum Content { RANDOM, RECORDS }
+
+    @Option(names = "--content", paramLabel = "KIND", description = {"What the source's memory holds: ${COMPLETION-CANDIDATES} "
+            + "(default: ${DEFAULT-VALUE}). random: a hash of each word's offset (incompressible); records: text records "
+            + "of a few fields each, like a cache of JSON values (lz4 packs them to about a third)."},
+            defaultValue = "random", converter = ContentName.class)
+    Content content;
+
+    /** {@code --content} in any case. */
+    static final class ContentName implements CommandLine.ITypeConverter<Content> {
+        @Override
+        public Content convert(String value) {
+            return Content.valueOf(value.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+
+    @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE (compression and "
+            + "content are its last two columns).")
     Path csv;
 
     public static void main(String[] args) {
@@ -117,7 +149,7 @@ public final class MigrateDemo implements Callable<Integer> {
             }
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MigrateDemo.class.getName()));
             cmd.addAll(List.of("--source-child", Integer.toString(server.getLocalPort()), Long.toString(size),
-                    Double.toString(writeRate), Boolean.toString(baseline), Boolean.toString(huge)));
+                    Double.toString(writeRate), Boolean.toString(baseline), Boolean.toString(huge), compress.name(), content.name()));
             Process source = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             List<String> sourceLines = new ArrayList<>();
             Thread echo = Thread.ofPlatform().daemon().start(() -> {
@@ -177,9 +209,11 @@ public final class MigrateDemo implements Callable<Integer> {
                     synchronized (sourceLines) {
                         report = sourceLines.stream().filter(l -> l.startsWith("RESULT ")).findFirst().orElse("RESULT ?");
                     }
-                    java.nio.file.Files.writeString(csv, String.format("%s,%s,%.3f,%d,%.1f,%.1f,%s%n", size, baseline ? "stop-and-copy" : "postcopy",
-                            writeRate, touched, percentile(latency, touched, 0.50) / 1e3, percentile(latency, touched, 0.99) / 1e3,
-                            report.substring(7)), java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+                    java.nio.file.Files.writeString(csv, String.format("%s,%s,%.3f,%d,%.1f,%.1f,%s,%s,%s%n", size,
+                            baseline ? "stop-and-copy" : "postcopy", writeRate, touched, percentile(latency, touched, 0.50) / 1e3,
+                            percentile(latency, touched, 0.99) / 1e3, report.substring(7), compress.name().toLowerCase(java.util.Locale.ROOT),
+                            content.name().toLowerCase(java.util.Locale.ROOT)),
+                            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
                 }
                 return bad == 0 ? 0 : 2;
             }
@@ -212,6 +246,31 @@ public final class MigrateDemo implements Callable<Integer> {
         return c.getValue();
     }
 
+    /** Fills {@code s} with text records: {"id":N,"user":"user-N","score":S,"tags":[...]} and a newline, deterministic. */
+    static void fillRecords(MemorySegment s) {
+        String[] tags = {"alpha", "beta", "gamma", "delta", "cache", "hot", "cold", "eu", "us", "apac"};
+        byte[] chunk = new byte[1 << 20];
+        long id = 0;
+        StringBuilder b = new StringBuilder();
+        for (long off = 0; off < s.byteSize(); off += chunk.length) {
+            int n = 0;
+            while (n < chunk.length) {
+                b.setLength(0);
+                long h = id * 0x9E3779B97F4A7C15L;
+                b.append("{\"id\":").append(id).append(",\"user\":\"user-").append(Long.remainderUnsigned(h, 100_000))
+                        .append("\",\"score\":").append(Long.remainderUnsigned(h >>> 17, 1000)).append(",\"tags\":[\"")
+                        .append(tags[(int) Long.remainderUnsigned(h >>> 7, tags.length)]).append("\",\"")
+                        .append(tags[(int) Long.remainderUnsigned(h >>> 29, tags.length)]).append("\"]}\n");
+                byte[] rec = b.toString().getBytes(StandardCharsets.US_ASCII);
+                int k = Math.min(rec.length, chunk.length - n);
+                System.arraycopy(rec, 0, chunk, n, k);
+                n += k;
+                id++;
+            }
+            MemorySegment.copy(chunk, 0, s, ValueLayout.JAVA_BYTE, off, (int) Math.min(chunk.length, s.byteSize() - off));
+        }
+    }
+
     /** The source JVM: memory with every page holding data, writers at the asked rate, the migration, the checksums. */
     static final class Source {
         static int run(String[] args) {
@@ -220,13 +279,19 @@ public final class MigrateDemo implements Callable<Integer> {
             double ratePercent = Double.parseDouble(args[3]);
             boolean baseline = Boolean.parseBoolean(args[4]);
             boolean huge = Boolean.parseBoolean(args[5]);
+            Compression compression = Compression.valueOf(args[6]);
+            Content content = Content.valueOf(args[7]);
             long page = Memory.pageSize();
             long pages = size / page;
             long migratePage = huge ? HugePageSize.SIZE_2MB.bytes() : page;
             try (Mapping m = huge ? Memory.hugetlb(size, HugePageSize.SIZE_2MB) : Memory.anonymous(size)) {
                 MemorySegment s = m.segment();
-                for (long off = 0; off < size; off += 8) {
-                    s.set(ValueLayout.JAVA_LONG, off, off * 0x9E3779B97F4A7C15L + 1);
+                if (content == Content.RECORDS) {
+                    fillRecords(s);
+                } else {
+                    for (long off = 0; off < size; off += 8) {
+                        s.set(ValueLayout.JAVA_LONG, off, off * 0x9E3779B97F4A7C15L + 1);
+                    }
                 }
                 ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
                 AtomicBoolean stop = new AtomicBoolean();
@@ -273,7 +338,7 @@ public final class MigrateDemo implements Callable<Integer> {
                     }
                 } : writers;
                 MigrationSource.Report r = MigrationSource.migrate(s, migratePage,
-                        new InetSocketAddress(InetAddress.getLoopbackAddress(), port), during, options);
+                        new InetSocketAddress(InetAddress.getLoopbackAddress(), port), during, options.withCompression(compression));
                 double downtimeMs = baseline ? (System.nanoTime() - stoppedAt) / 1e6 : r.downtime().toNanos() / 1e6;
                 System.out.printf("rounds %s; downtime %.1f ms; %,d pushed, %,d pulled; %.2f x the memory sent; total %.0f ms; %,d writes%n",
                         r.pagesPerRound(), downtimeMs, r.pagesPushed(), r.pagesPulled(), r.bytesSent() / (double) size,

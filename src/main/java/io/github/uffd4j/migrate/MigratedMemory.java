@@ -44,6 +44,8 @@ public final class MigratedMemory implements AutoCloseable {
 
     private final TargetMemory memory;
     private final int pageSize;
+    /** How the bulk connection's pages are compressed (the source's hello). */
+    private final io.github.uffd4j.source.Compression bulkCompression;
     private final FaultService service;
     private final Region region;
     private final Socket bulk;
@@ -75,6 +77,7 @@ public final class MigratedMemory implements AutoCloseable {
                            DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
         this.memory = memory;
         this.pageSize = hello.pageSize();
+        this.bulkCompression = hello.compression();
         this.bulk = bulk;
         this.bulkIn = bulkIn;
         this.urgent = urgent;
@@ -317,7 +320,7 @@ public final class MigratedMemory implements AutoCloseable {
                 for (int i = 0; i < n; i++) {
                     yieldToUrgent();
                     int p = readPageNumber(bulkIn, region.pageCount(), "PAGES");
-                    boolean zeros = readPageData(bulkIn, buf, "PAGES");
+                    boolean zeros = readPageData(bulkIn, buf, "PAGES", bulkCompression);
                     Arrival a = arrive(p, zeros ? null : buf, page);
                     if (a != Arrival.DUPLICATE) {
                         pushed.incrementAndGet();
@@ -365,7 +368,7 @@ public final class MigratedMemory implements AutoCloseable {
                     throw new MigrationException("malformed frame on the urgent connection: type " + type);
                 }
                 int p = readPageNumber(urgentIn, region.pageCount(), "PAGE");
-                boolean zeros = readPageData(urgentIn, buf, "PAGE");
+                boolean zeros = readPageData(urgentIn, buf, "PAGE", io.github.uffd4j.source.Compression.NONE);
                 if (arrive(p, zeros ? null : buf, page) == Arrival.KEPT) {
                     buf = new byte[pageSize];
                 }

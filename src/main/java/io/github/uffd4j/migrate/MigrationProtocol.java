@@ -1,5 +1,8 @@
 package io.github.uffd4j.migrate;
 
+import io.github.uffd4j.internal.Codecs;
+import io.github.uffd4j.source.Compression;
+
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
@@ -9,15 +12,18 @@ import java.lang.foreign.ValueLayout;
 import java.util.BitSet;
 
 /**
- * The wire format of a migration, version 1: two TCP connections from the source to the target,
+ * The wire format of a migration, version 2: two TCP connections from the source to the target,
  * <em>bulk</em> (precopy rounds, the switchover, the postcopy push) and <em>urgent</em> (the
  * target's page requests and their answers, the target's acknowledgements), so that an urgent
  * page never queues behind the push. Both open with a hello; then frames of one type byte and
  * their fields, big-endian:
  * <pre>
  * hello      magic u64 "UFD4MIG1", version u32, connection u32 (0 bulk, 1 urgent), session u64,
- *            page size u32, memory size u64
- * PAGES      count u32 (1..64), then count x (page u32, kind u8 (0 data, 1 zeros), data if kind 0)
+ *            page size u32, memory size u64, compression u8 (0 none, 1 zstd, 2 lz4: of the bulk
+ *            connection's pages)
+ * PAGES      count u32 (1..64), then count x (page u32, kind u8, its data): kind 0 the page's
+ *            bytes, 1 zeros (no data), 2 compressed (length u32, 1 to page size - 1, then the
+ *            compressed bytes; bulk only, with the hello's compression)
  * SWITCHOVER words u32, then words x u64: the pages still to come, as a bit set
  * END        (bulk) every page has been pushed
  * REQUEST    page u32 (target to source, urgent)
@@ -31,7 +37,7 @@ import java.util.BitSet;
  */
 final class MigrationProtocol {
 
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     static final int BULK = 0;
     static final int URGENT = 1;
 
@@ -48,12 +54,13 @@ final class MigrationProtocol {
     static final int MAX_BATCH = 64;
     static final int DATA = 0;
     static final int ZEROS = 1;
+    static final int COMPRESSED = 2;
 
     private MigrationProtocol() {
     }
 
     /** What a hello says. */
-    record Hello(int connection, long session, int pageSize, long size) {
+    record Hello(int connection, long session, int pageSize, long size, Compression compression) {
         long pages() {
             return size / pageSize;
         }
@@ -66,6 +73,11 @@ final class MigrationProtocol {
         out.writeLong(h.session());
         out.writeInt(h.pageSize());
         out.writeLong(h.size());
+        out.writeByte(switch (h.compression()) {
+            case NONE -> 0;
+            case ZSTD -> 1;
+            case LZ4 -> 2;
+        });
         out.flush();
     }
 
@@ -83,6 +95,13 @@ final class MigrationProtocol {
         long session = in.readLong();
         int pageSize = in.readInt();
         long size = in.readLong();
+        int codec = in.readUnsignedByte();
+        Compression compression = switch (codec) {
+            case 0 -> Compression.NONE;
+            case 1 -> Compression.ZSTD;
+            case 2 -> Compression.LZ4;
+            default -> throw new MigrationException("malformed hello: compression " + codec);
+        };
         if (connection != BULK && connection != URGENT) {
             throw new MigrationException("malformed hello: connection kind " + connection);
         }
@@ -90,19 +109,48 @@ final class MigrationProtocol {
                 || size / pageSize > Integer.MAX_VALUE) {
             throw new MigrationException("malformed hello: page size " + pageSize + ", memory size " + size);
         }
-        return new Hello(connection, session, pageSize, size);
+        return new Hello(connection, session, pageSize, size, compression);
     }
 
     /** 'UFD4MIG1' as a big-endian long. */
     static final long MAGIC_VALUE = 0x554644344D494731L;
 
-    /** Writes one page's kind and data (zeros are sent as a kind alone); {@code buf} is a page-sized scratch. */
-    static void writePage(DataOutputStream out, MemorySegment memory, int page, int pageSize, byte[] buf) throws IOException {
-        out.writeInt(page);
-        MemorySegment slice = memory.asSlice((long) page * pageSize, pageSize);
-        if (slice.mismatch(zeros(pageSize)) < 0) {
-            out.writeByte(ZEROS);
-        } else {
+    /**
+     * Writes pages: a kind and the data, zeros as a kind alone, and with a compression other than
+     * NONE the compressed bytes where they are shorter than the page. One per sending thread.
+     */
+    static final class PageWriter {
+        private final int pageSize;
+        private final byte[] buf;
+        private final Codecs.Encoder encoder;
+        private final byte[] encoded;
+        private final MemorySegment encodedSegment;
+
+        /** @throws MigrationException when {@code compression} needs a library that is missing */
+        PageWriter(int pageSize, Compression compression) throws MigrationException {
+            this.pageSize = pageSize;
+            this.buf = new byte[pageSize];
+            this.encoder = compression == Compression.NONE ? null : Codecs.encoder(compression, MigrationException::new);
+            this.encoded = encoder == null ? null : new byte[encoder.maxEncodedLength(pageSize)];
+            this.encodedSegment = encoded == null ? null : MemorySegment.ofArray(encoded);
+        }
+
+        void write(DataOutputStream out, MemorySegment memory, int page) throws IOException {
+            out.writeInt(page);
+            MemorySegment slice = memory.asSlice((long) page * pageSize, pageSize);
+            if (slice.mismatch(zeros(pageSize)) < 0) {
+                out.writeByte(ZEROS);
+                return;
+            }
+            if (encoder != null) {
+                int n = encoder.encode(slice, encodedSegment);
+                if (n > 0 && n < pageSize) {
+                    out.writeByte(COMPRESSED);
+                    out.writeInt(n);
+                    out.write(encoded, 0, n);
+                    return;
+                }
+            }
             out.writeByte(DATA);
             MemorySegment.copy(slice, ValueLayout.JAVA_BYTE, 0, buf, 0, pageSize);
             out.write(buf, 0, pageSize);
@@ -133,18 +181,53 @@ final class MigrationProtocol {
         return p;
     }
 
-    /** Reads a page's kind and, for data, its bytes into {@code buf}; returns whether it is all zeros. */
-    static boolean readPageData(DataInputStream in, byte[] buf, String frame) throws IOException {
+    /**
+     * Reads a page's kind and, for data, its bytes into {@code buf} (page sized); returns whether
+     * it is all zeros. A compressed page is decoded with {@code compression} (the hello's; NONE on
+     * the urgent connection, where a compressed page is malformed), on the calling thread's decoder.
+     */
+    static boolean readPageData(DataInputStream in, byte[] buf, String frame, Compression compression) throws IOException {
         int kind = in.readUnsignedByte();
         if (kind == ZEROS) {
             return true;
         }
+        if (kind == COMPRESSED && compression != Compression.NONE) {
+            int n = in.readInt();
+            if (n < 1 || n >= buf.length) {
+                throw new MigrationException("malformed " + frame + " frame: a compressed page of " + n + " bytes (1 to "
+                        + (buf.length - 1) + ")");
+            }
+            byte[] encoded = ENCODED.get();
+            if (encoded.length < buf.length) {
+                encoded = new byte[buf.length];
+                ENCODED.set(encoded);
+            }
+            in.readFully(encoded, 0, n);
+            int decoded;
+            try {
+                decoded = Codecs.decoder(compression, MigrationException::new)
+                        .decode(MemorySegment.ofArray(encoded).asSlice(0, n), MemorySegment.ofArray(buf));
+            } catch (MigrationException e) {
+                throw e;
+            } catch (Exception | LinkageError e) {
+                throw new MigrationException("malformed " + frame + " frame: a " + compression + " page that does not decode: " + e, e);
+            }
+            if (decoded != buf.length) {
+                throw new MigrationException("malformed " + frame + " frame: a " + compression + " page decoded to " + decoded
+                        + " bytes, not " + buf.length);
+            }
+            return false;
+        }
         if (kind != DATA) {
-            throw new MigrationException("malformed " + frame + " frame: page kind " + kind);
+            throw new MigrationException("malformed " + frame + " frame: page kind " + kind
+                    + (kind == COMPRESSED ? " (compressed, but the hello said no compression)" : ""));
         }
         in.readFully(buf);
         return false;
     }
+
+    /** Each reading thread's buffer for the compressed bytes of a page. */
+    private static final ThreadLocal<byte[]> ENCODED = ThreadLocal.withInitial(() -> new byte[0]);
 
     static int readBatchCount(DataInputStream in) throws IOException {
         int n = in.readInt();

@@ -7,6 +7,7 @@ import io.github.uffd4j.PagemapScanner;
 import io.github.uffd4j.Userfaultfd;
 import io.github.uffd4j.internal.ThreadNice;
 import io.github.uffd4j.internal.WriteProtection;
+import io.github.uffd4j.source.Compression;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -113,10 +114,16 @@ public final class MigrationSource {
      *                  of 2 MiB hugetlb pages)
      * @param timeout   for connecting, and for each answer of the target
      * @param progress told of each step, on the migrating thread
+     * @param compression how the pages of the precopy and the push are compressed on the wire
+     *                    ({@link Compression#NONE}, the default; ZSTD and LZ4 need the optional
+     *                    dependency {@code io.airlift:aircompressor-v3} on both sides). A page
+     *                    that does not get shorter goes as it is; pages the target asks for go
+     *                    uncompressed, so that no fault waits for a codec.
      */
-    public record Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress) {
+    public record Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress,
+                          Compression compression) {
 
-        /** 5 rounds, switch at 256 pages, 60 s, no progress reports. */
+        /** 5 rounds, switch at 256 pages, 60 s, no progress reports, no compression. */
         public static final Options DEFAULT = new Options(5, 256, Duration.ofSeconds(60), p -> { });
 
         /** Checks that the limits are not negative and nothing is null. */
@@ -126,6 +133,29 @@ public final class MigrationSource {
             }
             Objects.requireNonNull(timeout, "timeout");
             Objects.requireNonNull(progress, "progress");
+            Objects.requireNonNull(compression, "compression");
+        }
+
+        /**
+         * Settings without compression.
+         *
+         * @param maxRounds precopy rounds after the first full pass, at most
+         * @param switchAt  switch over once a round finds at most this many pages written
+         * @param timeout   for connecting, and for each answer of the target
+         * @param progress  told of each step, on the migrating thread
+         */
+        public Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress) {
+            this(maxRounds, switchAt, timeout, progress, Compression.NONE);
+        }
+
+        /**
+         * These options with the precopy's and the push's pages compressed.
+         *
+         * @param compression the codec, or {@link Compression#NONE}
+         * @return the new options
+         */
+        public Options withCompression(Compression compression) {
+            return new Options(maxRounds, switchAt, timeout, progress, compression);
         }
 
         /**
@@ -135,7 +165,7 @@ public final class MigrationSource {
          * @return the new options
          */
         public Options withProgress(java.util.function.Consumer<Progress> listener) {
-            return new Options(maxRounds, switchAt, timeout, listener);
+            return new Options(maxRounds, switchAt, timeout, listener, compression);
         }
 
         /**
@@ -146,7 +176,7 @@ public final class MigrationSource {
          * @return the new options
          */
         public Options withRounds(int maxRounds, long switchAt) {
-            return new Options(maxRounds, switchAt, timeout, progress);
+            return new Options(maxRounds, switchAt, timeout, progress, compression);
         }
     }
 
@@ -194,10 +224,12 @@ public final class MigrationSource {
     private final int pageSize;
     private final long pages;
     private final Options options;
-    private final byte[] bulkPage;
+    /** Pages onto the bulk connection (the precopy, then the push: one thread at a time). */
+    private final PageWriter bulkPages;
     /** The pages of the next PAGES frame on the bulk connection (its one writer's). */
     private final int[] batch = new int[MAX_BATCH];
-    private final byte[] urgentPage;
+    /** Pages onto the urgent connection: never compressed. */
+    private final PageWriter urgentPages;
     private final BitSet sent = new BitSet();
     private final AtomicLong pulled = new AtomicLong();
     private final CountDownLatch switched = new CountDownLatch(1);
@@ -212,13 +244,13 @@ public final class MigrationSource {
     /** The target's reason when it refused the migration (it never ran). */
     private volatile String refused;
 
-    private MigrationSource(MemorySegment memory, long pageSize, Options options) {
+    private MigrationSource(MemorySegment memory, long pageSize, Options options) throws MigrationException {
         this.memory = memory;
         this.pageSize = (int) pageSize;
         this.pages = memory.byteSize() / pageSize;
         this.options = options;
-        this.bulkPage = new byte[this.pageSize];
-        this.urgentPage = new byte[this.pageSize];
+        this.bulkPages = new PageWriter(this.pageSize, options.compression());
+        this.urgentPages = new PageWriter(this.pageSize, Compression.NONE);
     }
 
     /**
@@ -297,8 +329,8 @@ public final class MigrationSource {
             urgentOut = new DataOutputStream(new BufferedOutputStream(countedUrgent, 1 << 13));
             urgentIn = new DataInputStream(new BufferedInputStream(urgent.getInputStream()));
             long session = ThreadLocalRandom.current().nextLong();
-            writeHello(bulkOut, new Hello(BULK, session, pageSize, memory.byteSize()));
-            writeHello(urgentOut, new Hello(URGENT, session, pageSize, memory.byteSize()));
+            writeHello(bulkOut, new Hello(BULK, session, pageSize, memory.byteSize(), options.compression()));
+            writeHello(urgentOut, new Hello(URGENT, session, pageSize, memory.byteSize(), Compression.NONE));
 
             try {
                 List<Long> rounds = new ArrayList<>();
@@ -427,7 +459,7 @@ public final class MigrationSource {
         bulkOut.writeByte(PAGES);
         bulkOut.writeInt(n);
         for (int i = 0; i < n; i++) {
-            writePage(bulkOut, memory, batch[i], pageSize, bulkPage);
+            bulkPages.write(bulkOut, memory, batch[i]);
         }
     }
 
@@ -498,7 +530,7 @@ public final class MigrationSource {
                             sent.set(p);
                         }
                         urgentOut.writeByte(PAGE);
-                        writePage(urgentOut, memory, p, pageSize, urgentPage);
+                        urgentPages.write(urgentOut, memory, p);
                         urgentOut.flush();
                         pulled.incrementAndGet();
                     }

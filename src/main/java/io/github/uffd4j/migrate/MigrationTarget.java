@@ -3,6 +3,7 @@ package io.github.uffd4j.migrate;
 import io.github.uffd4j.HugePageSize;
 import io.github.uffd4j.MadviseBatch;
 import io.github.uffd4j.Memory;
+import io.github.uffd4j.source.Compression;
 
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -214,6 +215,9 @@ public final class MigrationTarget {
                 throw new MigrationException("the source's two connections do not match (a second source connected?)");
             }
             String refusal = pageSizeMismatch(hello.pageSize(), options.backing());
+            if (refusal == null) {
+                refusal = missingCodec(hello.compression());
+            }
             if (refusal != null) {
                 refuse(urgent, refusal);
                 throw new MigrationException("refused: " + refusal);
@@ -263,7 +267,7 @@ public final class MigrationTarget {
                     for (int i = 0; i < n; i++) {
                         int p = readPageNumber(in, pages, "PAGES");
                         long off = (long) p * pageSize;
-                        if (!readPageData(in, buf, "PAGES")) {
+                        if (!readPageData(in, buf, "PAGES", hello.compression())) {
                             MemorySegment.copy(buf, 0, memory, java.lang.foreign.ValueLayout.JAVA_BYTE, off, pageSize);
                             written.set(p);
                         } else if (written.get(p)) {
@@ -295,6 +299,16 @@ public final class MigrationTarget {
                 }
                 default -> throw new MigrationException("malformed frame before the switchover: type " + type);
             }
+        }
+    }
+
+    /** Why this JVM cannot decode pages compressed with {@code c} (its library is missing), or null when it can. */
+    static String missingCodec(Compression c) {
+        try {
+            io.github.uffd4j.internal.Codecs.decoder(c, (message, cause) -> new IllegalStateException(message, cause));
+            return null;
+        } catch (IllegalStateException missing) {
+            return "the source compresses its pages with " + c + ", which this target cannot decode: " + missing.getMessage();
         }
     }
 

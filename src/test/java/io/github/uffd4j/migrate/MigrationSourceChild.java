@@ -27,7 +27,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <p>Arguments: port, MiB, expected-file, then any of {@code exit-at-switchover} to die when the
  * writers are stopped (the connection cut at the switchover) and {@code hugetlb} to migrate
  * private hugetlb memory in 2 MiB pages (the test reserved them) instead of anonymous memory in
- * base pages.
+ * base pages, {@code zstd} or {@code lz4} to compress the precopy and the push.
  */
 public final class MigrationSourceChild {
 
@@ -38,6 +38,8 @@ public final class MigrationSourceChild {
         List<String> flags = List.of(args).subList(3, args.length);
         boolean dieAtSwitchover = flags.contains("exit-at-switchover");
         boolean hugetlb = flags.contains("hugetlb");
+        io.github.uffd4j.source.Compression compression = flags.contains("zstd") ? io.github.uffd4j.source.Compression.ZSTD
+                : flags.contains("lz4") ? io.github.uffd4j.source.Compression.LZ4 : io.github.uffd4j.source.Compression.NONE;
         long page = Memory.pageSize();
         long migratePage = hugetlb ? HugePageSize.SIZE_2MB.bytes() : page;
         try (Mapping m = hugetlb ? Memory.hugetlb(size, HugePageSize.SIZE_2MB) : Memory.anonymous(size)) {
@@ -85,7 +87,8 @@ public final class MigrationSourceChild {
                 }
             };
             MigrationSource.Report r = MigrationSource.migrate(s, migratePage,
-                    new InetSocketAddress(InetAddress.getLoopbackAddress(), port), control, MigrationSource.Options.DEFAULT);
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), port), control,
+                    MigrationSource.Options.DEFAULT.withCompression(compression));
             System.out.println("REPORT " + r);
             try (FileChannel ch = FileChannel.open(expected, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
