@@ -96,7 +96,6 @@ final class KernelCopy {
             }
             String page = "the page at 0x" + Long.toHexString(address + done);
             String hint = e == Errno.EFAULT ? page + (write ? " is poisoned, read-only or not mapped" : " is poisoned (a load that failed) or not mapped")
-                    : e == Errno.EPERM ? call + " is forbidden here (a seccomp filter: Docker's default profile needs CAP_SYS_PTRACE for it)"
                     : "";
             throw Failures.withHint(call, e, address, length, done, hint);
         }

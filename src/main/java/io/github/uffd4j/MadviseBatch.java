@@ -19,8 +19,9 @@ import java.lang.foreign.MemorySegment;
  * the run).
  *
  * <p>The runs are advised in the order added, at the latest by {@link #close}; a run added after
- * 1024 others makes the call for those first. Not thread safe; confined to the thread that made
- * it (its iovec buffer is).
+ * 1024 others makes the call for those first. Close the batch before its mapping: runs still
+ * pending when the mapping is gone are refused, not advised. Not thread safe; confined to the
+ * thread that made it (its iovec buffer is), {@link #close} included.
  */
 public final class MadviseBatch implements AutoCloseable {
 
@@ -87,12 +88,18 @@ public final class MadviseBatch implements AutoCloseable {
      *
      * @throws UffdException when a run failed (the runs before it are advised; the ones after it
      *                       are dropped from the batch)
+     * @throws IllegalStateException when the mapping was closed (the pending runs are dropped)
      */
     public void flush() {
         int n = count;
         count = 0;
         if (n == 0) {
             return;
+        }
+        if (!mapping.isOpen()) {
+            // its addresses may hold another mapping by now: advising them could drop someone else's pages
+            throw new IllegalStateException(call + ": the mapping was closed with " + n + " runs still pending; they were not"
+                    + " advised");
         }
         int first = 0;
         int pidfd = refused ? -1 : selfPidfd();

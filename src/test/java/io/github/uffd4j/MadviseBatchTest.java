@@ -71,6 +71,20 @@ class MadviseBatchTest {
     }
 
     @Test
+    void runsPendingWhenTheMappingClosesAreRefusedNotAdvised() {
+        Mapping m = Memory.anonymous(4 * PAGE);
+        MadviseBatch b = m.dontNeedBatch();
+        b.add(0, PAGE);
+        m.close();
+        try (Mapping other = Memory.anonymous(4 * PAGE)) { // may well take the same addresses
+            other.segment().set(ValueLayout.JAVA_LONG, 0, 42);
+            IllegalStateException e = assertThrows(IllegalStateException.class, b::close);
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            assertEquals(42, other.segment().get(ValueLayout.JAVA_LONG, 0), "nothing of the new mapping was dropped");
+        }
+    }
+
+    @Test
     void anAdviceTheMemoryRefusesFailsNamingTheCallAndTheErrno() {
         // MADV_REMOVE needs shared memory: on private anonymous memory the kernel says EINVAL, whether the
         // runs went in one process_madvise or one madvise each

@@ -122,6 +122,7 @@ final class MigrationProtocol {
     static final class PageWriter {
         private final int pageSize;
         private final byte[] buf;
+        private final MemorySegment bufSegment;
         private final Codecs.Encoder encoder;
         private final byte[] encoded;
         private final MemorySegment encodedSegment;
@@ -130,6 +131,7 @@ final class MigrationProtocol {
         PageWriter(int pageSize, Compression compression) throws MigrationException {
             this.pageSize = pageSize;
             this.buf = new byte[pageSize];
+            this.bufSegment = MemorySegment.ofArray(buf);
             this.encoder = compression == Compression.NONE ? null : Codecs.encoder(compression, MigrationException::new);
             this.encoded = encoder == null ? null : new byte[encoder.maxEncodedLength(pageSize)];
             this.encodedSegment = encoded == null ? null : MemorySegment.ofArray(encoded);
@@ -142,8 +144,11 @@ final class MigrationProtocol {
                 out.writeByte(ZEROS);
                 return;
             }
+            // a copy first: during the precopy writers change the memory, and a codec reading bytes that change
+            // under it might not produce a stream that decodes (a page written meanwhile is sent again anyway)
+            MemorySegment.copy(slice, ValueLayout.JAVA_BYTE, 0, buf, 0, pageSize);
             if (encoder != null) {
-                int n = encoder.encode(slice, encodedSegment);
+                int n = encoder.encode(bufSegment, encodedSegment);
                 if (n > 0 && n < pageSize) {
                     out.writeByte(COMPRESSED);
                     out.writeInt(n);
@@ -152,7 +157,6 @@ final class MigrationProtocol {
                 }
             }
             out.writeByte(DATA);
-            MemorySegment.copy(slice, ValueLayout.JAVA_BYTE, 0, buf, 0, pageSize);
             out.write(buf, 0, pageSize);
         }
     }

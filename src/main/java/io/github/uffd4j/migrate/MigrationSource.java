@@ -480,6 +480,7 @@ public final class MigrationSource {
         try {
             return task.get();
         } catch (InterruptedException e) {
+            task.cancel(true); // the push stops instead of writing on while the caller tears the connections down
             Thread.currentThread().interrupt();
             throw new MigrationException("interrupted while pushing the postcopy pages", e);
         } catch (ExecutionException e) {
