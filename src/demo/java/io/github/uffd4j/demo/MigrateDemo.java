@@ -80,8 +80,16 @@ public final class MigrateDemo implements Callable<Integer> {
 
     @Option(names = "--compress", paramLabel = "CODEC", description = {"Compress the precopy's and the push's pages: "
             + "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}; zstd and lz4 need aircompressor-v3, which scripts/migrate "
-            + "puts on the class path)."}, defaultValue = "none")
+            + "puts on the class path)."}, defaultValue = "none", converter = CodecName.class)
     Compression compress;
+
+    /** {@code --compress} in any case. */
+    static final class CodecName implements CommandLine.ITypeConverter<Compression> {
+        @Override
+        public Compression convert(String value) {
+            return Compression.valueOf(value.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
 
     /** What the source's pages hold before the writers start. */
     enum Content { RANDOM, RECORDS }
@@ -89,8 +97,16 @@ public final class MigrateDemo implements Callable<Integer> {
     @Option(names = "--content", paramLabel = "KIND", description = {"What the source's memory holds: ${COMPLETION-CANDIDATES} "
             + "(default: ${DEFAULT-VALUE}). random: a hash of each word's offset (incompressible); records: text records "
             + "of a few fields each, like a cache of JSON values (lz4 packs them to about a third)."},
-            defaultValue = "random")
+            defaultValue = "random", converter = ContentName.class)
     Content content;
+
+    /** {@code --content} in any case. */
+    static final class ContentName implements CommandLine.ITypeConverter<Content> {
+        @Override
+        public Content convert(String value) {
+            return Content.valueOf(value.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
 
     @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE (compression and "
             + "content are its last two columns).")
@@ -100,7 +116,7 @@ public final class MigrateDemo implements Callable<Integer> {
         if (args.length > 0 && args[0].equals("--source-child")) {
             System.exit(Source.run(args));
         }
-        System.exit(new CommandLine(new MigrateDemo()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+        System.exit(new CommandLine(new MigrateDemo()).execute(args));
     }
 
     @Override
