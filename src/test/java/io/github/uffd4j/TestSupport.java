@@ -207,6 +207,50 @@ public final class TestSupport {
         return s.get(ValueLayout.JAVA_BYTE, offset);
     }
 
+    /**
+     * Runs {@code body} with the calling thread pinned to the CPU it is on now (sched_setaffinity),
+     * then gives the thread its former affinity back. For kernel behaviour that is per CPU: pages
+     * faulted in wait in that CPU's LRU batch, which MADV_PAGEOUT drains only on the CPU it runs on.
+     */
+    public static <T> T onOneCpu(Callable<T> body) throws Exception {
+        java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+        var lookup = linker.defaultLookup();
+        var getcpu = linker.downcallHandle(lookup.find("sched_getcpu").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT));
+        var affinity = java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                ValueLayout.ADDRESS);
+        var getaffinity = linker.downcallHandle(lookup.find("sched_getaffinity").orElseThrow(), affinity);
+        var setaffinity = linker.downcallHandle(lookup.find("sched_setaffinity").orElseThrow(), affinity);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            long bytes = 128; // 1024 CPUs
+            MemorySegment before = arena.allocate(bytes, 8);
+            MemorySegment one = arena.allocate(bytes, 8);
+            try {
+                if ((int) getaffinity.invokeExact(0, bytes, before) != 0) {
+                    throw new IllegalStateException("sched_getaffinity failed");
+                }
+                int cpu = (int) getcpu.invokeExact();
+                one.set(ValueLayout.JAVA_LONG, (cpu / 64) * 8L, 1L << (cpu % 64));
+                if ((int) setaffinity.invokeExact(0, bytes, one) != 0) {
+                    throw new IllegalStateException("sched_setaffinity(cpu " + cpu + ") failed");
+                }
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+            try {
+                return body.call();
+            } finally {
+                try {
+                    int unused = (int) setaffinity.invokeExact(0, bytes, before);
+                } catch (Throwable t) {
+                    throw new IllegalStateException(t);
+                }
+            }
+        }
+    }
+
     /** Whether the running kernel's version (os.version, "6.18.0-...") is at least major.minor. */
     public static boolean kernelAtLeast(int major, int minor) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(System.getProperty("os.version"));
