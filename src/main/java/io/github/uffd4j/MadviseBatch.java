@@ -154,7 +154,11 @@ public final class MadviseBatch implements AutoCloseable {
         }
     }
 
-    /** A pidfd of this process (pidfd_open, Linux 5.3+), opened once and kept; -1 when there is none. */
+    /**
+     * A pidfd of this process (pidfd_open, Linux 5.3+), opened once and kept; -1 when there is none
+     * (for good where the kernel lacks the call or a filter forbids it; a passing shortage of
+     * descriptors, EMFILE, is tried again by the next batch).
+     */
     private static int selfPidfd() {
         int fd = selfPidfd;
         if (fd != -2) {
@@ -163,7 +167,15 @@ public final class MadviseBatch implements AutoCloseable {
         synchronized (MadviseBatch.class) {
             if (selfPidfd == -2) {
                 long rc = Native.syscall(Abi.SYS_pidfd_open, (int) ProcessHandle.current().pid(), 0, 0);
-                selfPidfd = rc >= 0 ? (int) rc : -1;
+                if (rc >= 0) {
+                    selfPidfd = (int) rc;
+                } else {
+                    int e = Native.errno();
+                    if (e == Errno.EMFILE || e == Errno.ENFILE || e == Errno.ENOMEM) {
+                        return -1; // this batch goes one madvise per run
+                    }
+                    selfPidfd = -1;
+                }
             }
             return selfPidfd;
         }
