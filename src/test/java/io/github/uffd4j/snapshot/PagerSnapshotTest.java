@@ -43,18 +43,26 @@ class PagerSnapshotTest {
         if (backing.equals("HUGETLB")) {
             TestSupport.assumeHugePages(HugePageSize.SIZE_2MB, (int) (SIZE / HugePageSize.SIZE_2MB.bytes()) + 4);
         }
-        Path file = dir.resolve("snap-" + backing + ".u4s");
-        ChildJvm.Result r = ChildJvm.run(PagerSnapshotChild.class, LIMIT, Long.toString(SIZE), "77", backing,
-                file.toString());
-        String line = r.output().lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse("");
-        System.out.println("pager snapshot, " + backing + ": " + line);
-        assertTrue(r.ok(), r::describe);
-        assertEquals(0, number(line, "bad"), r::describe);
-        assertEquals(0, number(line, "errors"), r::describe);
-        assertTrue(number(line, "instant") > 0, "the writers wrote before the snapshot: " + line);
-        assertTrue(number(line, "writesDuringSnapshot") > 0, "the writers wrote while it was taken: " + line);
-        assertTrue(number(line, "savedBeforeWrite") > 0, "some pages were saved before a write: " + line);
-        assertTrue(number(line, "gcs") > 0, line);
+        // Every attempt must be exact. The copy-before-write path must have run in one of them: where the
+        // background save outruns the writers (descheduled on two busy CPUs: seen once inside the container,
+        // 7,978 writes all on pages already saved), the snapshot is taken again.
+        String line = "";
+        int attempts = 0;
+        do {
+            attempts++;
+            Path file = dir.resolve("snap-" + backing + "-" + attempts + ".u4s");
+            ChildJvm.Result r = ChildJvm.run(PagerSnapshotChild.class, LIMIT, Long.toString(SIZE), "77", backing,
+                    file.toString());
+            line = r.output().lines().filter(l -> l.startsWith("RESULT")).findFirst().orElse("");
+            System.out.println("pager snapshot, " + backing + ", attempt " + attempts + ": " + line);
+            assertTrue(r.ok(), r::describe);
+            assertEquals(0, number(line, "bad"), r::describe);
+            assertEquals(0, number(line, "errors"), r::describe);
+            assertTrue(number(line, "instant") > 0, "the writers wrote before the snapshot: " + line);
+            assertTrue(number(line, "writesDuringSnapshot") > 0, "the writers wrote while it was taken: " + line);
+            assertTrue(number(line, "gcs") > 0, line);
+        } while (number(line, "savedBeforeWrite") == 0 && attempts < 3);
+        assertTrue(number(line, "savedBeforeWrite") > 0, "some pages were saved before a write in " + attempts + " attempts: " + line);
     }
 
     @Test
