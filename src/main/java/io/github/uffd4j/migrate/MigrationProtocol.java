@@ -73,11 +73,7 @@ final class MigrationProtocol {
         out.writeLong(h.session());
         out.writeInt(h.pageSize());
         out.writeLong(h.size());
-        out.writeByte(switch (h.compression()) {
-            case NONE -> 0;
-            case ZSTD -> 1;
-            case LZ4 -> 2;
-        });
+        out.writeByte(h.compression().id());
         out.flush();
     }
 
@@ -96,12 +92,10 @@ final class MigrationProtocol {
         int pageSize = in.readInt();
         long size = in.readLong();
         int codec = in.readUnsignedByte();
-        Compression compression = switch (codec) {
-            case 0 -> Compression.NONE;
-            case 1 -> Compression.ZSTD;
-            case 2 -> Compression.LZ4;
-            default -> throw new MigrationException("malformed hello: compression " + codec);
-        };
+        Compression compression = Compression.ofId(codec);
+        if (compression == null) {
+            throw new MigrationException("malformed hello: compression " + codec);
+        }
         if (connection != BULK && connection != URGENT) {
             throw new MigrationException("malformed hello: connection kind " + connection);
         }

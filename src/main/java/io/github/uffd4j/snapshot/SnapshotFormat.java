@@ -56,20 +56,11 @@ final class SnapshotFormat {
         ByteBuffer encode() {
             ByteBuffer b = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
             b.put(MAGIC).putShort((short) (compression == Compression.NONE ? VERSION : VERSION_COMPRESSED)).put((byte) kind)
-                    .put((byte) idOf(compression)).putInt(pageSize).putLong(memorySize)
+                    .put((byte) compression.id()).putInt(pageSize).putLong(memorySize)
                     .putLong(pagesStored).putLong(indexOffset).putLong(id).putLong(parentId).putInt(indexCrc);
             b.putInt(crc(b.array(), 0, 60));
             return b.flip();
         }
-    }
-
-    /** The compression's id in the header. */
-    static int idOf(Compression c) {
-        return switch (c) {
-            case NONE -> 0;
-            case ZSTD -> 1;
-            case LZ4 -> 2;
-        };
     }
 
     /** The stored pages, sorted by page number: page numbers, file offsets, checksums, stored lengths. */
@@ -127,10 +118,7 @@ final class SnapshotFormat {
         if (kind != FULL && kind != INCREMENT) {
             throw new SnapshotException(name + ": unknown snapshot kind " + kind);
         }
-        Compression compression = null;
-        for (Compression c : Compression.values()) {
-            compression = idOf(c) == compressionId ? c : compression;
-        }
+        Compression compression = Compression.ofId(compressionId);
         if (compression == null || (compression == Compression.NONE) != (version == VERSION)) {
             throw new SnapshotException(name + ": compression " + compressionId + " in a version " + version + " file: damaged");
         }

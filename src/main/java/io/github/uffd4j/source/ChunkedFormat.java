@@ -67,7 +67,7 @@ final class ChunkedFormat {
 
         ByteBuffer encode() {
             ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            b.put(MAGIC).putShort((short) VERSION).put((byte) compression.id).put((byte) 0).putInt(chunkSize)
+            b.put(MAGIC).putShort((short) VERSION).put((byte) compression.id()).put((byte) 0).putInt(chunkSize)
                     .putInt(pageSize).putInt(0).putLong(dataSize).putLong(chunkCount).putLong(indexOffset).putInt(indexCrc)
                     .putInt(0);
             b.putInt(crc(b.array(), 0, 56)).putInt(0);

@@ -13,13 +13,29 @@ public enum Compression {
     /** LZ4: a lower ratio, faster still. */
     LZ4(2);
 
-    final int id;
+    private final int id;
 
     Compression(int id) {
         this.id = id;
     }
 
-    static Compression ofId(int id) {
+    /**
+     * The number that stands for this compression in every uffd4j format (chunked files, snapshot
+     * files, the migration protocol); it never changes.
+     *
+     * @return 0 for NONE, 1 for ZSTD, 2 for LZ4
+     */
+    public int id() {
+        return id;
+    }
+
+    /**
+     * The compression {@code id} stands for.
+     *
+     * @param id a number read from a file or a peer
+     * @return the compression, or null when no compression has that number
+     */
+    public static Compression ofId(int id) {
         for (Compression c : values()) {
             if (c.id == id) {
                 return c;
