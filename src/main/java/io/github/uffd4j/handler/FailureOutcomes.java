@@ -75,9 +75,7 @@ final class FailureOutcomes {
             } else {
                 installer.zero(r, p);
                 r.pages().force(p, PageTable.PRESENT);
-                if (r.pages().takeWaiters(p, p + 1)) {
-                    installer.wake(r.pageAddress(p), r.pageSize()); // a fault left to this load after the zeros' wake
-                }
+                installer.wakeLeftToLoad(r, p, p + 1);
             }
         } catch (UffdException | RangeNotRegisteredException x) {
             // Neither poisoned nor zero-filled (EAGAIN: an event is pending): the page is missing again, so

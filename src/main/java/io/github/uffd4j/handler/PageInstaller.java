@@ -239,6 +239,18 @@ final class PageInstaller {
         wake(r.pageAddress(s), (long) (e - s) << r.pageShift());
     }
 
+    /**
+     * Wakes pages [s, e) of {@code r} if a fault on one of them was left to their load
+     * ({@link PageTable#awaitLoad}): it may have come after the install's wake (the page punched
+     * out in between); woken, it faults again and is served by what the state says now. For
+     * whoever ends a load without {@link #release}, which wakes anyway.
+     */
+    void wakeLeftToLoad(Region r, int s, int e) {
+        if (r.pages().takeWaiters(s, e)) {
+            wake(r.pageAddress(s), (long) (e - s) << r.pageShift());
+        }
+    }
+
     /** UFFDIO_WAKE, ignoring a range that is gone (nobody can wait there). */
     void wake(long address, long length) {
         try {

@@ -627,11 +627,7 @@ public final class Region {
         } finally {
             gate.leave(stripe);
         }
-        if (pages.takeWaiters(from, to)) {
-            // a fault read while these pages loaded may have come after the install's wake (the page
-            // punched out in between): wake it, it faults again and is served by what the state says now
-            service.installer().wake(pageAddress(from), (long) (to - from) << pageShift);
-        }
+        service.installer().wakeLeftToLoad(this, from, to);
     }
 
     /** The exception for a failed load of pages [from, to): the recorded failure if one of them has one. */
