@@ -70,26 +70,31 @@ public final class MigrateDemo implements Callable<Integer> {
             defaultValue = "anonymous", converter = BackingName.class)
     Backing backing;
 
-    /** {@code --backing} in any case, {@code -} or {@code _} between words. */
-    static final class BackingName implements CommandLine.ITypeConverter<Backing> {
+    /** An option naming a constant of {@code E} in any case, {@code -} or {@code _} between words. */
+    abstract static class EnumName<E extends Enum<E>> implements CommandLine.ITypeConverter<E> {
+        private final Class<E> type;
+
+        EnumName(Class<E> type) {
+            this.type = type;
+        }
+
         @Override
-        public Backing convert(String value) {
-            return Backing.valueOf(value.toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+        public E convert(String value) {
+            return Enum.valueOf(type, value.toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+        }
+    }
+
+    /** {@code --backing}. */
+    static final class BackingName extends EnumName<Backing> {
+        BackingName() {
+            super(Backing.class);
         }
     }
 
     @Option(names = "--compress", paramLabel = "CODEC", description = {"Compress the precopy's and the push's pages: "
             + "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}; zstd and lz4 need aircompressor-v3, which scripts/migrate "
-            + "puts on the class path)."}, defaultValue = "none", converter = CodecName.class)
+            + "puts on the class path)."}, defaultValue = "none", converter = CompressionConverter.class)
     Compression compress;
-
-    /** {@code --compress} in any case. */
-    static final class CodecName implements CommandLine.ITypeConverter<Compression> {
-        @Override
-        public Compression convert(String value) {
-            return Compression.valueOf(value.toUpperCase(java.util.Locale.ROOT));
-        }
-    }
 
     /** What the source's pages hold before the writers start. */
     enum Content { RANDOM, RECORDS }
@@ -100,11 +105,10 @@ public final class MigrateDemo implements Callable<Integer> {
             defaultValue = "random", converter = ContentName.class)
     Content content;
 
-    /** {@code --content} in any case. */
-    static final class ContentName implements CommandLine.ITypeConverter<Content> {
-        @Override
-        public Content convert(String value) {
-            return Content.valueOf(value.toUpperCase(java.util.Locale.ROOT));
+    /** {@code --content}. */
+    static final class ContentName extends EnumName<Content> {
+        ContentName() {
+            super(Content.class);
         }
     }
 
@@ -142,8 +146,9 @@ public final class MigrateDemo implements Callable<Integer> {
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
             String modules = System.getProperty("jdk.module.path");
             if (modules != null) {
+                // ALL-UNNAMED too: the codec library (aircompressor, on the class path) loads its native zstd/lz4
                 cmd.addAll(List.of("--module-path", modules, "--add-modules", "io.github.uffd4j",
-                        "--enable-native-access=io.github.uffd4j"));
+                        "--enable-native-access=io.github.uffd4j,ALL-UNNAMED"));
             } else {
                 cmd.add("--enable-native-access=ALL-UNNAMED");
             }
