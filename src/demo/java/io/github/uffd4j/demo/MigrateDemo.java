@@ -6,6 +6,7 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.migrate.MigratedMemory;
 import io.github.uffd4j.migrate.MigrationSource;
 import io.github.uffd4j.migrate.MigrationTarget;
+import io.github.uffd4j.migrate.PushPriority;
 import io.github.uffd4j.source.Compression;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -112,8 +113,20 @@ public final class MigrateDemo implements Callable<Integer> {
         }
     }
 
-    @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE (compression and "
-            + "content are its last two columns).")
+    @Option(names = "--push-priority", paramLabel = "PRIORITY", description = {"How the postcopy push gives way to "
+            + "the pages faults ask for, on both sides: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}; see PushPriority)."},
+            defaultValue = "idle", converter = PushPriorityName.class)
+    PushPriority pushPriority;
+
+    /** {@code --push-priority}. */
+    static final class PushPriorityName extends EnumName<PushPriority> {
+        PushPriorityName() {
+            super(PushPriority.class);
+        }
+    }
+
+    @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE (its last columns: "
+            + "compression, content, push priority, urgent faults, their p50 and p99 in us).")
     Path csv;
 
     public static void main(String[] args) {
@@ -154,7 +167,8 @@ public final class MigrateDemo implements Callable<Integer> {
             }
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MigrateDemo.class.getName()));
             cmd.addAll(List.of("--source-child", Integer.toString(server.getLocalPort()), Long.toString(size),
-                    Double.toString(writeRate), Boolean.toString(baseline), Boolean.toString(huge), compress.name(), content.name()));
+                    Double.toString(writeRate), Boolean.toString(baseline), Boolean.toString(huge), compress.name(), content.name(),
+                    pushPriority.name()));
             Process source = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             List<String> sourceLines = new ArrayList<>();
             Thread echo = Thread.ofPlatform().daemon().start(() -> {
@@ -176,16 +190,23 @@ public final class MigrateDemo implements Callable<Integer> {
             long[] latency = new long[touches];
             int touched;
             long t0;
-            try (MigratedMemory m = MigrationTarget.receive(server, MigrationTarget.Options.DEFAULT.withBacking(target))) {
+            try (MigratedMemory m = MigrationTarget.receive(server, MigrationTarget.Options.DEFAULT.withBacking(target).withPushPriority(pushPriority))) {
                 t0 = System.nanoTime();
                 System.out.println("target   | running (switchover)");
                 ThreadLocalRandom rnd = ThreadLocalRandom.current();
                 touched = 0;
+                long[] urgentLatency = new long[touches]; // the touches that asked the source for their page
+                int urgent = 0;
                 while (touched < touches && !m.isComplete()) {
                     long off = rnd.nextLong(size / page) * page;
+                    long pulled = m.pagesPulled(); // only this thread touches: a change is this touch's request
                     long s = System.nanoTime();
                     m.load(off, page);
-                    latency[touched++] = System.nanoTime() - s;
+                    long took = System.nanoTime() - s;
+                    latency[touched++] = took;
+                    if (m.pagesPulled() != pulled) {
+                        urgentLatency[urgent++] = took;
+                    }
                 }
                 if (!m.awaitComplete(Duration.ofMinutes(10))) {
                     System.out.println("target   | not complete after 10 minutes");
@@ -204,9 +225,12 @@ public final class MigrateDemo implements Callable<Integer> {
                 }
                 long bad = compare(m.segment(), sums);
                 Arrays.sort(latency, 0, touched);
+                Arrays.sort(urgentLatency, 0, urgent);
                 System.out.printf("target   | complete %.0f ms after the switchover; pushed %,d pages, pulled %,d; %d touches during "
-                                + "postcopy: p50 %.0f us, p99 %.0f us%n", postcopy / 1e6, m.pagesPushed(), m.pagesPulled(),
-                        touched, percentile(latency, touched, 0.50) / 1e3, percentile(latency, touched, 0.99) / 1e3);
+                                + "postcopy: p50 %.0f us, p99 %.0f us; the %d that asked for their page (urgent faults): p50 %.0f us, "
+                                + "p99 %.0f us%n", postcopy / 1e6, m.pagesPushed(), m.pagesPulled(),
+                        touched, percentile(latency, touched, 0.50) / 1e3, percentile(latency, touched, 0.99) / 1e3,
+                        urgent, percentile(urgentLatency, urgent, 0.50) / 1e3, percentile(urgentLatency, urgent, 0.99) / 1e3);
                 System.out.println(bad == 0 ? "target   | every MiB equals the source at the switchover"
                         : "target   | " + bad + " MiB DIFFER from the source at the switchover");
                 if (csv != null) {
@@ -214,10 +238,11 @@ public final class MigrateDemo implements Callable<Integer> {
                     synchronized (sourceLines) {
                         report = sourceLines.stream().filter(l -> l.startsWith("RESULT ")).findFirst().orElse("RESULT ?");
                     }
-                    java.nio.file.Files.writeString(csv, String.format("%s,%s,%.3f,%d,%.1f,%.1f,%s,%s,%s%n", size,
+                    java.nio.file.Files.writeString(csv, String.format("%s,%s,%.3f,%d,%.1f,%.1f,%s,%s,%s,%s,%d,%.1f,%.1f%n", size,
                             baseline ? "stop-and-copy" : "postcopy", writeRate, touched, percentile(latency, touched, 0.50) / 1e3,
                             percentile(latency, touched, 0.99) / 1e3, report.substring(7), compress.name().toLowerCase(java.util.Locale.ROOT),
-                            content.name().toLowerCase(java.util.Locale.ROOT)),
+                            content.name().toLowerCase(java.util.Locale.ROOT), pushPriority.name().toLowerCase(java.util.Locale.ROOT),
+                            urgent, percentile(urgentLatency, urgent, 0.50) / 1e3, percentile(urgentLatency, urgent, 0.99) / 1e3),
                             java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
                 }
                 return bad == 0 ? 0 : 2;
@@ -286,6 +311,7 @@ public final class MigrateDemo implements Callable<Integer> {
             boolean huge = Boolean.parseBoolean(args[5]);
             Compression compression = Compression.valueOf(args[6]);
             Content content = Content.valueOf(args[7]);
+            PushPriority pushPriority = PushPriority.valueOf(args[8]);
             long page = Memory.pageSize();
             long pages = size / page;
             long migratePage = huge ? HugePageSize.SIZE_2MB.bytes() : page;
@@ -343,7 +369,7 @@ public final class MigrateDemo implements Callable<Integer> {
                     }
                 } : writers;
                 MigrationSource.Report r = MigrationSource.migrate(s, migratePage,
-                        new InetSocketAddress(InetAddress.getLoopbackAddress(), port), during, options.withCompression(compression));
+                        new InetSocketAddress(InetAddress.getLoopbackAddress(), port), during, options.withCompression(compression).withPushPriority(pushPriority));
                 double downtimeMs = baseline ? (System.nanoTime() - stoppedAt) / 1e6 : r.downtime().toNanos() / 1e6;
                 System.out.printf("rounds %s; downtime %.1f ms; %,d pushed, %,d pulled; %.2f x the memory sent; total %.0f ms; %,d writes%n",
                         r.pagesPerRound(), downtimeMs, r.pagesPushed(), r.pagesPulled(), r.bytesSent() / (double) size,

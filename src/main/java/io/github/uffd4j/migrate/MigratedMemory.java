@@ -1,13 +1,10 @@
 package io.github.uffd4j.migrate;
 
-import io.github.uffd4j.Mapping;
-import io.github.uffd4j.Memory;
 import io.github.uffd4j.SharedMemory;
 import io.github.uffd4j.handler.FaultService;
 import io.github.uffd4j.handler.FaultStats;
 import io.github.uffd4j.handler.PageSource;
 import io.github.uffd4j.handler.Region;
-import io.github.uffd4j.internal.ThreadNice;
 
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -54,6 +51,7 @@ public final class MigratedMemory implements AutoCloseable {
     private final DataInputStream urgentIn;
     private final DataOutputStream urgentOut;
     private final Duration timeout;
+    private final PushPriority pushPriority;
     /** Pages named at the switchover that have not arrived; guarded by itself. */
     private final BitSet outstanding;
     /** Pages a fault waits for. */
@@ -84,6 +82,7 @@ public final class MigratedMemory implements AutoCloseable {
         this.urgentIn = new DataInputStream(new java.io.BufferedInputStream(urgent.getInputStream()));
         this.urgentOut = new DataOutputStream(new BufferedOutputStream(urgent.getOutputStream(), 1 << 13));
         this.timeout = options.timeout();
+        this.pushPriority = options.pushPriority();
         this.outstanding = (BitSet) stale.clone();
         this.service = service;
         this.region = memory.region(service).name("migrated").presentPages(written).source(new Network()).register();
@@ -92,30 +91,8 @@ public final class MigratedMemory implements AutoCloseable {
     /** The service that will serve the memory: started before the precopy, so that the switchover does not wait for it. */
     static FaultService newService(int pageSize, MigrationTarget.Options options) {
         long readahead = pageSize < 1 << 16 ? 16L * pageSize : pageSize; // a fault waits for these: no 16 huge pages
-        FaultService service = FaultService.builder().threads(options.threads()).faultAround(pageSize).maxReadahead(readahead)
+        return FaultService.builder().threads(options.threads()).faultAround(pageSize).maxReadahead(readahead)
                 .poisonUnloadedOnClose(false).start();
-        try {
-            rehearseRegistration(service);
-        } catch (RuntimeException | Error e) {
-            service.close();
-            throw e;
-        }
-        return service;
-    }
-
-    /**
-     * Registers and unregisters a throwaway page with {@code service} before the precopy: the
-     * switchover's registration then finds the runtime's classes loaded and its native calls
-     * linked. Done first at the switchover, that took about 10 ms of the writers' downtime.
-     */
-    private static void rehearseRegistration(FaultService service) {
-        try (Mapping page = Memory.anonymous(Memory.pageSize())) {
-            BitSet present = new BitSet();
-            present.set(0);
-            Region r = service.region(page.segment()).name("rehearsal").presentPages(present)
-                    .source((offset, destination) -> destination.fill((byte) 0)).register();
-            service.unregister(r);
-        }
     }
 
     /** Registers the memory with {@code service} (the caller closes it if this throws), tells the source, starts the receivers. */
@@ -304,7 +281,7 @@ public final class MigratedMemory implements AutoCloseable {
     // ---- receiving ---------------------------------------------------------------------------
 
     private void readPush() {
-        ThreadNice.lowerCurrentThread(10); // the faults' pages (the urgent connection) are installed first
+        pushPriority.applyToCurrentThread(); // the faults' pages (the urgent connection) are installed first
         byte[] buf = new byte[pageSize];
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment page = arena.allocate(pageSize, pageSize);

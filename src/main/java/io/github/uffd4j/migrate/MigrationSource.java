@@ -5,7 +5,6 @@ import io.github.uffd4j.Memory;
 import io.github.uffd4j.PageRegion;
 import io.github.uffd4j.PagemapScanner;
 import io.github.uffd4j.Userfaultfd;
-import io.github.uffd4j.internal.ThreadNice;
 import io.github.uffd4j.internal.WriteProtection;
 import io.github.uffd4j.source.Compression;
 
@@ -26,8 +25,10 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -121,9 +122,9 @@ public final class MigrationSource {
      *                    uncompressed, so that no fault waits for a codec.
      */
     public record Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress,
-                          Compression compression) {
+                          Compression compression, PushPriority pushPriority) {
 
-        /** 5 rounds, switch at 256 pages, 60 s, no progress reports, no compression. */
+        /** 5 rounds, switch at 256 pages, 60 s, no progress reports, no compression, the push {@link PushPriority#IDLE}. */
         public static final Options DEFAULT = new Options(5, 256, Duration.ofSeconds(60), p -> { });
 
         /** Checks that the limits are not negative and nothing is null. */
@@ -134,10 +135,11 @@ public final class MigrationSource {
             Objects.requireNonNull(timeout, "timeout");
             Objects.requireNonNull(progress, "progress");
             Objects.requireNonNull(compression, "compression");
+            Objects.requireNonNull(pushPriority, "pushPriority");
         }
 
         /**
-         * Settings without compression.
+         * Settings without compression, the push {@link PushPriority#IDLE}.
          *
          * @param maxRounds precopy rounds after the first full pass, at most
          * @param switchAt  switch over once a round finds at most this many pages written
@@ -145,7 +147,7 @@ public final class MigrationSource {
          * @param progress  told of each step, on the migrating thread
          */
         public Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress) {
-            this(maxRounds, switchAt, timeout, progress, Compression.NONE);
+            this(maxRounds, switchAt, timeout, progress, Compression.NONE, PushPriority.IDLE);
         }
 
         /**
@@ -155,7 +157,7 @@ public final class MigrationSource {
          * @return the new options
          */
         public Options withCompression(Compression compression) {
-            return new Options(maxRounds, switchAt, timeout, progress, compression);
+            return new Options(maxRounds, switchAt, timeout, progress, compression, pushPriority);
         }
 
         /**
@@ -165,7 +167,7 @@ public final class MigrationSource {
          * @return the new options
          */
         public Options withProgress(java.util.function.Consumer<Progress> listener) {
-            return new Options(maxRounds, switchAt, timeout, listener, compression);
+            return new Options(maxRounds, switchAt, timeout, listener, compression, pushPriority);
         }
 
         /**
@@ -176,7 +178,17 @@ public final class MigrationSource {
          * @return the new options
          */
         public Options withRounds(int maxRounds, long switchAt) {
-            return new Options(maxRounds, switchAt, timeout, progress, compression);
+            return new Options(maxRounds, switchAt, timeout, progress, compression, pushPriority);
+        }
+
+        /**
+         * These options with the postcopy push at {@code priority} on this side.
+         *
+         * @param priority how the push gives way to the pages the target asks for
+         * @return the new options
+         */
+        public Options withPushPriority(PushPriority priority) {
+            return new Options(maxRounds, switchAt, timeout, progress, compression, priority);
         }
     }
 
@@ -317,6 +329,7 @@ public final class MigrationSource {
         boolean stopped = false;
         boolean switchoverSent = false;
         Thread urgentThread = null;
+        ThreadPoolExecutor pushThread = pushThread(options.pushPriority());
         try (Userfaultfd uffd = WriteProtection.register("migrate", memory, List.of(Feature.WP_ASYNC, Feature.WP_UNPOPULATED));
              PagemapScanner pagemap = PagemapScanner.open();
              Socket bulk = connect(target);
@@ -365,7 +378,7 @@ public final class MigrationSource {
                 Duration downtime = Duration.ofNanos(System.nanoTime() - stopAt);
                 report(Step.SWITCHED, 0, left.cardinality());
 
-                long pushed = pushAtLowPriority(left);
+                long pushed = pushInBackground(pushThread, left);
                 bulkOut.writeByte(END);
                 bulkOut.flush();
                 awaitTarget(done, "confirm every page arrived");
@@ -392,6 +405,7 @@ public final class MigrationSource {
             Throwable cause = urgentFailure.get() != null && !(e instanceof MigrationException) ? urgentFailure.get() : e;
             throw new MigrationException("migration to " + target + " failed " + where + ": " + cause.getMessage(), cause);
         } finally {
+            pushThread.shutdownNow();
             if (urgentThread != null) {
                 urgentThread.interrupt();
             }
@@ -463,20 +477,24 @@ public final class MigrationSource {
         }
     }
 
-    /** Nice value of the push: the urgent thread and the target's faults come first on a shared CPU. */
-    private static final int PUSH_NICE = 10;
-
     /**
-     * {@link #push} on a thread of its own at low CPU priority ({@link #PUSH_NICE}): where the
-     * source's push shares CPUs with the urgent path (on either side), the urgent page is sent and
-     * installed first. The caller waits for it.
+     * A thread for the push, started before the precopy at the options' {@link PushPriority}: setting
+     * the priority links native calls and spins method handles, which done at the switchover took the
+     * CPU from the first urgent pages (milliseconds, on 2 CPUs).
      */
-    private long pushAtLowPriority(BitSet left) throws IOException {
-        FutureTask<Long> task = new FutureTask<>(() -> {
-            ThreadNice.lowerCurrentThread(PUSH_NICE);
-            return push(left);
-        });
-        Thread.ofPlatform().name("uffd4j-migrate-push").start(task);
+    private static ThreadPoolExecutor pushThread(PushPriority priority) {
+        ThreadPoolExecutor executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
+                task -> Thread.ofPlatform().daemon().name("uffd4j-migrate-push").unstarted(() -> {
+                    priority.applyToCurrentThread();
+                    task.run();
+                }));
+        executor.prestartCoreThread();
+        return executor;
+    }
+
+    /** {@link #push} on the push thread (see {@link #pushThread}); the caller waits for it. */
+    private long pushInBackground(ThreadPoolExecutor pushThread, BitSet left) throws IOException {
+        Future<Long> task = pushThread.submit(() -> push(left));
         try {
             return task.get();
         } catch (InterruptedException e) {

@@ -136,28 +136,29 @@ public final class MigrationTarget {
      * @param threads handler threads serving faults after the switchover
      * @param backing the memory to receive into
      */
-    public record Options(Duration timeout, int threads, Backing backing) {
+    public record Options(Duration timeout, int threads, Backing backing, PushPriority pushPriority) {
 
-        /** 60 s, 2 threads, anonymous memory. */
+        /** 60 s, 2 threads, anonymous memory, the push {@link PushPriority#IDLE}. */
         public static final Options DEFAULT = new Options(Duration.ofSeconds(60), 2);
 
-        /** Checks that the timeout and backing are given and there is at least one thread. */
+        /** Checks that nothing is null and there is at least one thread. */
         public Options {
             Objects.requireNonNull(timeout, "timeout");
             Objects.requireNonNull(backing, "backing");
+            Objects.requireNonNull(pushPriority, "pushPriority");
             if (threads < 1) {
                 throw new IllegalArgumentException("threads must be at least 1: " + threads);
             }
         }
 
         /**
-         * Anonymous memory, with this timeout and these threads.
+         * Anonymous memory, with this timeout and these threads, the push {@link PushPriority#IDLE}.
          *
          * @param timeout for the source's connections and for each page asked for
          * @param threads handler threads serving faults after the switchover
          */
         public Options(Duration timeout, int threads) {
-            this(timeout, threads, Backing.ANONYMOUS);
+            this(timeout, threads, Backing.ANONYMOUS, PushPriority.IDLE);
         }
 
         /**
@@ -167,7 +168,17 @@ public final class MigrationTarget {
          * @return the new options
          */
         public Options withBacking(Backing backing) {
-            return new Options(timeout, threads, backing);
+            return new Options(timeout, threads, backing, pushPriority);
+        }
+
+        /**
+         * These options with the postcopy push received and installed at {@code priority}.
+         *
+         * @param priority how the push gives way to the pages faults ask for
+         * @return the new options
+         */
+        public Options withPushPriority(PushPriority priority) {
+            return new Options(timeout, threads, backing, priority);
         }
     }
 
@@ -201,6 +212,7 @@ public final class MigrationTarget {
         Socket urgent = null;
         TargetMemory memory = null;
         io.github.uffd4j.handler.FaultService service = null;
+        PostcopyRehearsal rehearsal = null;
         try {
             server.setSoTimeout(timeout);
             bulk = server.accept();
@@ -225,12 +237,15 @@ public final class MigrationTarget {
             memory = TargetMemory.map(options.backing(), hello.size());
             // the switchover drops stale pages: the first drop in a JVM links its native calls and opens the pidfd
             // the batches use (ms), so do that now, on a page nothing was written to yet
-            try (MadviseBatch rehearsal = memory.dropBatch()) {
-                rehearsal.add(0, hello.pageSize());
+            try (MadviseBatch firstDrop = memory.dropBatch()) {
+                firstDrop.add(0, hello.pageSize());
             }
             service = MigratedMemory.newService(hello.pageSize(), options);
+            rehearsal = PostcopyRehearsal.start(service, options);
             BitSet written = new BitSet();
-            BitSet stale = precopy(bulkIn, memory, hello, written);
+            BitSet stale = precopy(bulkIn, memory, hello, written, rehearsal);
+            rehearsal.stop();
+            rehearsal = null;
             MigratedMemory m = MigratedMemory.start(memory, service, hello, written, stale, bulk, bulkIn, urgent, options);
             memory = null;
             service = null;
@@ -238,6 +253,9 @@ public final class MigrationTarget {
         } catch (IOException | RuntimeException e) {
             closeQuietly(bulk);
             closeQuietly(urgent);
+            if (rehearsal != null) {
+                rehearsal.stop();
+            }
             if (service != null) {
                 service.close();
             }
@@ -254,7 +272,8 @@ public final class MigrationTarget {
      * switchover; returns the pages named there (dropped here: stale or unsent). {@code written}
      * ends as the pages holding their final data.
      */
-    private static BitSet precopy(DataInputStream in, TargetMemory target, Hello hello, BitSet written) throws IOException {
+    private static BitSet precopy(DataInputStream in, TargetMemory target, Hello hello, BitSet written,
+                                  PostcopyRehearsal rehearsal) throws IOException {
         MemorySegment memory = target.segment();
         int pageSize = hello.pageSize();
         long pages = hello.pages();
@@ -277,6 +296,7 @@ public final class MigrationTarget {
                     }
                 }
                 case SWITCHOVER -> {
+                    rehearsal.requestStop(); // the rehearsal's CPU goes to the switchover from here
                     BitSet stale = readBitSet(in, pages);
                     // the runs of stale pages held here dropped in batches (one madvise each cost ~4 us of TLB
                     // shootdown, which 600,000 stale pages after a heavily written precopy made 0.6 s of downtime);
