@@ -35,8 +35,25 @@ class MigrationTest {
     @Test
     void memoryWrittenDuringPrecopyArrivesExactlyAsAtTheSwitchover(@TempDir Path dir) throws Exception {
         assumeKernel();
-        double perPage = migrateAndCompare(dir);
+        double perPage = migrateAndCompare(dir, MIB).bytesPerPage();
         assertTrue(perPage > 0.6 * PAGE, "pages holding data go whole: " + perPage + " bytes per page sent");
+    }
+
+    /**
+     * A gigabyte under two writers going flat out: a long push after the switchover (most pages
+     * were written since they were sent), every byte as at the switchover, and the pages the
+     * target touches come ahead of the push: while a touch waited for the page it asked for, the
+     * push installed only a small part of its pages (were requests queued behind the stream, a
+     * touch early in the postcopy would wait for most of it). Counted in pages, not timed.
+     */
+    @Test
+    void aGigabyteUnderWritersArrivesExactlyAndTouchedPagesComeAheadOfThePush(@TempDir Path dir) throws Exception {
+        assumeKernel();
+        Migrated r = migrateAndCompare(dir, 1024);
+        assertTrue(r.pushed() > 20_000, "a long push: " + r.pushed() + " pages pushed");
+        assertTrue(r.urgentTouches() > 50, "touches asked for their pages during the push: " + r.urgentTouches());
+        assertTrue(r.mostPushedDuringATouch() < r.pushed() / 4, "a touch waited while " + r.mostPushedDuringATouch()
+                + " of the " + r.pushed() + " pushed pages were installed");
     }
 
     /**
@@ -48,35 +65,51 @@ class MigrationTest {
     void compressedPagesArriveExactlyInFewerBytes(@TempDir Path dir) throws Exception {
         assumeKernel();
         for (String codec : List.of("lz4", "zstd")) {
-            double perPage = migrateAndCompare(dir, codec);
+            double perPage = migrateAndCompare(dir, MIB, codec).bytesPerPage();
             assertTrue(perPage < 0.6 * PAGE, codec + ": " + perPage + " bytes per page sent");
         }
     }
 
     /**
-     * Migrates MIB MiB from a child source (with {@code flags}) while the target touches random
-     * pages; checks every byte; returns the bytes sent per page sent (rounds, pushed, pulled).
+     * What {@link #migrateAndCompare} saw: bytes sent per page sent (rounds, pushed, pulled), pages
+     * pushed, touches that asked for their page, and the most pages the push installed while one of
+     * those waited.
      */
-    private static double migrateAndCompare(Path dir, String... flags) throws Exception {
+    private record Migrated(double bytesPerPage, long pushed, long urgentTouches, long mostPushedDuringATouch) {
+    }
+
+    /**
+     * Migrates {@code mib} MiB from a child source (with {@code flags}) while the target touches
+     * random pages; checks every byte.
+     */
+    private static Migrated migrateAndCompare(Path dir, int mib, String... flags) throws Exception {
         Path expected = dir.resolve("expected.bin");
         List<String> args = new ArrayList<>();
         try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
-            args.addAll(List.of(Integer.toString(server.getLocalPort()), Integer.toString(MIB), expected.toString()));
+            args.addAll(List.of(Integer.toString(server.getLocalPort()), Integer.toString(mib), expected.toString()));
             args.addAll(List.of(flags));
             try (ChildJvm.Running source = ChildJvm.start(MigrationSourceChild.class, List.of(), args.toArray(String[]::new))) {
                 long pulledTouches = 0;
+                long urgentTouches = 0;
+                long mostPushedDuringATouch = 0;
                 try (MigratedMemory m = MigrationTarget.receive(server)) {
-                    assertEquals((long) MIB << 20, m.byteSize());
+                    assertEquals((long) mib << 20, m.byteSize());
                     ThreadLocalRandom rnd = ThreadLocalRandom.current();
                     for (int i = 0; i < 300 && !m.isComplete(); i++) {
+                        long pulled = m.pagesPulled();
+                        long pushed = m.pagesPushed();
                         m.load(rnd.nextLong(m.byteSize() / PAGE) * PAGE, PAGE); // faults from native code: asked for first
                         pulledTouches++;
+                        if (m.pagesPulled() != pulled) {
+                            urgentTouches++;
+                            mostPushedDuringATouch = Math.max(mostPushedDuringATouch, m.pagesPushed() - pushed);
+                        }
                     }
                     assertTrue(m.awaitComplete(Duration.ofSeconds(60)), "not every page arrived");
                     ChildJvm.Result r = source.finish(Duration.ofSeconds(60));
                     assertTrue(r.ok() && r.output().contains("MIGRATED"), r.describe());
                     String report = r.output().lines().filter(l -> l.startsWith("REPORT")).findFirst().orElse("?");
-                    System.out.println("migration " + MIB + " MiB " + List.of(flags) + ": " + report + "; target: pushed "
+                    System.out.println("migration " + mib + " MiB " + List.of(flags) + ": " + report + "; target: pushed "
                             + m.pagesPushed() + ", pulled " + m.pagesPulled() + " (" + pulledTouches + " touches), "
                             + m.stats().latency());
                     try (FileChannel ch = FileChannel.open(expected)) {
@@ -92,7 +125,8 @@ class MigrationTest {
                     for (int i = 0; i < rounds.length - 1; i++) { // the last entry is the pages left at the switchover
                         pagesSent += Long.parseLong(rounds[i]);
                     }
-                    return (double) Long.parseLong(f.group(4)) / pagesSent;
+                    return new Migrated((double) Long.parseLong(f.group(4)) / pagesSent, m.pagesPushed(), urgentTouches,
+                            mostPushedDuringATouch);
                 }
             }
         }
