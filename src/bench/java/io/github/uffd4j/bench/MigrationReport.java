@@ -80,6 +80,7 @@ public final class MigrationReport {
     }
 
     private static String us(String v) {
-        return String.format(Locale.ROOT, "%.0f us", Double.parseDouble(v));
+        double d = Double.parseDouble(v);
+        return String.format(Locale.ROOT, d < 10 ? "%.1f us" : "%.0f us", d);
     }
 }
