@@ -24,11 +24,16 @@ import static io.github.uffd4j.migrate.MigrationProtocol.*;
  * live as a {@link MigratedMemory}; the pages still to come arrive in the background, and a page
  * touched before it arrived is asked for ahead of the push.
  *
- * <p>The memory is served by a {@link io.github.uffd4j.handler.FaultService} in this JVM until
- * every page arrived. Until then plain Java loads and stores of pages not yet arrived would take
- * a fault this JVM serves itself (a safepoint can freeze the JVM): use
- * {@link MigratedMemory#load} first (it faults the pages in from native code), or native code,
- * or wait for {@link MigratedMemory#awaitComplete}; after it the memory is plain memory.
+ * <p><b>Which code may touch the memory when.</b> The memory is served by a
+ * {@link io.github.uffd4j.handler.FaultService} in this JVM until every page arrived. Until then:
+ * native code and system calls may touch any page at any time (a page not arrived is asked for
+ * and the call waits for it); plain Java loads and stores may touch only pages made present
+ * first with {@link MigratedMemory#load} (it faults them in from native code), because a Java
+ * access that faulted on a page this JVM serves itself can freeze the JVM at the next safepoint.
+ * After {@link MigratedMemory#awaitComplete} returned the memory is plain memory for all code.
+ * Plain Java code touching arbitrary pages during the postcopy needs the faults served by
+ * another process (the pager's process model, {@link io.github.uffd4j.pager.PagedMemory}), which
+ * a migration target does not offer yet.
  *
  * <p><b>Memory.</b> {@link Options#backing} chooses what the memory is: anonymous (the default),
  * shared memory (a memfd on shmem, served in MINOR mode: pages pushed or asked for are written
