@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
  * The migration table of one {@code scripts/bench --migration} run: its {@code scripts/migrate
@@ -42,10 +43,13 @@ public final class MigrationReport {
 
     static String table(List<String[]> rows) {
         StringBuilder b = new StringBuilder();
+        String priorities = rows.stream().map(r -> r.length > 14 ? r[14] : "?").distinct().collect(Collectors.joining(", "));
+        String compressions = rows.stream().map(r -> r.length > 12 ? r[12] : "?").distinct().collect(Collectors.joining(", "));
         b.append("One run of `scripts/bench --migration`, ").append(LocalDate.now()).append(" (raw lines in "
-                + "`src/bench/results/migration-run.csv`): anonymous memory, loopback TCP, both JVMs on this machine's 2 CPUs, "
-                + "the push at its default priority (SCHED_IDLE), no compression. Urgent faults: the target's touches that "
-                + "asked the source for their page while the push ran.\n\n");
+                + "`src/bench/results/migration-run.csv`): anonymous memory, loopback TCP, both JVMs on this machine's ")
+                .append(Runtime.getRuntime().availableProcessors()).append(" CPUs, the push at priority ").append(priorities)
+                .append(", compression ").append(compressions).append(". Urgent faults: the target's touches that asked the "
+                        + "source for their page while the push ran.\n\n");
         b.append("| memory | mode | writes/s | precopy rounds | downtime | total | bytes sent / memory | pushed / pulled "
                 + "| touches p50 / p99 | urgent faults | urgent p50 / p99 |\n");
         b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");

@@ -115,7 +115,7 @@ public final class MigrateDemo implements Callable<Integer> {
 
     @Option(names = "--push-priority", paramLabel = "PRIORITY", description = {"How the postcopy push gives way to "
             + "the pages faults ask for, on both sides: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}; see PushPriority)."},
-            defaultValue = "idle", converter = PushPriorityName.class)
+            defaultValue = "low", converter = PushPriorityName.class)
     PushPriority pushPriority;
 
     /** {@code --push-priority}. */

@@ -34,19 +34,4 @@ public final class ThreadNice {
             return false;
         }
     }
-
-    /**
-     * Puts the calling thread in the SCHED_IDLE scheduling class: it runs only when the CPU has
-     * nothing else to run, and any other thread waking on its CPU takes the CPU at once.
-     *
-     * @return whether the thread now runs as SCHED_IDLE
-     */
-    public static boolean idleCurrentThread() {
-        try {
-            Native.ensureAvailable();
-            return Native.schedSetscheduler(Native.gettid(), Abi.SCHED_IDLE, 0) == 0;
-        } catch (RuntimeException | LinkageError unavailable) {
-            return false;
-        }
-    }
 }

@@ -71,8 +71,8 @@ public final class MigratedMemory implements AutoCloseable {
     /** Every page arrived and DONE is being sent: the source closing its side is expected now. */
     private volatile boolean finishing;
 
-    private MigratedMemory(TargetMemory memory, FaultService service, Hello hello, BitSet written, BitSet stale, Socket bulk,
-                           DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
+    private MigratedMemory(String name, TargetMemory memory, FaultService service, Hello hello, BitSet written, BitSet stale,
+                           Socket bulk, DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
         this.memory = memory;
         this.pageSize = hello.pageSize();
         this.bulkCompression = hello.compression();
@@ -85,7 +85,7 @@ public final class MigratedMemory implements AutoCloseable {
         this.pushPriority = options.pushPriority();
         this.outstanding = (BitSet) stale.clone();
         this.service = service;
-        this.region = memory.region(service).name("migrated").presentPages(written).source(new Network()).register();
+        this.region = memory.region(service).name(name).presentPages(written).source(new Network()).register();
     }
 
     /** The service that will serve the memory: started before the precopy, so that the switchover does not wait for it. */
@@ -95,10 +95,13 @@ public final class MigratedMemory implements AutoCloseable {
                 .poisonUnloadedOnClose(false).start();
     }
 
-    /** Registers the memory with {@code service} (the caller closes it if this throws), tells the source, starts the receivers. */
-    static MigratedMemory start(TargetMemory memory, FaultService service, Hello hello, BitSet written, BitSet stale, Socket bulk,
-                                DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
-        MigratedMemory m = new MigratedMemory(memory, service, hello, written, stale, bulk, bulkIn, urgent, options);
+    /**
+     * Registers the memory with {@code service} (the caller closes it if this throws), tells the
+     * source, starts the receivers; {@code name} names the region and the receivers' threads.
+     */
+    static MigratedMemory start(String name, TargetMemory memory, FaultService service, Hello hello, BitSet written, BitSet stale,
+                                Socket bulk, DataInputStream bulkIn, Socket urgent, MigrationTarget.Options options) throws IOException {
+        MigratedMemory m = new MigratedMemory(name, memory, service, hello, written, stale, bulk, bulkIn, urgent, options);
         try {
             synchronized (m.urgentOut) {
                 m.urgentOut.writeByte(SWITCHED);
@@ -107,8 +110,8 @@ public final class MigratedMemory implements AutoCloseable {
             if (stale.isEmpty()) {
                 m.allArrived.countDown();
             }
-            Thread.ofPlatform().daemon().name("uffd4j-migrated-urgent").start(m::readUrgent);
-            Thread.ofPlatform().daemon().name("uffd4j-migrated-push").start(m::readPush);
+            Thread.ofPlatform().daemon().name("uffd4j-" + name + "-urgent").start(m::readUrgent);
+            Thread.ofPlatform().daemon().name("uffd4j-" + name + "-push").start(m::readPush);
             return m;
         } catch (IOException | RuntimeException e) {
             m.service.close();
@@ -294,6 +297,7 @@ public final class MigratedMemory implements AutoCloseable {
                     throw new MigrationException("malformed frame in the postcopy push: type " + type);
                 }
                 int n = readBatchCount(bulkIn);
+                Thread.yield(); // a thread waiting for this CPU (an urgent page's) gets it now (see PushPriority)
                 for (int i = 0; i < n; i++) {
                     yieldToUrgent();
                     int p = readPageNumber(bulkIn, region.pageCount(), "PAGES");

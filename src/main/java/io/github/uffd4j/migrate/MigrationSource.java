@@ -114,17 +114,20 @@ public final class MigrationSource {
      *                  the migration's page size: the default 256 is 1 MiB of base pages, but 512 MiB
      *                  of 2 MiB hugetlb pages)
      * @param timeout   for connecting, and for each answer of the target
-     * @param progress told of each step, on the migrating thread
+     * @param progress told of each step, on the migrating thread (the pages pushed so far: on
+     *                 the push's thread)
      * @param compression how the pages of the precopy and the push are compressed on the wire
      *                    ({@link Compression#NONE}, the default; ZSTD and LZ4 need the optional
      *                    dependency {@code io.airlift:aircompressor-v3} on both sides). A page
      *                    that does not get shorter goes as it is; pages the target asks for go
      *                    uncompressed, so that no fault waits for a codec.
+     * @param pushPriority how the postcopy push gives way to the pages the target asks for
+     *                     ({@link PushPriority#LOW}, the default)
      */
     public record Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress,
                           Compression compression, PushPriority pushPriority) {
 
-        /** 5 rounds, switch at 256 pages, 60 s, no progress reports, no compression, the push {@link PushPriority#IDLE}. */
+        /** 5 rounds, switch at 256 pages, 60 s, no progress reports, no compression, the push {@link PushPriority#LOW}. */
         public static final Options DEFAULT = new Options(5, 256, Duration.ofSeconds(60), p -> { });
 
         /** Checks that the limits are not negative and nothing is null. */
@@ -139,7 +142,7 @@ public final class MigrationSource {
         }
 
         /**
-         * Settings without compression, the push {@link PushPriority#IDLE}.
+         * Settings without compression, the push {@link PushPriority#LOW}.
          *
          * @param maxRounds precopy rounds after the first full pass, at most
          * @param switchAt  switch over once a round finds at most this many pages written
@@ -147,7 +150,21 @@ public final class MigrationSource {
          * @param progress  told of each step, on the migrating thread
          */
         public Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress) {
-            this(maxRounds, switchAt, timeout, progress, Compression.NONE, PushPriority.IDLE);
+            this(maxRounds, switchAt, timeout, progress, Compression.NONE, PushPriority.LOW);
+        }
+
+        /**
+         * Settings with the push {@link PushPriority#LOW}.
+         *
+         * @param maxRounds   precopy rounds after the first full pass, at most
+         * @param switchAt    switch over once a round finds at most this many pages written
+         * @param timeout     for connecting, and for each answer of the target
+         * @param progress    told of each step
+         * @param compression how the precopy's and the push's pages are compressed
+         */
+        public Options(int maxRounds, long switchAt, Duration timeout, java.util.function.Consumer<Progress> progress,
+                       Compression compression) {
+            this(maxRounds, switchAt, timeout, progress, compression, PushPriority.LOW);
         }
 
         /**
@@ -511,6 +528,9 @@ public final class MigrationSource {
         }
     }
 
+    /** Pages per PAGES frame of the push: the push gives up its CPU after each (about 50 us of work; see {@link PushPriority}). */
+    static final int PUSH_BATCH = 16;
+
     /** Pushes the pages left that no request took first; returns how many. */
     private long push(BitSet left) throws IOException {
         long pushed = 0;
@@ -523,10 +543,11 @@ public final class MigrationSource {
                 sent.set(p);
             }
             batch[n++] = p;
-            if (n == MAX_BATCH) {
+            if (n == PUSH_BATCH) {
                 sendBatch(n);
                 pushed += n;
                 n = 0;
+                Thread.yield(); // a thread waiting for this CPU (an urgent page's) gets it now, not when the push's slice ends
                 checkUrgent();
                 if (pushed % 16384 == 0) {
                     report(Step.PUSHED, 0, pushed);

@@ -140,10 +140,12 @@ public final class MigrationTarget {
      * @param timeout for the source's connections and for each page asked for
      * @param threads handler threads serving faults after the switchover
      * @param backing the memory to receive into
+     * @param pushPriority how the postcopy push is received and installed beside the pages faults
+     *                     ask for ({@link PushPriority#LOW}, the default)
      */
     public record Options(Duration timeout, int threads, Backing backing, PushPriority pushPriority) {
 
-        /** 60 s, 2 threads, anonymous memory, the push {@link PushPriority#IDLE}. */
+        /** 60 s, 2 threads, anonymous memory, the push {@link PushPriority#LOW}. */
         public static final Options DEFAULT = new Options(Duration.ofSeconds(60), 2);
 
         /** Checks that nothing is null and there is at least one thread. */
@@ -157,13 +159,24 @@ public final class MigrationTarget {
         }
 
         /**
-         * Anonymous memory, with this timeout and these threads, the push {@link PushPriority#IDLE}.
+         * Anonymous memory, with this timeout and these threads, the push {@link PushPriority#LOW}.
          *
          * @param timeout for the source's connections and for each page asked for
          * @param threads handler threads serving faults after the switchover
          */
         public Options(Duration timeout, int threads) {
-            this(timeout, threads, Backing.ANONYMOUS, PushPriority.IDLE);
+            this(timeout, threads, Backing.ANONYMOUS, PushPriority.LOW);
+        }
+
+        /**
+         * Memory of {@code backing}, with this timeout and these threads, the push {@link PushPriority#LOW}.
+         *
+         * @param timeout for the source's connections and for each page asked for
+         * @param threads handler threads serving faults after the switchover
+         * @param backing the memory to receive into
+         */
+        public Options(Duration timeout, int threads, Backing backing) {
+            this(timeout, threads, backing, PushPriority.LOW);
         }
 
         /**
@@ -205,7 +218,7 @@ public final class MigrationTarget {
      * Accepts one migration on {@code server} and returns at its switchover, with the memory live.
      *
      * @param server the socket to accept the source's connection on
-     * @param options timeout and handler threads
+     * @param options timeout, handler threads, memory and the push's priority
      * @return the memory, live, owned by the caller (close it)
      * @throws MigrationException the source went away or misbehaved before the switchover
      */
@@ -251,11 +264,11 @@ public final class MigrationTarget {
             BitSet stale = precopy(bulkIn, memory, hello, written, rehearsal);
             rehearsal.stop();
             rehearsal = null;
-            MigratedMemory m = MigratedMemory.start(memory, service, hello, written, stale, bulk, bulkIn, urgent, options);
+            MigratedMemory m = MigratedMemory.start("migrated", memory, service, hello, written, stale, bulk, bulkIn, urgent, options);
             memory = null;
             service = null;
             return m;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             closeQuietly(bulk);
             closeQuietly(urgent);
             if (rehearsal != null) {
@@ -266,6 +279,9 @@ public final class MigrationTarget {
             }
             if (memory != null) {
                 memory.close();
+            }
+            if (e instanceof Error error) {
+                throw error;
             }
             throw new MigrationException("migration from " + (bulk != null ? bulk.getRemoteSocketAddress() : "a source")
                     + " failed before the switchover (nothing runs here): " + e.getMessage(), e);

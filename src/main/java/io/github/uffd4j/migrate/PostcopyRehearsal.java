@@ -14,6 +14,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -44,8 +45,13 @@ final class PostcopyRehearsal {
     private static final int PAGES = 1024;
     /** Rounds: about 10,000 pages each way, what it takes the JIT to compile both paths fully. */
     private static final int ROUNDS = 20;
-    /** The longest a round waits for anything: the switchover waits for the round running at most this long. */
+    /** The longest a round waits for anything (a page, the push, its threads). */
     private static final Duration TIMEOUT = Duration.ofSeconds(2);
+    /**
+     * The longest {@link #stop} waits for the rehearsal's thread: the switchover waits this long at
+     * most (the writers are stopped); a round still tearing down then ends on its own.
+     */
+    private static final Duration STOP_WAIT = Duration.ofMillis(20);
 
     private final MigrationTarget.Options options;
     private final Thread thread;
@@ -56,7 +62,7 @@ final class PostcopyRehearsal {
 
     private PostcopyRehearsal(MigrationTarget.Options options) {
         this.options = new MigrationTarget.Options(TIMEOUT, options.threads(), options.backing(), options.pushPriority());
-        this.thread = Thread.ofPlatform().daemon().name("uffd4j-migrate-rehearsal").unstarted(this::run);
+        this.thread = Thread.ofPlatform().daemon().name("uffd4j-rehearsal").unstarted(this::run);
     }
 
     /**
@@ -87,13 +93,14 @@ final class PostcopyRehearsal {
     }
 
     /**
-     * Ends the rehearsal and waits for its thread: a page's wait and a round's teardown, or
-     * {@link #TIMEOUT} at most if something in the round hangs (then it ends on its own).
+     * Ends the rehearsal and waits {@link #STOP_WAIT} at most for its thread (the page in hand and
+     * the round's teardown: its memory unmapped, its service closed); what is left ends on its
+     * own, on memory and a service of its own.
      */
     void stop() {
         requestStop();
         try {
-            thread.join(TIMEOUT);
+            thread.join(STOP_WAIT);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -125,7 +132,7 @@ final class PostcopyRehearsal {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment source = arena.allocate((long) PAGES * pageSize, pageSize);
             for (long i = 0; i < source.byteSize(); i += 8) {
-                source.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i, random.nextLong());
+                source.set(ValueLayout.JAVA_LONG_UNALIGNED, i, random.nextLong());
             }
             for (int round = 0; round < ROUNDS && !stopped; round++) {
                 round(kind, source, pageSize, random);
@@ -159,7 +166,7 @@ final class PostcopyRehearsal {
             }
             MigratedMemory m;
             try {
-                m = MigratedMemory.start(memory, service, hello, new BitSet(), stale, bulkIn,
+                m = MigratedMemory.start("rehearsal", memory, service, hello, new BitSet(), stale, bulkIn,
                         new DataInputStream(new BufferedInputStream(bulkIn.getInputStream(), 1 << 16)), urgentIn, options);
             } catch (IOException | RuntimeException | Error e) {
                 service.close();
@@ -167,9 +174,9 @@ final class PostcopyRehearsal {
                 throw e;
             }
             try (m) {
-                Thread answers = Thread.ofPlatform().daemon().name("uffd4j-rehearsal-source").start(
+                Thread answers = Thread.ofPlatform().daemon().name("uffd4j-rehearsal-answers").start(
                         () -> answer(urgentOut, source, pageSize));
-                Thread push = Thread.ofPlatform().daemon().name("uffd4j-rehearsal-push").start(
+                Thread push = Thread.ofPlatform().daemon().name("uffd4j-rehearsal-sender").start(
                         () -> push(bulkOut, source, pageSize, order));
                 for (int i = 0; i < PAGES / 2 && !stopped; i++) {
                     m.load((long) order[i] * pageSize, pageSize); // asked for: the push sends the other half
@@ -177,12 +184,16 @@ final class PostcopyRehearsal {
                 if (stopped) {
                     return; // the pages not asked for never come: closing the memory ends the round
                 }
-                if (m.awaitComplete(TIMEOUT)) {
-                    if (m.segment().mismatch(source) >= 0) {
-                        mismatches++;
+                long until = System.nanoTime() + TIMEOUT.toNanos();
+                while (!m.awaitComplete(Duration.ofMillis(10))) {
+                    if (stopped || System.nanoTime() > until) {
+                        return; // closing the memory ends the round
                     }
-                    rounds++;
                 }
+                if (m.segment().mismatch(source) >= 0) {
+                    mismatches++; // one writer: this thread
+                }
+                rounds++;
                 bulkOut.close();
                 urgentOut.close();
                 answers.join(TIMEOUT);

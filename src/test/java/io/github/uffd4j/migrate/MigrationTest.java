@@ -6,6 +6,7 @@ import io.github.uffd4j.TestSupport;
 import io.github.uffd4j.handler.PageLoadException;
 import io.github.uffd4j.source.Compression;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.MemorySegment;
@@ -47,6 +48,7 @@ class MigrationTest {
      * touch early in the postcopy would wait for most of it). Counted in pages, not timed.
      */
     @Test
+    @Timeout(300)
     void aGigabyteUnderWritersArrivesExactlyAndTouchedPagesComeAheadOfThePush(@TempDir Path dir) throws Exception {
         assumeKernel();
         Migrated r = migrateAndCompare(dir, 1024);

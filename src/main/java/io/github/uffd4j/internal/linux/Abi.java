@@ -44,7 +44,6 @@ public final class Abi {
     public static final int O_RDWR = ON ? UffdNative.O_RDWR() : 0;
     public static final int O_CLOEXEC = ON ? UffdNative.O_CLOEXEC() : 0;
     public static final int PRIO_PROCESS = ON ? UffdNative.PRIO_PROCESS() : 0;
-    public static final int SCHED_IDLE = ON ? UffdNative.SCHED_IDLE() : 0;
     public static final int O_NONBLOCK = ON ? UffdNative.O_NONBLOCK() : 0;
     public static final int EFD_CLOEXEC = ON ? UffdNative.EFD_CLOEXEC() : 0;
     public static final int EFD_NONBLOCK = ON ? UffdNative.EFD_NONBLOCK() : 0;

@@ -219,7 +219,6 @@ public final class Native {
         static final FunctionDescriptor GETTID = FunctionDescriptor.of(JAVA_INT);
         static final FunctionDescriptor SETPRIORITY = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
         static final FunctionDescriptor GETPRIORITY = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT);
-        static final FunctionDescriptor SCHED_SETSCHEDULER = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
         static final FunctionDescriptor STRERROR = FunctionDescriptor.of(ADDRESS, JAVA_INT);
         static final FunctionDescriptor PROCESS_VM_READV = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG);
@@ -349,10 +348,6 @@ public final class Native {
 
     private static final class Getpriority {
         static final MethodHandle H = link("getpriority", Signatures.GETPRIORITY, -1);
-    }
-
-    private static final class SchedSetscheduler {
-        static final MethodHandle H = link("sched_setscheduler", Signatures.SCHED_SETSCHEDULER, -1);
     }
 
     private static final class ProcessVmReadv {
@@ -618,17 +613,6 @@ public final class Native {
     public static int setpriority(int which, int who, int prio) {
         try {
             return (int) Setpriority.H.invokeExact(capture(), which, who, prio);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** sched_setscheduler(tid, policy, {priority}): 0, or -1 with errno set. */
-    public static int schedSetscheduler(int tid, int policy, int priority) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment param = arena.allocate(io.github.uffd4j.internal.gen.sched_param.layout());
-            io.github.uffd4j.internal.gen.sched_param.sched_priority(param, priority);
-            return (int) SchedSetscheduler.H.invokeExact(capture(), tid, policy, param);
         } catch (Throwable t) {
             throw rethrow(t);
         }
