@@ -106,7 +106,9 @@ final class PagerLaunch {
 
     /**
      * The command that runs {@code options} in a new JVM (never a fork of this one): this JVM's
-     * java, its module or class path, native access for the library, then {@code jvmOptions}.
+     * java, its module and class path (with the library's optional modules this JVM resolved),
+     * native access for the library and for those of them this JVM grants it, then
+     * {@code jvmOptions}.
      */
     static List<String> command(Options options, List<String> jvmOptions) {
         List<String> cmd = new ArrayList<>();
@@ -115,9 +117,35 @@ final class PagerLaunch {
         cmd.addAll(jvmOptions);
         cmd.addAll(options.asProperties());
         String modulePath = System.getProperty("jdk.module.path");
-        if (modulePath != null && PagerLaunch.class.getModule().isNamed()) {
-            cmd.addAll(List.of("--enable-native-access=io.github.uffd4j", "--module-path", modulePath,
-                    "--module", "io.github.uffd4j/" + PagerLaunch.class.getName()));
+        Module library = PagerLaunch.class.getModule();
+        if (modulePath != null && library.isNamed()) {
+            // every module this JVM resolved from its module path goes along (the codecs of chunked sources, the S3
+            // client: optional, found by reflection), with native access where this JVM grants it, and so does the
+            // class path (PageSourceProviders, codecs there)
+            List<String> modules = new ArrayList<>();
+            List<String> nativeAccess = new ArrayList<>(List.of(library.getName()));
+            for (var resolved : ModuleLayer.boot().configuration().modules()) {
+                boolean fromModulePath = resolved.reference().location().map(u -> !"jrt".equals(u.getScheme())).orElse(false);
+                Module m = ModuleLayer.boot().findModule(resolved.name()).orElseThrow();
+                if (fromModulePath && m != library) {
+                    modules.add(m.getName());
+                    if (m.isNativeAccessEnabled()) {
+                        nativeAccess.add(m.getName());
+                    }
+                }
+            }
+            String classPath = System.getProperty("java.class.path", "");
+            if (!classPath.isEmpty()) {
+                cmd.addAll(List.of("-cp", classPath));
+                if (ClassLoader.getSystemClassLoader().getUnnamedModule().isNativeAccessEnabled()) {
+                    nativeAccess.add("ALL-UNNAMED");
+                }
+            }
+            if (!modules.isEmpty()) {
+                cmd.addAll(List.of("--add-modules", String.join(",", modules)));
+            }
+            cmd.addAll(List.of("--enable-native-access=" + String.join(",", nativeAccess), "--module-path", modulePath,
+                    "--module", library.getName() + "/" + PagerLaunch.class.getName()));
         } else {
             cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                     PagerLaunch.class.getName()));
