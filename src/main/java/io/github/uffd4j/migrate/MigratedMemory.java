@@ -440,8 +440,9 @@ public final class MigratedMemory implements AutoCloseable {
 
     /**
      * Waits for {@code page} by spinning, {@link #SPIN_NANOS} at most (an answer on loopback takes
-     * 20-100 us): a thread that parks at once must be woken, and on this VM waking a thread on an
-     * idle CPU took tens of microseconds; spinning took urgent faults' p50 from about 120 to 40-70 us.
+     * 20-100 us): a thread that parks at once must be woken, and waking a thread on an idle CPU can
+     * take tens of microseconds (a halted virtual CPU); on a 2-CPU VM spinning took urgent faults'
+     * p50 from about 120 to 40-70 us.
      */
     private static void spinUntilDone(CompletableFuture<byte[]> page) {
         long end = System.nanoTime() + SPIN_NANOS;

@@ -12,7 +12,6 @@ import java.io.File;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.zip.CRC32C;
@@ -29,6 +28,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(120)
 class PagerOnModulePathTest {
 
+    private static String locationOf(Class<?> c) throws Exception {
+        return Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+    }
+
     @Test
     void aPagerLaunchedFromTheModulePathServesCompressedChunkedFiles(@TempDir Path dir) throws Exception {
         byte[] data = new byte[4 << 20];
@@ -42,10 +45,10 @@ class PagerOnModulePathTest {
         CRC32C expected = new CRC32C();
         expected.update(data);
 
-        List<String> classPath = Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
-        String library = classPath.stream().filter(p -> p.endsWith("target" + File.separator + "classes")).findFirst().orElseThrow();
-        String tests = classPath.stream().filter(p -> p.endsWith("target" + File.separator + "test-classes")).findFirst().orElseThrow();
-        String codec = classPath.stream().filter(p -> p.contains("aircompressor-v3")).findFirst().orElseThrow();
+        // where this JVM found uffd4j, these tests and the codec library (directories or jars, wherever the suite runs)
+        String library = locationOf(io.github.uffd4j.Memory.class);
+        String tests = locationOf(PagerOnModulePathChild.class);
+        String codec = locationOf(Class.forName("io.airlift.compress.v3.lz4.Lz4Compressor"));
         List<String> cmd = new ArrayList<>(List.of(ChildJvm.java(), "-Xmx128m",
                 "--enable-native-access=io.github.uffd4j,aircompressor.v3,ALL-UNNAMED",
                 "--module-path", library + File.pathSeparator + codec, "--add-modules", "io.github.uffd4j,aircompressor.v3",
