@@ -27,7 +27,8 @@ import java.util.zip.CRC32C;
  * that needs it (so handler threads decompress different chunks in parallel; two that need the
  * same chunk share one decode), then kept in a cache of decoded chunks bounded in bytes; a fill
  * that wants a whole chunk nobody has yet gets it decoded straight into place, without the cache
- * or a copy. When the runtime reads sequentially, the next chunks are decoded ahead on prefetch
+ * or a copy, and one that wants part of a chunk away from the last fill (a random read) gets its
+ * part without caching the chunk. When the runtime reads sequentially, the next chunks are decoded ahead on prefetch
  * threads. {@link #decodeAll} restores everything eagerly instead.
  *
  * <p>The header and the index are checked at open ({@link DatasetException} saying what is
@@ -290,9 +291,19 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
                 pos += length;
                 continue;
             }
-            byte[] data = chunk(c);
             long from = pos - (long) c * chunk;
-            long n = Math.min(data.length - from, dataEnd - pos);
+            long n = Math.min(length - from, dataEnd - pos);
+            if (c != lastChunk && c != lastChunk + 1 && !isCachedOrLoading(c)) {
+                // part of a chunk nobody has, away from the last fill: a random read, whose chunk the next reads
+                // will not want; decoded into scratch, the part copied out, not cached (the cache's copy and
+                // allocation made a 4 KiB random read of a 64 KiB chunk a third slower)
+                MemorySegment decoded = scratch.get()[1].asSlice(0, length);
+                decodeInto(c, decoded);
+                MemorySegment.copy(decoded, from, destination, pos - offset, n);
+                pos += n;
+                continue;
+            }
+            byte[] data = chunk(c);
             MemorySegment.copy(data, (int) from, destination, ValueLayout.JAVA_BYTE, pos - offset, (int) n);
             pos += n;
         }

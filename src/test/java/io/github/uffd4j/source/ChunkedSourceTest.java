@@ -99,6 +99,39 @@ public class ChunkedSourceTest {
         }
     }
 
+    /**
+     * Page-sized fills: at random chunks each gets its bytes without the chunk being cached (the
+     * next random read will not want it); walking through a chunk, the chunk is cached once and the
+     * next pages come from the cache.
+     */
+    @Test
+    void randomPartialFillsSkipTheCacheAndSequentialOnesUseIt() throws Exception {
+        byte[] data = mixed(8 << 20, 9);
+        Path f = pack(data, Compression.ZSTD);
+        int page = (int) Memory.pageSize();
+        try (ChunkedSource src = ChunkedSource.builder().prefetchThreads(0).open(f);
+             java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment dst = arena.allocate(page);
+            int chunks = (int) src.chunkCount();
+            for (int i = 0; i < 20; i++) {
+                int c = (i * 7 + 3) % chunks; // 7 chunks on from the last read: never the same or the next one
+                long o = (long) c * CHUNK + (long) ((i * 5) % (CHUNK / page)) * page;
+                src.fill(o, dst);
+                assertEquals(-1, dst.mismatch(MemorySegment.ofArray(data).asSlice(o, page)), "bytes at " + o);
+            }
+            assertEquals(0, src.stats().cachedBytes(), "random page reads cache nothing: " + src.stats());
+            long decodedBefore = src.stats().chunksDecoded();
+            int c = 5;
+            for (long o = (long) c * CHUNK; o < (long) (c + 1) * CHUNK; o += page) { // a walk through chunk 5 (it follows chunk 4)
+                src.fill(o, dst);
+                assertEquals(-1, dst.mismatch(MemorySegment.ofArray(data).asSlice(o, page)), "bytes at " + o);
+            }
+            ChunkedSource.Stats s = src.stats();
+            assertTrue(s.chunksDecoded() - decodedBefore <= 2, "a walk through one chunk decodes it once or twice: " + s);
+            assertTrue(s.cacheHits() >= CHUNK / page - 2, "the walk's later pages come from the cache: " + s);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Compression.class)
     void decodeAllRestoresEverythingEagerlyAndWholeChunkFillsSkipTheCache(Compression c) throws Exception {
