@@ -50,7 +50,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code eagerScan}: the same, then sum every word: the eager full scan.</li>
  * </ul>
  * Datasets ({@link #dataset}): the plain file ({@link FileSource}); the file packed with zstd or
- * lz4 in 256 KiB or 1 MiB chunks, zstd in 64 KiB chunks too ({@link ChunkedSource}, default cache); the zstd
+ * lz4 in 256 KiB or 1 MiB chunks, zstd in 64 and 16 KiB chunks too ({@link ChunkedSource}, default cache); the zstd
  * ones in a local S3 server (S3Proxy in this JVM, one S3 client made at setup and reused). After
  * each op (untimed) it records the JVM's RSS, the region's resident bytes and the chunk cache in
  * {@code target/bench/dataset-memory.csv} for the report. {@link MmapBench} is the plain file
@@ -67,7 +67,7 @@ public class DatasetBench {
     @Param({"1073741824"})
     public long size;
 
-    @Param({"file", "zstd-1m", "zstd-256k", "zstd-64k", "lz4-1m", "lz4-256k", "s3-zstd-1m", "s3-zstd-256k"})
+    @Param({"file", "zstd-1m", "zstd-256k", "zstd-64k", "zstd-16k", "lz4-1m", "lz4-256k", "s3-zstd-1m", "s3-zstd-256k"})
     public String dataset;
 
     static final Path MEMORY_LOG = Path.of("target/bench/dataset-memory.csv");

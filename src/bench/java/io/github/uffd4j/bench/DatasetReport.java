@@ -138,6 +138,7 @@ public final class DatasetReport {
         NAMES.put("zstd-1m", "zstd, 1 MiB chunks");
         NAMES.put("zstd-256k", "zstd, 256 KiB chunks");
         NAMES.put("zstd-64k", "zstd, 64 KiB chunks");
+        NAMES.put("zstd-16k", "zstd, 16 KiB chunks");
         NAMES.put("lz4-1m", "lz4, 1 MiB chunks");
         NAMES.put("lz4-256k", "lz4, 256 KiB chunks");
         NAMES.put("s3-zstd-1m", "zstd, 1 MiB chunks, in S3");
