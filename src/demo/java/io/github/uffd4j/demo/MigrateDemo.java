@@ -125,6 +125,10 @@ public final class MigrateDemo implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--touch-log", paramLabel = "FILE", description = "Write each touch during postcopy to FILE "
+            + "(CSV: microseconds after the switchover, latency in microseconds, whether it asked the source for its page).")
+    Path touchLogFile;
+
     @Option(names = "--csv", paramLabel = "FILE", description = "Append one line of results to FILE (its last columns: "
             + "compression, content, push priority, urgent faults, their p50 and p99 in us).")
     Path csv;
@@ -197,6 +201,7 @@ public final class MigrateDemo implements Callable<Integer> {
                 touched = 0;
                 long[] urgentLatency = new long[touches]; // the touches that asked the source for their page
                 int urgent = 0;
+                StringBuilder touchLog = touchLogFile == null ? null : new StringBuilder("start_us,latency_us,asked\n");
                 while (touched < touches && !m.isComplete()) {
                     long off = rnd.nextLong(size / page) * page;
                     long pulled = m.pagesPulled(); // only this thread touches: a change is this touch's request
@@ -204,9 +209,16 @@ public final class MigrateDemo implements Callable<Integer> {
                     m.load(off, page);
                     long took = System.nanoTime() - s;
                     latency[touched++] = took;
-                    if (m.pagesPulled() != pulled) {
+                    boolean asked = m.pagesPulled() != pulled;
+                    if (touchLog != null) {
+                        touchLog.append((s - t0) / 1000).append(',').append(took / 1000).append(',').append(asked).append('\n');
+                    }
+                    if (asked) {
                         urgentLatency[urgent++] = took;
                     }
+                }
+                if (touchLog != null) {
+                    java.nio.file.Files.writeString(touchLogFile, touchLog);
                 }
                 if (!m.awaitComplete(Duration.ofMinutes(10))) {
                     System.out.println("target   | not complete after 10 minutes");
