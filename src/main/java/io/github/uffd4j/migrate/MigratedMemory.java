@@ -439,13 +439,13 @@ public final class MigratedMemory implements AutoCloseable {
     }
 
     /**
-     * Waits for {@code page} by spinning, {@link #SPIN_NANOS} at most (an answer on loopback takes
+     * Waits for {@code page} by spinning until {@code end} at most ({@link #SPIN_NANOS} after the
+     * fill began to wait, for all its pages together; an answer on loopback takes
      * 20-100 us): a thread that parks at once must be woken, and waking a thread on an idle CPU can
      * take tens of microseconds (a halted virtual CPU); on a 2-CPU VM spinning took urgent faults'
      * p50 from about 120 to 40-70 us.
      */
-    private static void spinUntilDone(CompletableFuture<byte[]> page) {
-        long end = System.nanoTime() + SPIN_NANOS;
+    private static void spinUntilDone(CompletableFuture<byte[]> page, long end) {
         while (!page.isDone() && System.nanoTime() < end) {
             Thread.onSpinWait();
         }
@@ -501,13 +501,14 @@ public final class MigratedMemory implements AutoCloseable {
             if (waiting) {
                 asking.incrementAndGet(); // the push steps aside while a fault waits (yieldToUrgent)
             }
+            long spinUntil = System.nanoTime() + SPIN_NANOS; // one budget for the whole fill
             try {
                 for (int i = 0; i < n; i++) {
                     if (wait[i] == null) {
                         continue;
                     }
                     try {
-                        spinUntilDone(wait[i]);
+                        spinUntilDone(wait[i], spinUntil);
                         byte[] data = wait[i].get(timeout.toMillis(), TimeUnit.MILLISECONDS);
                         if (data != null) {
                             MemorySegment.copy(data, 0, dst, ValueLayout.JAVA_BYTE, (long) i * pageSize, pageSize);

@@ -119,20 +119,26 @@ final class PagerLaunch {
         String modulePath = System.getProperty("jdk.module.path");
         Module library = PagerLaunch.class.getModule();
         if (modulePath != null && library.isNamed()) {
-            // every module this JVM resolved from its module path goes along (the codecs of chunked sources, the S3
-            // client: optional, found by reflection), with native access where this JVM grants it, and so does the
-            // class path (PageSourceProviders, codecs there)
+            // every module this JVM resolved goes along: from its module path (the codecs of chunked sources, the S3
+            // client: optional, found by reflection) and from the runtime image (java.net.http for http sources,
+            // jdk.jfr, java.xml for the S3 client; none of them pulled in by uffd4j's module alone), with native
+            // access where this JVM grants it; and so does the class path (PageSourceProviders, codecs there)
             List<String> modules = new ArrayList<>();
             List<String> nativeAccess = new ArrayList<>(List.of(library.getName()));
             for (var resolved : ModuleLayer.boot().configuration().modules()) {
-                boolean fromModulePath = resolved.reference().location().map(u -> !"jrt".equals(u.getScheme())).orElse(false);
-                Module m = ModuleLayer.boot().findModule(resolved.name()).orElseThrow();
-                if (fromModulePath && m != library) {
-                    modules.add(m.getName());
-                    if (m.isNativeAccessEnabled()) {
-                        nativeAccess.add(m.getName());
-                    }
+                String name = resolved.name();
+                if (name.equals(library.getName()) || name.startsWith("jdk.internal.") || name.startsWith("jdk.incubator.")) {
+                    continue;
                 }
+                modules.add(name);
+                if (ModuleLayer.boot().findModule(name).orElseThrow().isNativeAccessEnabled()
+                        && resolved.reference().location().map(u -> !"jrt".equals(u.getScheme())).orElse(false)) {
+                    nativeAccess.add(name);
+                }
+            }
+            String upgrades = System.getProperty("jdk.module.upgrade.path");
+            if (upgrades != null) {
+                cmd.addAll(List.of("--upgrade-module-path", upgrades));
             }
             String classPath = System.getProperty("java.class.path", "");
             if (!classPath.isEmpty()) {

@@ -18,6 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.zip.CRC32C;
 
 /**
@@ -27,8 +28,8 @@ import java.util.zip.CRC32C;
  * that needs it (so handler threads decompress different chunks in parallel; two that need the
  * same chunk share one decode), then kept in a cache of decoded chunks bounded in bytes; a fill
  * that wants a whole chunk nobody has yet gets it decoded straight into place, without the cache
- * or a copy, and one that wants part of a chunk away from the last fill (a random read) gets its
- * part without caching the chunk. When the runtime reads sequentially, the next chunks are decoded ahead on prefetch
+ * or a copy, and one that wants part of a chunk that no fill read before, nor the chunk before it
+ * (a random read), gets its part without caching the chunk. When the runtime reads sequentially, the next chunks are decoded ahead on prefetch
  * threads. {@link #decodeAll} restores everything eagerly instead.
  *
  * <p>The header and the index are checked at open ({@link DatasetException} saying what is
@@ -62,6 +63,8 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
     private final ThreadLocal<MemorySegment[]> scratch;
     private long cached;
     private volatile int lastChunk = -2;
+    /** Chunks any fill has read (one bit each): a part of a chunk whose chunk and predecessor nobody read is a random read. */
+    private final AtomicLongArray read;
     private volatile boolean closed;
 
     private ChunkedSource(Builder b, RangeReader in) throws IOException {
@@ -69,6 +72,7 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         ChunkedFormat.Layout layout = ChunkedFormat.readChecked(in);
         this.index = layout.index();
         this.header = layout.header();
+        this.read = new AtomicLongArray((int) ((header.chunkCount() + 63) / 64));
         Codecs.decoder(header.compression(), DatasetException::new); // a missing library fails at open, not at the first fault
         this.cacheBytes = Math.max(b.cacheBytes, 2L * header.chunkSize());
         this.prefetch = b.prefetchThreads == 0 ? 0 : b.prefetch;
@@ -285,6 +289,7 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         while (pos < dataEnd) {
             int c = (int) (pos / chunk);
             int length = header.chunkLength(c);
+            boolean readBefore = markRead(c) || (c > 0 && wasRead(c - 1));
             if (pos == (long) c * chunk && pos + length <= dataEnd && !isCachedOrLoading(c)) {
                 // the whole chunk is wanted and nobody has it: decode it straight into place (no cache, no copies)
                 decodeInto(c, destination.asSlice(pos - offset, length));
@@ -293,10 +298,11 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
             }
             long from = pos - (long) c * chunk;
             long n = Math.min(length - from, dataEnd - pos);
-            if (c != lastChunk && c != lastChunk + 1 && !isCachedOrLoading(c)) {
-                // part of a chunk nobody has, away from the last fill: a random read, whose chunk the next reads
-                // will not want; decoded into scratch, the part copied out, not cached (the cache's copy and
-                // allocation made a 4 KiB random read of a 64 KiB chunk a third slower)
+            if (!readBefore && !isCachedOrLoading(c)) {
+                // part of a chunk that no fill read before, nor the chunk before it: a random read, whose chunk the
+                // next reads will not want; decoded into scratch, the part copied out, not cached (the cache's copy
+                // and allocation made a 4 KiB random read of a 64 KiB chunk a third slower). A stream reads the
+                // chunk before first, and any second read of a chunk goes through the cache.
                 MemorySegment decoded = scratch.get()[1].asSlice(0, length);
                 decodeInto(c, decoded);
                 MemorySegment.copy(decoded, from, destination, pos - offset, n);
@@ -387,6 +393,16 @@ public final class ChunkedSource implements PageSource, AutoCloseable {
         } catch (java.util.concurrent.RejectedExecutionException closing) {
             queued.decrementAndGet();
         }
+    }
+
+    /** Notes that chunk {@code c} is read; returns whether it was read before. */
+    private boolean markRead(int c) {
+        long bit = 1L << (c & 63);
+        return (read.getAndUpdate(c >>> 6, w -> w | bit) & bit) != 0;
+    }
+
+    private boolean wasRead(int c) {
+        return (read.get(c >>> 6) & (1L << (c & 63))) != 0;
     }
 
     private boolean isCachedOrLoading(int c) {

@@ -11,7 +11,7 @@ import java.util.zip.CRC32C;
  * The child JVM of {@code PagerOnModulePathTest}: uffd4j and aircompressor on the module path,
  * this class on the class path (its own package: uffd4j's packages belong to the module). Launches
  * a pager, maps a compressed chunked file through it, reads every byte from plain Java code and
- * prints their CRC32C.
+ * prints their CRC32C, then the pager JVM's command line.
  *
  * <p>Arguments: the chunked file, its data size in bytes.
  */
@@ -25,6 +25,10 @@ public final class PagerOnModulePathChild {
             CRC32C crc = new CRC32C();
             crc.update(memory.asByteBuffer()); // plain Java loads: the pager, another process, serves their faults
             System.out.println("CRC " + Long.toHexString(crc.getValue()));
+            // the pager JVM's command line, for the test to check which modules it was given
+            ProcessHandle.current().descendants().map(h -> h.info().arguments()).flatMap(java.util.Optional::stream)
+                    .map(a -> String.join(" ", a)).filter(a -> a.contains("PagerLaunch"))
+                    .forEach(a -> System.out.println("PAGER " + a));
         }
     }
 }

@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * An application on the module path launches a pager that serves a compressed chunked file: the
  * pager JVM gets the modules the application resolved (the codec library, which uffd4j finds by
- * reflection) and native access for them. It once got uffd4j's module alone and refused every
+ * reflection, and the runtime's, such as java.net.http for http sources) and native access for
+ * them. It once got uffd4j's module alone and refused every
  * compressed source ("LZ4 needs the compression library").
  */
 @Timeout(120)
@@ -57,5 +58,11 @@ class PagerOnModulePathTest {
         assertTrue(r.ok(), r.describe());
         assertEquals("CRC " + Long.toHexString(expected.getValue()),
                 r.output().lines().filter(l -> l.startsWith("CRC ")).findFirst().orElse(r.describe()));
+        // the runtime image's modules go along too: java.net.http serves http(s) sources
+        String pager = r.output().lines().filter(l -> l.startsWith("PAGER ")).findFirst().orElse(r.describe());
+        java.util.regex.Matcher added = java.util.regex.Pattern.compile("--add-modules (\\S+)").matcher(pager);
+        assertTrue(added.find(), pager);
+        List<String> modules = List.of(added.group(1).split(","));
+        assertTrue(modules.containsAll(List.of("aircompressor.v3", "java.net.http")), "the pager's modules: " + modules);
     }
 }
